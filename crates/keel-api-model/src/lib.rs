@@ -1,0 +1,411 @@
+//! Keel's REST wire types, shared by the server (which serves them) and the
+//! CLI (which reads them), so neither depends on the other's internals.
+//!
+//! Everything here is plain data: serde for JSON, utoipa for the OpenAPI
+//! document. JSON field names are snake_case; enums use the spellings in
+//! `keel-types`.
+
+#![warn(missing_docs)]
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+/// The version of this API, as in the `/api/v1` prefix.
+pub const API_PREFIX: &str = "/api/v1";
+
+/// An RFC 9457 problem document, with Keel's stable machine `code`.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct Problem {
+    /// A URI naming the problem type.
+    #[serde(rename = "type")]
+    pub type_: String,
+    /// A short summary of the problem type.
+    pub title: String,
+    /// The HTTP status code.
+    pub status: u16,
+    /// What went wrong in this case, where, and how to fix it.
+    pub detail: String,
+    /// The stable machine code, such as `NOT_FOUND`.
+    pub code: String,
+    /// The request path that failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance: Option<String>,
+}
+
+/// One page of a list, with the token for the next page.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct Page<T> {
+    /// The items of this page.
+    pub items: Vec<T>,
+    /// Pass as `page_token` to get the next page; absent on the last page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_page_token: Option<String>,
+}
+
+/// Query parameters of every list endpoint.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, ToSchema, utoipa::IntoParams)]
+pub struct PageQuery {
+    /// How many items to return (1–1000, default 100).
+    pub max_results: Option<u32>,
+    /// The `next_page_token` of the previous page.
+    pub page_token: Option<String>,
+}
+
+/// A registered model.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct Model {
+    /// The model's id.
+    pub id: Uuid,
+    /// The model's unique name.
+    pub name: String,
+    /// When it was registered.
+    pub created_at: DateTime<Utc>,
+    /// The newest version number (0 when it has none).
+    pub latest_version: u32,
+    /// Aliases and the version number each points at.
+    pub aliases: BTreeMap<String, u32>,
+}
+
+/// A function found in a model's source.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct Function {
+    /// The function's name.
+    pub name: String,
+    /// The file that defines it.
+    pub file: String,
+    /// The line of its `def`.
+    pub line: u32,
+    /// True when it takes a whole batch as a DataFrame.
+    pub batch: bool,
+}
+
+/// The functions a model defines.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct Functions {
+    /// Runs once per worker before anything else.
+    pub init: Option<Function>,
+    /// Runs per record (or per batch).
+    pub score: Option<Function>,
+    /// Runs once on all records of a metrics job.
+    pub metrics: Option<Function>,
+    /// Runs once on all records of a training job.
+    pub train: Option<Function>,
+}
+
+/// A file of a model version.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct File {
+    /// Path relative to the model directory.
+    pub path: String,
+    /// Hex SHA-256 of the content.
+    pub sha256: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// `source`, `attachment`, `schema`, `manifest` or `requirements`.
+    pub role: String,
+}
+
+/// The Python platform a model needs.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct Platform {
+    /// Requirement lines (pip syntax).
+    pub requirements: Vec<String>,
+    /// The Python version asked for, if any.
+    pub python_version: Option<String>,
+    /// Hash of the platform; models with equal hashes share a runtime.
+    pub hash: String,
+}
+
+/// One immutable version of a model.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct Version {
+    /// The version's id.
+    pub id: Uuid,
+    /// The model's id.
+    pub model_id: Uuid,
+    /// The model's name.
+    pub model_name: String,
+    /// The version number, from 1.
+    pub number: u32,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// Hash over every file's path and SHA-256.
+    pub content_hash: String,
+    /// The primary source file.
+    pub source: String,
+    /// The functions found.
+    pub functions: Functions,
+    /// The input schema file, if any.
+    pub input_schema: Option<String>,
+    /// The output schema file, if any.
+    pub output_schema: Option<String>,
+    /// The platform.
+    pub platform: Platform,
+    /// Every file with its hash.
+    pub files: Vec<File>,
+    /// Aliases pointing at this version.
+    pub aliases: Vec<String>,
+    /// The training job that produced this version, if one did.
+    pub source_job: Option<Uuid>,
+}
+
+/// The answer to registering a model directory.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct Registration {
+    /// The model.
+    pub model: Model,
+    /// The version: new, or the existing one when nothing changed.
+    pub version: Version,
+    /// False when the directory was unchanged and no version was created.
+    pub created: bool,
+}
+
+/// An alias and the version it points at.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct Alias {
+    /// The alias, such as `champion`.
+    pub alias: String,
+    /// The model's name.
+    pub model_name: String,
+    /// The version number it points at.
+    pub version: u32,
+    /// The version's id.
+    pub version_id: Uuid,
+    /// When it last moved.
+    pub updated_at: DateTime<Utc>,
+    /// The version it pointed at before this move, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_version: Option<u32>,
+}
+
+/// Body of `PUT /models/{model}/aliases/{alias}`.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct SetAlias {
+    /// The version number the alias should point at.
+    pub version: u32,
+}
+
+/// One recorded move of an alias.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct AliasEvent {
+    /// The alias.
+    pub alias: String,
+    /// Where it pointed before (absent when it was created).
+    pub from_version: Option<u32>,
+    /// Where it points after (absent when it was deleted).
+    pub to_version: Option<u32>,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// A data file uploaded to Keel.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct Upload {
+    /// Use as `input.upload_id` of a job.
+    pub id: Uuid,
+    /// The file's name (its extension picks the format).
+    pub name: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// Hex SHA-256 of the content.
+    pub sha256: String,
+    /// When it was uploaded.
+    pub created_at: DateTime<Utc>,
+}
+
+/// Where a job reads its records.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema, PartialEq)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Input {
+    /// A file uploaded with `POST /uploads`.
+    Upload {
+        /// The upload's id.
+        upload_id: Uuid,
+        /// The upload's file name (filled in by Keel).
+        #[serde(default)]
+        name: String,
+    },
+    /// A path or `file://` URI readable by the Keel process that runs the job.
+    Path {
+        /// The path or URI.
+        uri: String,
+    },
+}
+
+/// Where a job writes its output.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema, PartialEq)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Output {
+    /// A bare file name: Keel keeps the file in its artifact store.
+    Embedded {
+        /// The file name; its extension picks the format.
+        name: String,
+    },
+    /// A path or `file://` URI written by the Keel process that runs the job.
+    External {
+        /// The path or URI.
+        uri: String,
+    },
+}
+
+/// Body of `POST /jobs`.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct CreateJob {
+    /// `scoring`, `metrics` or `training` (or ModelOp's `batchjob`, `testjob`, `trainingjob`).
+    pub kind: String,
+    /// A model reference: UUID, `name`, `name:3` or `name@alias`.
+    pub model: String,
+    /// Where to read records.
+    pub input: Input,
+    /// Where to write the output (scoring and metrics jobs).
+    #[serde(default)]
+    pub output: Option<Output>,
+    /// The input format, when the extension does not say it.
+    #[serde(default)]
+    pub format: Option<String>,
+    /// Worker processes for a scoring job (default: the number of cores).
+    #[serde(default)]
+    pub workers: Option<u32>,
+    /// Stop the job after this many seconds.
+    #[serde(default)]
+    pub max_runtime_seconds: Option<u64>,
+    /// Check records against the model's schemas (default true when it has any).
+    #[serde(default)]
+    pub schema_check: Option<bool>,
+}
+
+/// Record counts of a job.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct Counts {
+    /// Records read from the input.
+    pub read: u64,
+    /// Records written to the output.
+    pub written: u64,
+    /// Records rejected by a schema or as malformed.
+    pub rejected: u64,
+}
+
+/// Why a job failed or stopped.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct JobError {
+    /// `USER_ERROR`, `CRASHED`, `TIMEOUT`, `CANCELLED`, `INVALID_INPUT`, `RUNTIME_UNAVAILABLE` or `INTERNAL`.
+    pub kind: String,
+    /// What happened and how to fix it.
+    pub message: String,
+    /// The Python traceback, when the model raised.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traceback: Option<String>,
+}
+
+/// What a finished job produced.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct JobResult {
+    /// Where the output is: an embedded name or an external URI.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<Output>,
+    /// The output's format.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_format: Option<String>,
+    /// True when some records were rejected (`GET /jobs/{id}/rejected`).
+    pub has_rejected: bool,
+    /// The version a training job created.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub produced_version: Option<u32>,
+    /// The id of that version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub produced_version_id: Option<Uuid>,
+    /// What the metrics function returned (metrics jobs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<serde_json::Value>,
+}
+
+/// A batch job.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct Job {
+    /// The job's id.
+    pub id: Uuid,
+    /// `scoring`, `metrics` or `training`.
+    pub kind: String,
+    /// `PENDING`, `IN_PROGRESS`, `COMPLETED`, `FAILED` or `STOPPED`.
+    pub status: String,
+    /// The model's name.
+    pub model_name: String,
+    /// The model's id.
+    pub model_id: Uuid,
+    /// The version number used.
+    pub version: u32,
+    /// The version's id.
+    pub version_id: Uuid,
+    /// Where records come from.
+    pub input: Input,
+    /// Where the output goes.
+    pub output: Option<Output>,
+    /// Worker processes.
+    pub workers: u32,
+    /// The runtime limit, if any.
+    pub max_runtime_seconds: Option<u64>,
+    /// Whether schema checking is on.
+    pub schema_check: bool,
+    /// Record counts so far.
+    pub counts: Counts,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When it started running.
+    pub started_at: Option<DateTime<Utc>>,
+    /// When it finished.
+    pub finished_at: Option<DateTime<Utc>>,
+    /// Records read per second while running.
+    pub records_per_second: Option<f64>,
+    /// True after a cancel was asked for.
+    pub cancel_requested: bool,
+    /// Why it failed or stopped.
+    pub error: Option<JobError>,
+    /// What it produced, once completed.
+    pub result: Option<JobResult>,
+}
+
+/// A piece of a job's log.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct LogChunk {
+    /// Log text from `offset`.
+    pub content: String,
+    /// Pass as `offset` to continue.
+    pub next_offset: u64,
+    /// True when the job has finished, so no more will come.
+    pub finished: bool,
+}
+
+/// Query of `GET /jobs`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, ToSchema, utoipa::IntoParams)]
+pub struct JobQuery {
+    /// Only jobs in this status.
+    pub status: Option<String>,
+    /// Only jobs of this kind.
+    pub kind: Option<String>,
+    /// Only jobs of this model (name or id).
+    pub model: Option<String>,
+    /// How many items to return (1–1000, default 100).
+    pub max_results: Option<u32>,
+    /// The `next_page_token` of the previous page.
+    pub page_token: Option<String>,
+}
+
+/// Query of `GET /jobs/{id}/logs`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, ToSchema, utoipa::IntoParams)]
+pub struct LogQuery {
+    /// Byte offset to read from.
+    pub offset: Option<u64>,
+}
+
+/// Answer of `/readyz?verbose`.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct Health {
+    /// `ok` or `unavailable`.
+    pub status: String,
+    /// Each check and its outcome.
+    pub checks: BTreeMap<String, String>,
+}

@@ -1,0 +1,72 @@
+//! The error type of Keel's use cases. Each variant maps to one stable
+//! [`Code`]; the server turns codes into HTTP statuses in one place.
+
+use keel_types::Code;
+
+/// Everything a use case can fail with. User-model failures are not here:
+/// they are data on the job (`JobError`).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A request argument is wrong; the message says which and how to fix it.
+    #[error("{0}")]
+    InvalidArgument(String),
+    /// Something named does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// The request conflicts with the current state.
+    #[error("{0}")]
+    Conflict(String),
+    /// The job has no result yet.
+    #[error("{0}")]
+    JobNotFinished(String),
+    /// The job finished without the requested output.
+    #[error("{0}")]
+    NoResult(String),
+    /// A model directory is not a valid model.
+    #[error(transparent)]
+    Model(#[from] keel_modeldef::Error),
+    /// A data file could not be read.
+    #[error(transparent)]
+    Data(#[from] keel_data::Error),
+    /// The metadata or artifact store failed.
+    #[error(transparent)]
+    Store(#[from] keel_store::Error),
+    /// A local file could not be read or written.
+    #[error("{context}: {source}")]
+    Io {
+        /// What Keel was doing.
+        context: String,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// An invariant broke inside Keel.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// The result type of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// The stable machine code of this error.
+    pub fn code(&self) -> Code {
+        match self {
+            Error::InvalidArgument(_) => Code::InvalidArgument,
+            Error::NotFound(_) => Code::NotFound,
+            Error::Conflict(_) => Code::Conflict,
+            Error::JobNotFinished(_) => Code::JobNotFinished,
+            Error::NoResult(_) => Code::NoResult,
+            Error::Model(e) => e.code(),
+            Error::Data(e) => e.code(),
+            Error::Store(e) => e.code(),
+            Error::Io { .. } => Code::StorageError,
+            Error::Internal(_) => Code::Internal,
+        }
+    }
+
+    pub(crate) fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> Error {
+        let context = context.into();
+        move |source| Error::Io { context, source }
+    }
+}

@@ -1,0 +1,555 @@
+//! Writing output files atomically (CSV, JSON lines, Parquet), and giving
+//! batches from a Python worker one shared schema before they are written.
+
+use std::collections::HashMap;
+use std::fs::{File, OpenOptions};
+use std::io::BufWriter;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use arrow_array::builder::StringBuilder;
+use arrow_array::{ArrayRef, RecordBatch, RecordBatchOptions, new_null_array};
+use arrow_schema::{DataType, Field, Schema, SchemaRef};
+use keel_types::DataFormat;
+use parquet::arrow::ArrowWriter;
+use parquet::basic::Compression;
+use parquet::file::properties::WriterProperties;
+use serde_json::Value;
+
+use crate::check::cell_json;
+use crate::error::{Error, Result};
+
+/// An output file being written. Data goes to a hidden temporary file beside
+/// the target; `commit` renames it onto the target, and dropping the
+/// `OutputFile` without committing deletes it, so a failed job never leaves a
+/// partial output visible.
+pub struct OutputFile {
+    target: PathBuf,
+    tmp: PathBuf,
+    format: DataFormat,
+    sink: Option<Sink>,
+    schema: Option<SchemaRef>,
+    rows: u64,
+    batches: u64,
+    committed: bool,
+}
+
+impl std::fmt::Debug for OutputFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OutputFile")
+            .field("target", &self.target)
+            .field("tmp", &self.tmp)
+            .field("format", &self.format)
+            .field("rows", &self.rows)
+            .finish()
+    }
+}
+
+enum Sink {
+    /// Nothing written yet: the writer needs the first batch's schema.
+    Empty(File),
+    Csv(Box<arrow_csv::Writer<BufWriter<File>>>),
+    Json(Box<arrow_json::Writer<BufWriter<File>, arrow_json::writer::LineDelimited>>),
+    Parquet(Box<ArrowWriter<File>>),
+}
+
+impl OutputFile {
+    /// Starts writing `target` in `format`, through a hidden temporary file in
+    /// the target's directory (so the final rename stays on one file system).
+    pub fn create(target: &Path, format: DataFormat) -> Result<OutputFile> {
+        let name = target
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .ok_or_else(|| {
+                Error::InvalidData(format!(
+                    "the output path {} does not name a file",
+                    target.display()
+                ))
+            })?;
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        let tmp = target.with_file_name(format!(".{name}.keel-tmp-{}-{nanos}", std::process::id()));
+        let file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)
+            .map_err(|e| Error::io("create", &tmp, e))?;
+        Ok(OutputFile {
+            target: target.to_path_buf(),
+            tmp,
+            format,
+            sink: Some(Sink::Empty(file)),
+            schema: None,
+            rows: 0,
+            batches: 0,
+            committed: false,
+        })
+    }
+
+    /// The file this output becomes on commit.
+    pub fn target(&self) -> &Path {
+        &self.target
+    }
+
+    /// Rows written so far.
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    /// Appends a batch. Every batch must have the first batch's columns and
+    /// types (call [`unify`] first). An empty batch still fixes the schema,
+    /// so a CSV output gets its header even when no rows follow.
+    pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        self.batches += 1;
+        let batch = if self.format == DataFormat::Csv {
+            csv_ready(batch)?
+        } else {
+            batch.clone()
+        };
+        let name = self.target_name();
+        match &self.schema {
+            Some(s) if s.fields() != batch.schema().fields() => {
+                return Err(Error::Internal(format!(
+                    "batch {} written to {name} has columns ({}) but the first batch had ({}); \
+                     call keel_data::unify on the batches first",
+                    self.batches,
+                    describe(&batch.schema()),
+                    describe(s)
+                )));
+            }
+            Some(_) => {}
+            None => self.schema = Some(batch.schema()),
+        }
+        let sink = match self.sink.take() {
+            Some(Sink::Empty(file)) => self.open_writer(file, &batch.schema())?,
+            Some(s) => s,
+            None => {
+                return Err(Error::Internal(format!(
+                    "{name} was already committed or failed; it cannot take more rows"
+                )));
+            }
+        };
+        let sink = self.sink.insert(sink);
+        let written = match sink {
+            Sink::Empty(_) => Ok(()),
+            Sink::Csv(w) => w.write(&batch).map_err(|e| e.to_string()),
+            Sink::Json(w) => w.write(&batch).map_err(|e| e.to_string()),
+            Sink::Parquet(w) => w.write(&batch).map_err(|e| e.to_string()),
+        };
+        written.map_err(|e| Error::Internal(format!("cannot write rows to {name}: {e}")))?;
+        self.rows += batch.num_rows() as u64;
+        Ok(())
+    }
+
+    fn open_writer(&self, file: File, schema: &SchemaRef) -> Result<Sink> {
+        Ok(match self.format {
+            DataFormat::Csv => Sink::Csv(Box::new(
+                arrow_csv::WriterBuilder::new()
+                    .with_header(true)
+                    .build(BufWriter::new(file)),
+            )),
+            DataFormat::Json => Sink::Json(Box::new(
+                arrow_json::WriterBuilder::new()
+                    .with_explicit_nulls(true)
+                    .build::<_, arrow_json::writer::LineDelimited>(BufWriter::new(file)),
+            )),
+            DataFormat::Parquet => {
+                let props = WriterProperties::builder()
+                    .set_compression(Compression::SNAPPY)
+                    .build();
+                Sink::Parquet(Box::new(
+                    ArrowWriter::try_new(file, schema.clone(), Some(props)).map_err(|e| {
+                        Error::Internal(format!(
+                            "cannot start the Parquet file {}: {e}",
+                            self.target_name()
+                        ))
+                    })?,
+                ))
+            }
+        })
+    }
+
+    /// Finishes the file: flushes it, syncs it to disk, renames it onto the
+    /// target and syncs the directory. Returns the number of rows written.
+    pub fn commit(mut self) -> Result<u64> {
+        let name = self.target_name();
+        let encode = |e: String| Error::Internal(format!("cannot finish {name}: {e}"));
+        let file = match self.sink.take() {
+            Some(Sink::Empty(file)) if self.format == DataFormat::Parquet => {
+                // A Parquet file must hold a schema; with no batch, write one with no columns.
+                let empty = Arc::new(Schema::empty());
+                ArrowWriter::try_new(file, empty, None)
+                    .and_then(ArrowWriter::into_inner)
+                    .map_err(|e| encode(e.to_string()))?
+            }
+            Some(Sink::Empty(file)) => file,
+            Some(Sink::Csv(w)) => (*w)
+                .into_inner()
+                .into_inner()
+                .map_err(|e| encode(e.to_string()))?,
+            Some(Sink::Json(mut w)) => {
+                w.finish().map_err(|e| encode(e.to_string()))?;
+                (*w).into_inner()
+                    .into_inner()
+                    .map_err(|e| encode(e.to_string()))?
+            }
+            Some(Sink::Parquet(w)) => (*w).into_inner().map_err(|e| encode(e.to_string()))?,
+            None => return Err(encode("an earlier write failed".to_string())),
+        };
+        file.sync_all()
+            .map_err(|e| Error::io("sync", &self.tmp, e))?;
+        drop(file);
+        std::fs::rename(&self.tmp, &self.target)
+            .map_err(|e| Error::io("rename the finished output onto", &self.target, e))?;
+        self.committed = true;
+        let dir = match self.target.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        File::open(&dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| Error::io("sync the directory", &dir, e))?;
+        Ok(self.rows)
+    }
+
+    fn target_name(&self) -> String {
+        self.target
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| self.target.display().to_string())
+    }
+}
+
+impl Drop for OutputFile {
+    fn drop(&mut self) {
+        if !self.committed {
+            // Close the writer first, then remove the partial file. Failure to
+            // remove is ignored: there is no one to report it to in a drop.
+            self.sink = None;
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+/// Column names and types, for messages.
+fn describe(schema: &Schema) -> String {
+    schema
+        .fields()
+        .iter()
+        .map(|f| format!("{}: {}", f.name(), f.data_type()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// CSV cannot hold nested or binary values, so those columns become text (JSON for nested values).
+fn csv_ready(batch: &RecordBatch) -> Result<RecordBatch> {
+    let needs_text = |dt: &DataType| {
+        dt.is_nested()
+            || matches!(
+                dt,
+                DataType::Binary
+                    | DataType::LargeBinary
+                    | DataType::BinaryView
+                    | DataType::FixedSizeBinary(_)
+            )
+    };
+    if !batch
+        .schema()
+        .fields()
+        .iter()
+        .any(|f| needs_text(f.data_type()))
+    {
+        return Ok(batch.clone());
+    }
+    let mut fields = Vec::new();
+    let mut columns = Vec::new();
+    for (f, c) in batch.schema().fields().iter().zip(batch.columns()) {
+        if needs_text(f.data_type()) {
+            fields.push(Field::new(f.name(), DataType::Utf8, true));
+            columns.push(text_array(c));
+        } else {
+            fields.push(f.as_ref().clone());
+            columns.push(c.clone());
+        }
+    }
+    RecordBatch::try_new_with_options(
+        Arc::new(Schema::new(fields)),
+        columns,
+        &RecordBatchOptions::new().with_row_count(Some(batch.num_rows())),
+    )
+    .map_err(|e| Error::Internal(format!("cannot convert a batch for CSV: {e}")))
+}
+
+/// A column as UTF-8 text: strings as they are, everything else as its JSON text.
+fn text_array(c: &ArrayRef) -> ArrayRef {
+    let plain = !c.data_type().is_nested()
+        && !matches!(
+            c.data_type(),
+            DataType::Binary
+                | DataType::LargeBinary
+                | DataType::BinaryView
+                | DataType::FixedSizeBinary(_)
+        );
+    if plain
+        && arrow_cast::can_cast_types(c.data_type(), &DataType::Utf8)
+        && let Ok(a) = arrow_cast::cast(c, &DataType::Utf8)
+    {
+        return a;
+    }
+    let mut b = StringBuilder::with_capacity(c.len(), c.len() * 8);
+    for row in 0..c.len() {
+        match cell_json(c, row) {
+            Value::Null => b.append_null(),
+            Value::String(s) => b.append_value(s),
+            other => b.append_value(other.to_string()),
+        }
+    }
+    Arc::new(b.finish())
+}
+
+/// The common type of two column types, as [`unify`] describes.
+fn merge_types(a: &DataType, b: &DataType) -> DataType {
+    let numeric = |t: &DataType| t.is_integer() || t.is_floating();
+    if a == b {
+        a.clone()
+    } else if a == &DataType::Null {
+        b.clone()
+    } else if b == &DataType::Null {
+        a.clone()
+    } else if a.is_integer() && b.is_integer() {
+        DataType::Int64
+    } else if numeric(a) && numeric(b) {
+        DataType::Float64
+    } else {
+        // Two kinds of string meet at Utf8; so does any other conflict, as text.
+        DataType::Utf8
+    }
+}
+
+/// Gives batches (typically from a Python worker) one schema: the union of
+/// their columns in first-seen order, all nullable. A column a batch lacks is
+/// null there; a Null-typed column takes the other batches' type; integers
+/// and floats meet at Float64 (integers of different widths at Int64); any
+/// other conflict becomes Utf8, with values rendered as text.
+pub fn unify(batches: Vec<RecordBatch>) -> Result<Vec<RecordBatch>> {
+    let mut names: Vec<String> = Vec::new();
+    let mut types: Vec<DataType> = Vec::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
+    for b in &batches {
+        for f in b.schema().fields() {
+            match index.get(f.name()) {
+                Some(&i) => types[i] = merge_types(&types[i], f.data_type()),
+                None => {
+                    index.insert(f.name().clone(), names.len());
+                    names.push(f.name().clone());
+                    types.push(f.data_type().clone());
+                }
+            }
+        }
+    }
+    let schema = Arc::new(Schema::new(
+        names
+            .iter()
+            .zip(&types)
+            .map(|(n, t)| Field::new(n, t.clone(), true))
+            .collect::<Vec<_>>(),
+    ));
+    batches
+        .into_iter()
+        .map(|b| {
+            let rows = b.num_rows();
+            let columns = names
+                .iter()
+                .zip(&types)
+                .map(|(name, ty)| match b.column_by_name(name) {
+                    None => Ok(new_null_array(ty, rows)),
+                    Some(c) if c.data_type() == ty => Ok(c.clone()),
+                    Some(c) if ty == &DataType::Utf8 => Ok(text_array(c)),
+                    Some(c) => arrow_cast::cast(c, ty).map_err(|e| {
+                        Error::Internal(format!(
+                            "cannot convert column '{name}' from {} to {ty}: {e}",
+                            c.data_type()
+                        ))
+                    }),
+                })
+                .collect::<Result<Vec<_>>>()?;
+            RecordBatch::try_new_with_options(
+                schema.clone(),
+                columns,
+                &RecordBatchOptions::new().with_row_count(Some(rows)),
+            )
+            .map_err(|e| Error::Internal(format!("cannot assemble a unified batch: {e}")))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::{Float64Type, Int64Type};
+    use arrow_array::{BooleanArray, Float64Array, Int64Array, NullArray, StringArray};
+
+    fn batch(cols: Vec<(&str, ArrayRef)>) -> RecordBatch {
+        RecordBatch::try_from_iter(cols).unwrap()
+    }
+
+    #[test]
+    fn unify_merges_columns_and_types() {
+        let a = batch(vec![
+            ("id", Arc::new(Int64Array::from(vec![1, 2])) as ArrayRef),
+            ("x", Arc::new(NullArray::new(2)) as ArrayRef),
+            ("y", Arc::new(Int64Array::from(vec![7, 8])) as ArrayRef),
+        ]);
+        let b = batch(vec![
+            ("y", Arc::new(Float64Array::from(vec![0.5])) as ArrayRef),
+            ("x", Arc::new(BooleanArray::from(vec![true])) as ArrayRef),
+            ("id", Arc::new(StringArray::from(vec!["z"])) as ArrayRef),
+            ("new", Arc::new(StringArray::from(vec!["n"])) as ArrayRef),
+        ]);
+        let out = unify(vec![a, b]).unwrap();
+        assert_eq!(out.len(), 2);
+        assert_eq!(out[0].schema(), out[1].schema());
+        let s = out[0].schema();
+        let got: Vec<(String, DataType)> = s
+            .fields()
+            .iter()
+            .map(|f| (f.name().clone(), f.data_type().clone()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("id".to_string(), DataType::Utf8),
+                ("x".to_string(), DataType::Boolean),
+                ("y".to_string(), DataType::Float64),
+                ("new".to_string(), DataType::Utf8),
+            ]
+        );
+        assert_eq!(out[0].column(0).as_string::<i32>().value(1), "2");
+        assert_eq!(out[1].column(0).as_string::<i32>().value(0), "z");
+        assert_eq!(out[0].column(2).as_primitive::<Float64Type>().value(0), 7.0);
+        assert!(out[0].column(3).is_null(0));
+        assert!(out[0].column(1).is_null(0));
+        assert!(out[1].column(1).as_boolean().value(0));
+        assert!(unify(vec![]).unwrap().is_empty());
+    }
+
+    fn read_all(path: &Path) -> String {
+        std::fs::read_to_string(path).unwrap()
+    }
+
+    fn leftovers(dir: &Path) -> Vec<String> {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.contains("keel-tmp"))
+            .collect()
+    }
+
+    #[test]
+    fn commit_renames_and_drop_cleans_up() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("out.csv");
+        let b = batch(vec![
+            ("a", Arc::new(Int64Array::from(vec![1, 2])) as ArrayRef),
+            (
+                "b",
+                Arc::new(StringArray::from(vec![Some("x,y"), None])) as ArrayRef,
+            ),
+        ]);
+        let mut out = OutputFile::create(&target, DataFormat::Csv).unwrap();
+        out.write(&b).unwrap();
+        assert!(!target.exists(), "nothing is visible before commit");
+        assert_eq!(leftovers(dir.path()).len(), 1);
+        assert!(leftovers(dir.path())[0].starts_with(".out.csv.keel-tmp-"));
+        assert_eq!(out.commit().unwrap(), 2);
+        assert_eq!(read_all(&target), "a,b\n1,\"x,y\"\n2,\n");
+        assert!(leftovers(dir.path()).is_empty());
+
+        let dropped = dir.path().join("dropped.jsonl");
+        let mut out = OutputFile::create(&dropped, DataFormat::Json).unwrap();
+        out.write(&b).unwrap();
+        drop(out);
+        assert!(!dropped.exists());
+        assert!(
+            leftovers(dir.path()).is_empty(),
+            "drop removes the temp file"
+        );
+    }
+
+    #[test]
+    fn json_lines_keep_nulls_and_mismatched_batches_fail() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("out.jsonl");
+        let b = batch(vec![
+            ("a", Arc::new(Int64Array::from(vec![1, 2])) as ArrayRef),
+            (
+                "b",
+                Arc::new(StringArray::from(vec![Some("x"), None])) as ArrayRef,
+            ),
+        ]);
+        let mut out = OutputFile::create(&target, DataFormat::Json).unwrap();
+        out.write(&b).unwrap();
+        let other = batch(vec![(
+            "a",
+            Arc::new(Float64Array::from(vec![1.5])) as ArrayRef,
+        )]);
+        let err = out.write(&other).unwrap_err();
+        assert_eq!(err.code(), keel_types::Code::Internal);
+        assert!(err.to_string().contains("call keel_data::unify"), "{err}");
+        assert_eq!(out.commit().unwrap(), 2);
+        assert_eq!(
+            read_all(&target),
+            "{\"a\":1,\"b\":\"x\"}\n{\"a\":2,\"b\":null}\n"
+        );
+    }
+
+    #[test]
+    fn parquet_round_trips_and_empty_outputs_are_valid() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("out.parquet");
+        let b = batch(vec![(
+            "a",
+            Arc::new(Int64Array::from(vec![5, 6])) as ArrayRef,
+        )]);
+        let mut out = OutputFile::create(&target, DataFormat::Parquet).unwrap();
+        out.write(&b).unwrap();
+        out.write(&b).unwrap();
+        assert_eq!(out.commit().unwrap(), 4);
+        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+            File::open(&target).unwrap(),
+        )
+        .unwrap()
+        .build()
+        .unwrap();
+        let total: i64 = reader
+            .map(|b| {
+                b.unwrap()
+                    .column(0)
+                    .as_primitive::<Int64Type>()
+                    .iter()
+                    .flatten()
+                    .sum::<i64>()
+            })
+            .sum();
+        assert_eq!(total, 22);
+
+        let empty = dir.path().join("empty.parquet");
+        assert_eq!(
+            OutputFile::create(&empty, DataFormat::Parquet)
+                .unwrap()
+                .commit()
+                .unwrap(),
+            0
+        );
+        assert!(
+            parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+                File::open(&empty).unwrap()
+            )
+            .is_ok()
+        );
+    }
+}

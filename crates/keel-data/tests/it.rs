@@ -1,0 +1,233 @@
+//! Integration tests of keel-data: writing files with `OutputFile` and reading
+//! them back with `open`, and exchanging files with pandas in a real Python.
+
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+
+use arrow_array::{ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray};
+use arrow_schema::DataType;
+use keel_data::{Chunk, OutputFile, ReadOptions, open, row_to_json, unify};
+use keel_types::DataFormat;
+use serde_json::{Value, json};
+
+type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+fn sample(offset: i64) -> Result<RecordBatch, arrow_schema::ArrowError> {
+    RecordBatch::try_from_iter(vec![
+        (
+            "id",
+            Arc::new(Int64Array::from(vec![offset + 1, offset + 2, offset + 3])) as ArrayRef,
+        ),
+        (
+            "score",
+            Arc::new(Float64Array::from(vec![Some(0.25), None, Some(-1.5)])) as ArrayRef,
+        ),
+        (
+            "name",
+            Arc::new(StringArray::from(vec![Some("a, \"b\""), None, Some("ü")])) as ArrayRef,
+        ),
+        (
+            "ok",
+            Arc::new(BooleanArray::from(vec![true, false, true])) as ArrayRef,
+        ),
+    ])
+}
+
+fn read_all(path: &Path) -> Result<Vec<Chunk>, keel_data::Error> {
+    open(path, &ReadOptions::default())?.collect()
+}
+
+fn types(chunk: &Chunk) -> Vec<DataType> {
+    chunk
+        .batch
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.data_type().clone())
+        .collect()
+}
+
+fn rows(chunks: &[Chunk]) -> Vec<Value> {
+    chunks
+        .iter()
+        .flat_map(|c| (0..c.batch.num_rows()).map(|r| row_to_json(&c.batch, r)))
+        .collect()
+}
+
+fn expected_rows() -> Vec<Value> {
+    let mut out = Vec::new();
+    for offset in [0, 3] {
+        out.push(json!({"id": offset + 1, "score": 0.25, "name": "a, \"b\"", "ok": true}));
+        out.push(json!({"id": offset + 2, "score": null, "name": null, "ok": false}));
+        out.push(json!({"id": offset + 3, "score": -1.5, "name": "ü", "ok": true}));
+    }
+    out
+}
+
+#[test]
+fn written_files_read_back_the_same() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    for (name, format) in [
+        ("out.parquet", DataFormat::Parquet),
+        ("out.csv", DataFormat::Csv),
+        ("out.jsonl", DataFormat::Json),
+    ] {
+        let path = dir.path().join(name);
+        let batches = unify(vec![sample(0)?, sample(3)?])?;
+        let mut out = OutputFile::create(&path, format)?;
+        for b in &batches {
+            out.write(b)?;
+        }
+        assert_eq!(out.commit()?, 6, "{name}");
+        let chunks = read_all(&path)?;
+        assert_eq!(
+            types(&chunks[0]),
+            [
+                DataType::Int64,
+                DataType::Float64,
+                DataType::Utf8,
+                DataType::Boolean
+            ],
+            "{name}"
+        );
+        assert_eq!(rows(&chunks), expected_rows(), "{name}");
+        assert!(chunks.iter().all(|c| c.rejected.is_empty()), "{name}");
+    }
+    Ok(())
+}
+
+/// Runs a Python script with the given arguments and returns its stdout.
+fn python(py: &Path, script: &str, args: &[&Path]) -> Result<String, Box<dyn std::error::Error>> {
+    let out = Command::new(py).arg("-c").arg(script).args(args).output()?;
+    if !out.status.success() {
+        return Err(format!("python failed:\n{}", String::from_utf8_lossy(&out.stderr)).into());
+    }
+    Ok(String::from_utf8(out.stdout)?)
+}
+
+const PANDAS_WRITE: &str = r#"
+import sys
+import numpy as np
+import pandas as pd
+df = pd.DataFrame({
+    "i": [1, 2, 3],
+    "f": [0.5, np.nan, 2.0],
+    "s": ["a", None, "c,d"],
+    "b": [True, False, True],
+})
+df.to_parquet(sys.argv[1], index=False)
+df.to_csv(sys.argv[2], index=False)
+"#;
+
+const PANDAS_READ: &str = r#"
+import json
+import sys
+import pandas as pd
+out = {}
+for path in sys.argv[1:]:
+    if path.endswith(".parquet"):
+        df = pd.read_parquet(path)
+    elif path.endswith(".csv"):
+        df = pd.read_csv(path)
+    else:
+        df = pd.read_json(path, lines=True)
+    out[path.rsplit(".", 1)[1]] = {
+        "dtypes": {c: str(t) for c, t in df.dtypes.items()},
+        "rows": json.loads(df.to_json(orient="records")),
+    }
+print(json.dumps(out))
+"#;
+
+#[test]
+fn pandas_files_read_and_our_files_read_in_pandas() -> TestResult {
+    let Some(py) = keel_testkit::python() else {
+        return Ok(());
+    };
+    let dir = tempfile::tempdir()?;
+    let pq = dir.path().join("pandas.parquet");
+    let csv = dir.path().join("pandas.csv");
+    python(&py, PANDAS_WRITE, &[&pq, &csv])?;
+
+    let want = vec![
+        json!({"i": 1, "f": 0.5, "s": "a", "b": true}),
+        json!({"i": 2, "f": null, "s": null, "b": false}),
+        json!({"i": 3, "f": 2.0, "s": "c,d", "b": true}),
+    ];
+    let want_types = [
+        DataType::Int64,
+        DataType::Float64,
+        DataType::Utf8,
+        DataType::Boolean,
+    ];
+    for path in [&pq, &csv] {
+        let chunks = read_all(path)?;
+        assert_eq!(types(&chunks[0]), want_types, "{}", path.display());
+        assert_eq!(rows(&chunks), want, "{}", path.display());
+    }
+
+    // Now the other way: our writer's files, read by pandas.
+    let batches = unify(vec![sample(0)?, sample(3)?])?;
+    let mut paths = Vec::new();
+    for (name, format) in [
+        ("ours.parquet", DataFormat::Parquet),
+        ("ours.csv", DataFormat::Csv),
+        ("ours.jsonl", DataFormat::Json),
+    ] {
+        let path = dir.path().join(name);
+        let mut out = OutputFile::create(&path, format)?;
+        for b in &batches {
+            out.write(b)?;
+        }
+        out.commit()?;
+        paths.push(path);
+    }
+    let refs: Vec<&Path> = paths.iter().map(|p| p.as_path()).collect();
+    let seen: Value = serde_json::from_str(&python(&py, PANDAS_READ, &refs)?)?;
+    for ext in ["parquet", "csv", "jsonl"] {
+        let got = &seen[ext];
+        assert_eq!(got["dtypes"]["id"], "int64", "{ext}: {got}");
+        assert_eq!(got["dtypes"]["score"], "float64", "{ext}: {got}");
+        assert_eq!(got["dtypes"]["ok"], "bool", "{ext}: {got}");
+        assert_eq!(got["rows"], Value::Array(expected_rows()), "{ext}");
+    }
+    Ok(())
+}
+
+/// The size the task calls for: 1M rows of 10 columns. Run with
+/// `cargo test --release -p keel-data --test it -- --ignored`.
+#[test]
+#[ignore = "a timing check; run in release mode"]
+fn reads_a_million_row_csv_quickly() -> TestResult {
+    use std::io::Write;
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("big.csv");
+    let mut w = std::io::BufWriter::new(std::fs::File::create(&path)?);
+    writeln!(w, "a,b,c,d,e,f,g,h,i,j")?;
+    for n in 0..1_000_000u64 {
+        writeln!(
+            w,
+            "{n},{}.5,name{},{},{},{}.25,x,{},{},{}",
+            n % 1000,
+            n % 97,
+            n % 2 == 0,
+            n * 3,
+            n % 13,
+            n % 7,
+            n + 1,
+            n % 5
+        )?;
+    }
+    w.flush()?;
+    drop(w);
+    let start = std::time::Instant::now();
+    let mut rows = 0usize;
+    for chunk in open(&path, &ReadOptions::default())? {
+        rows += chunk?.batch.num_rows();
+    }
+    let took = start.elapsed();
+    eprintln!("read 1M x 10 CSV in {took:?}");
+    assert_eq!(rows, 1_000_000);
+    assert!(took.as_secs_f64() < 10.0, "took {took:?}");
+    Ok(())
+}

@@ -1,0 +1,845 @@
+//! Inspects a model directory into a [`ModelDef`]: which file is the primary
+//! source, which functions it tags, its schemas, platform and attachments, and
+//! a content hash that stays the same as long as no file (or the name) changes.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::archive::{self, ArchiveLimits};
+use crate::error::{Error, Result};
+use crate::manifest::{Loaded, MANIFEST_FILE};
+use crate::tags::{self, Kind, Scan};
+
+/// What a model directory holds, as Keel registers it.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct ModelDef {
+    /// The model's name: `keel.toml`'s `name`, else the directory's name (sanitised to `[A-Za-z0-9_.-]`).
+    pub name: String,
+    /// The relative path of the primary `.py` file.
+    pub source: String,
+    /// The primary file's Python module name (its file stem).
+    pub module: String,
+    /// The model's functions; `score` is always present after [`inspect`].
+    pub functions: Functions,
+    /// The relative path of the input Avro schema, if any.
+    pub input_schema: Option<String>,
+    /// The relative path of the output Avro schema, if any.
+    pub output_schema: Option<String>,
+    /// The Python requirements and version the model needs.
+    pub platform: Platform,
+    /// Every file of the model, sorted by path.
+    pub files: Vec<FileEntry>,
+    /// A sha256 over the name and the sorted (path, sha256) list: an unchanged
+    /// directory always gets the same hash, so registering it again creates no new version.
+    pub content_hash: String,
+}
+
+/// The model's functions, found by smart tags or named in `keel.toml`.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+pub struct Functions {
+    /// Called once before any other function (`# modelop.init`).
+    pub init: Option<FunctionInfo>,
+    /// Called per record, or per DataFrame in batch mode (`# modelop.score`).
+    pub score: Option<FunctionInfo>,
+    /// Called once with all records as a DataFrame (`# modelop.metrics`).
+    pub metrics: Option<FunctionInfo>,
+    /// Called once with all records as a DataFrame to train a new version (`# modelop.train`).
+    pub train: Option<FunctionInfo>,
+}
+
+impl Functions {
+    fn slot(&mut self, kind: Kind) -> &mut Option<FunctionInfo> {
+        match kind {
+            Kind::Init => &mut self.init,
+            Kind::Score => &mut self.score,
+            Kind::Metrics => &mut self.metrics,
+            Kind::Train => &mut self.train,
+        }
+    }
+}
+
+/// One model function.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct FunctionInfo {
+    /// The Python function name.
+    pub name: String,
+    /// The relative path of the file defining it (the primary source).
+    pub file: String,
+    /// The 1-based line of its `def`.
+    pub line: u32,
+    /// For score only: true when it takes a whole DataFrame instead of one record.
+    pub batch: bool,
+    /// Its parameter names, in order (without `*` or `**`).
+    pub params: Vec<String>,
+}
+
+/// The Python environment a model needs.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct Platform {
+    /// The relative path of the requirements file, if any.
+    pub requirements_file: Option<String>,
+    /// Its requirement lines, normalised (comments and blank lines dropped, spaces collapsed), in file order.
+    pub requirements: Vec<String>,
+    /// The Python version from `keel.toml` (such as `3.11`), if given.
+    pub python_version: Option<String>,
+    /// sha256 over the version and the sorted requirements: models with equal
+    /// hashes can share one virtual environment.
+    pub hash: String,
+}
+
+/// One file of a model.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct FileEntry {
+    /// The path relative to the model directory, `/`-separated.
+    pub path: String,
+    /// The lowercase hex sha256 of its contents.
+    pub sha256: String,
+    /// Its size in bytes.
+    pub size: u64,
+    /// What the file is to the model.
+    pub role: FileRole,
+}
+
+/// What a file is to the model.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum FileRole {
+    /// A Python source file (the primary source or a module beside it).
+    Source,
+    /// Anything the model reads at run time (a pickle, a CSV, an archive).
+    Attachment,
+    /// The input or output Avro schema.
+    Schema,
+    /// The `keel.toml` manifest.
+    Manifest,
+    /// The requirements file.
+    Requirements,
+}
+
+/// Names skipped anywhere in a model directory: caches, VCS data, OS litter and Keel's own data dir.
+const SKIP_NAMES: &[&str] = &[
+    "__pycache__",
+    ".git",
+    ".ipynb_checkpoints",
+    ".DS_Store",
+    ".keel",
+];
+
+const DEFAULT_INPUT_SCHEMA: &str = "input_schema.avsc";
+const DEFAULT_OUTPUT_SCHEMA: &str = "output_schema.avsc";
+const DEFAULT_REQUIREMENTS: &str = "requirements.txt";
+
+/// A file found in the directory or given with `--attach`.
+struct Found {
+    rel: String,
+    abs: PathBuf,
+    size: u64,
+    extra: bool,
+}
+
+/// Lists every regular file below `root`, refusing links and other special files.
+fn walk(root: &Path, dir: &Path, prefix: &str, out: &mut Vec<Found>) -> Result<()> {
+    let mut entries = Vec::new();
+    for entry in fs::read_dir(dir).map_err(|e| Error::io("list the directory", dir, e))? {
+        entries.push(entry.map_err(|e| Error::io("list the directory", dir, e))?);
+    }
+    entries.sort_by_key(|e| e.file_name());
+    for entry in entries {
+        let name = entry.file_name().into_string().map_err(|raw| {
+            Error::invalid(format!(
+                "The file name {:?} in {} is not valid UTF-8; rename it using UTF-8 characters.",
+                raw,
+                dir.display()
+            ))
+        })?;
+        if SKIP_NAMES.contains(&name.as_str()) || name.ends_with(".pyc") {
+            continue;
+        }
+        let rel = if prefix.is_empty() {
+            name.clone()
+        } else {
+            format!("{prefix}/{name}")
+        };
+        if name.contains('\\') || name.chars().any(char::is_control) {
+            return Err(Error::invalid(format!(
+                "The file name '{rel}' contains a backslash or a control character, which Keel cannot store portably; rename it."
+            )));
+        }
+        let path = entry.path();
+        let file_type = entry
+            .file_type()
+            .map_err(|e| Error::io("inspect", &path, e))?;
+        if file_type.is_symlink() {
+            return Err(Error::invalid(format!(
+                "{rel} in the model directory {} is a symbolic link; Keel does not follow links. Replace it with the file it points to, or attach that file with --attach.",
+                root.display()
+            )));
+        } else if file_type.is_dir() {
+            walk(root, &path, &rel, out)?;
+        } else if file_type.is_file() {
+            let size = entry
+                .metadata()
+                .map_err(|e| Error::io("inspect", &path, e))?
+                .len();
+            out.push(Found {
+                rel,
+                abs: path,
+                size,
+                extra: false,
+            });
+        } else {
+            return Err(Error::invalid(format!(
+                "{rel} in the model directory {} is not a regular file (a device, FIFO or socket); remove it.",
+                root.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The lowercase hex sha256 of a file, read in chunks so large attachments never sit in memory.
+pub fn sha256_file(path: &Path) -> Result<String> {
+    let mut file = File::open(path).map_err(|e| Error::io("open", path, e))?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        match file.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => hasher.update(&buf[..n]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(Error::io("read", path, e)),
+        }
+    }
+    Ok(hex::encode(hasher.finalize()))
+}
+
+fn read_text(path: &Path) -> Result<String> {
+    let bytes = fs::read(path).map_err(|e| Error::io("read", path, e))?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// Turns a directory name into a valid model name.
+fn sanitize_name(raw: &str) -> String {
+    let mapped: String = raw
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let trimmed = mapped.trim_start_matches(|c: char| !c.is_ascii_alphanumeric());
+    let mut name: String = trimmed.chars().take(128).collect();
+    if name.is_empty() {
+        name = "model".to_string();
+    }
+    name
+}
+
+/// Normalises requirement lines: joins backslash continuations, drops comments
+/// (a line starting with `#`, or `#` after whitespace) and blank lines, and collapses spaces.
+fn parse_requirements(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut pending = String::new();
+    for raw in text.lines() {
+        if let Some(head) = raw.strip_suffix('\\') {
+            pending.push_str(head);
+            pending.push(' ');
+            continue;
+        }
+        pending.push_str(raw);
+        let line = std::mem::take(&mut pending);
+        let mut cut = line.len();
+        let bytes = line.as_bytes();
+        for (i, b) in bytes.iter().enumerate() {
+            if *b == b'#' && (i == 0 || bytes[i - 1].is_ascii_whitespace()) {
+                cut = i;
+                break;
+            }
+        }
+        let normalised = line[..cut].split_whitespace().collect::<Vec<_>>().join(" ");
+        if !normalised.is_empty() {
+            out.push(normalised);
+        }
+    }
+    let tail = pending.split_whitespace().collect::<Vec<_>>().join(" ");
+    if !tail.is_empty() && !tail.starts_with('#') {
+        out.push(tail);
+    }
+    out
+}
+
+fn platform_hash(python: Option<&str>, requirements: &[String]) -> String {
+    let mut sorted: Vec<&str> = requirements.iter().map(String::as_str).collect();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let mut h = Sha256::new();
+    h.update(format!("python={}\n", python.unwrap_or("")));
+    for r in sorted {
+        h.update(r.as_bytes());
+        h.update(b"\n");
+    }
+    hex::encode(h.finalize())
+}
+
+fn valid_python_version(v: &str) -> bool {
+    let parts: Vec<&str> = v.split('.').collect();
+    (1..=3).contains(&parts.len())
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+}
+
+fn content_hash(name: &str, files: &[FileEntry]) -> String {
+    // Length-prefixing every field keeps distinct lists from hashing the same.
+    fn put(h: &mut Sha256, bytes: &[u8]) {
+        h.update((bytes.len() as u64).to_le_bytes());
+        h.update(bytes);
+    }
+    let mut h = Sha256::new();
+    put(&mut h, b"keel-modeldef content v1");
+    put(&mut h, name.as_bytes());
+    for f in files {
+        put(&mut h, f.path.as_bytes());
+        put(&mut h, f.sha256.as_bytes());
+    }
+    hex::encode(h.finalize())
+}
+
+fn no_score_error(dir: &Path, py_files: &[String]) -> Error {
+    let what = if py_files.is_empty() {
+        "it holds no .py file at its top level".to_string()
+    } else {
+        format!(
+            "none of its top-level Python files ({}) has a score smart tag",
+            py_files.join(", ")
+        )
+    };
+    Error::invalid(format!(
+        "No score function found in the model directory {}: {what}. Tag the function Keel calls for each record with a comment on the line directly above its def, like this:\n\n    # modelop.score\n    def score(record):\n        return record\n\nor name it in keel.toml under [functions] as score = \"...\".",
+        dir.display()
+    ))
+}
+
+/// Inspects a model directory: finds the primary source and its smart-tagged (or
+/// `keel.toml`-named) functions, parses the Avro schemas, reads the platform,
+/// hashes every file and checks every archive attachment. `extra_attachments`
+/// (from `--attach`) join the files at the top level under their file names.
+pub fn inspect(dir: &Path, extra_attachments: &[PathBuf]) -> Result<ModelDef> {
+    let meta = fs::metadata(dir).map_err(|e| Error::io("open the model directory", dir, e))?;
+    if !meta.is_dir() {
+        return Err(Error::invalid(format!(
+            "{} is not a directory; pass the directory that holds the model's Python source.",
+            dir.display()
+        )));
+    }
+    let mut found = Vec::new();
+    walk(dir, dir, "", &mut found)?;
+    for path in extra_attachments {
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .ok_or_else(|| {
+                Error::invalid(format!(
+                    "The attachment {} has no usable file name; pass a file with a UTF-8 name.",
+                    path.display()
+                ))
+            })?
+            .to_string();
+        let m = fs::metadata(path).map_err(|e| Error::io("open the attachment", path, e))?;
+        if !m.is_file() {
+            return Err(Error::invalid(format!(
+                "The attachment {} is not a regular file; attach files one by one (or as an archive).",
+                path.display()
+            )));
+        }
+        if found.iter().any(|f| f.rel == name) {
+            return Err(Error::invalid(format!(
+                "The attachment {} would be stored as '{name}', but the model already has a file of that name; rename one of them.",
+                path.display()
+            )));
+        }
+        found.push(Found {
+            rel: name,
+            abs: path.clone(),
+            size: m.len(),
+            extra: true,
+        });
+    }
+    found.sort_by(|a, b| a.rel.cmp(&b.rel));
+    let own = |rel: &str| found.iter().find(|f| !f.extra && f.rel == rel);
+
+    let loaded = match own(MANIFEST_FILE) {
+        Some(f) => Some(Loaded::parse(&read_text(&f.abs)?)?),
+        None => None,
+    };
+    let manifest = loaded.as_ref().map(|l| &l.manifest);
+
+    // Smart tags are looked for in the top-level Python files only: the primary
+    // source must be importable as a module from the working directory.
+    let mut scans: Vec<(String, Scan)> = Vec::new();
+    for f in found
+        .iter()
+        .filter(|f| !f.extra && !f.rel.contains('/') && f.rel.ends_with(".py"))
+    {
+        let text = read_text(&f.abs)?;
+        scans.push((f.rel.clone(), tags::scan(&f.rel, &text)?));
+    }
+    let py_files: Vec<String> = scans.iter().map(|(r, _)| r.clone()).collect();
+
+    let manifest_source = match (loaded.as_ref(), manifest.and_then(|m| m.source.as_ref())) {
+        (Some(l), Some(src)) => {
+            let rel = l.rel_path("source", src)?;
+            if rel.contains('/') || !rel.ends_with(".py") {
+                return Err(l.error(
+                    src,
+                    format!(
+                        "source = \"{rel}\" must name a .py file at the top of the model directory."
+                    ),
+                ));
+            }
+            if !py_files.contains(&rel) {
+                return Err(l.error(
+                    src,
+                    format!("source = \"{rel}\" names a file that is not in the model directory; add the file or fix the name."),
+                ));
+            }
+            Some(rel)
+        }
+        _ => None,
+    };
+    let primary = match &manifest_source {
+        Some(rel) => rel.clone(),
+        None => choose_primary(dir, &scans, loaded.as_ref())?,
+    };
+    let scan = scans
+        .iter()
+        .find(|(r, _)| *r == primary)
+        .map(|(_, s)| s)
+        .ok_or_else(|| no_score_error(dir, &py_files))?;
+    if manifest_source.is_none() {
+        // Without a manifest choosing the primary file, a tag elsewhere would be silently ignored.
+        for (rel, other) in scans.iter().filter(|(r, _)| *r != primary) {
+            if let Some(tag) = other.tags.first() {
+                return Err(Error::Source {
+                    file: rel.clone(),
+                    line: tag.line,
+                    message: format!(
+                        "This '{}' smart tag is in a helper module, but Keel calls only functions of the primary source {primary}. Move the function (or a tagged wrapper that calls it) to {primary}.",
+                        tag.kind.as_str()
+                    ),
+                });
+            }
+        }
+    }
+
+    let mut functions = Functions::default();
+    let score_batch = manifest.and_then(|m| m.functions.score_batch);
+    for kind in Kind::ALL {
+        let named = manifest.and_then(|m| m.functions.get(kind));
+        let info = match (loaded.as_ref(), named) {
+            (Some(l), Some(name)) => {
+                let def = scan.def(name.get_ref()).ok_or_else(|| {
+                    l.error(
+                        name,
+                        format!(
+                            "[functions] {} = \"{}\" names a function that {primary} does not define at module level. Add 'def {}(...):' to {primary} or fix the name.",
+                            kind.as_str(),
+                            name.get_ref(),
+                            name.get_ref()
+                        ),
+                    )
+                })?;
+                let tagged_batch = scan
+                    .tag(kind)
+                    .is_some_and(|t| t.def.name == def.name && t.batch);
+                Some((def.clone(), tagged_batch || def.takes_dataframe()))
+            }
+            _ => scan
+                .tag(kind)
+                .map(|t| (t.def.clone(), t.batch || t.def.takes_dataframe())),
+        };
+        if let Some((def, detected)) = info {
+            let batch = kind == Kind::Score && score_batch.unwrap_or(detected);
+            *functions.slot(kind) = Some(FunctionInfo {
+                name: def.name,
+                file: primary.clone(),
+                line: def.line,
+                batch,
+                params: def.params,
+            });
+        }
+    }
+    if functions.score.is_none() {
+        return Err(no_score_error(dir, &py_files));
+    }
+
+    let input_schema = schema_path(
+        loaded.as_ref(),
+        manifest.and_then(|m| m.schemas.input.as_ref()),
+        "schemas.input",
+        DEFAULT_INPUT_SCHEMA,
+        &found,
+    )?;
+    let output_schema = schema_path(
+        loaded.as_ref(),
+        manifest.and_then(|m| m.schemas.output.as_ref()),
+        "schemas.output",
+        DEFAULT_OUTPUT_SCHEMA,
+        &found,
+    )?;
+    for rel in input_schema.iter().chain(output_schema.iter()) {
+        if let Some(f) = own(rel) {
+            let text = read_text(&f.abs)?;
+            keel_data::AvroSchema::parse(&text, rel).map_err(|source| Error::Schema {
+                file: rel.clone(),
+                source,
+            })?;
+        }
+    }
+
+    let requirements_file = schema_path(
+        loaded.as_ref(),
+        manifest.and_then(|m| m.platform.requirements.as_ref()),
+        "platform.requirements",
+        DEFAULT_REQUIREMENTS,
+        &found,
+    )?;
+    let requirements = match requirements_file.as_deref().and_then(own) {
+        Some(f) => parse_requirements(&read_text(&f.abs)?),
+        None => Vec::new(),
+    };
+    let python_version = match (
+        loaded.as_ref(),
+        manifest.and_then(|m| m.platform.python.as_ref()),
+    ) {
+        (Some(l), Some(v)) => {
+            let version = v.get_ref().trim().to_string();
+            if !valid_python_version(&version) {
+                return Err(l.error(
+                    v,
+                    format!("[platform] python = \"{version}\" is not a Python version; write it like \"3.11\"."),
+                ));
+            }
+            Some(version)
+        }
+        _ => None,
+    };
+    let platform = Platform {
+        hash: platform_hash(python_version.as_deref(), &requirements),
+        requirements_file: requirements_file.clone(),
+        requirements,
+        python_version,
+    };
+
+    let limits = ArchiveLimits::default();
+    let mut files = Vec::with_capacity(found.len());
+    for f in &found {
+        let is = |p: &Option<String>| p.as_deref() == Some(f.rel.as_str());
+        let role = if f.extra {
+            FileRole::Attachment
+        } else if f.rel == MANIFEST_FILE && loaded.is_some() {
+            FileRole::Manifest
+        } else if is(&requirements_file) {
+            FileRole::Requirements
+        } else if is(&input_schema) || is(&output_schema) {
+            FileRole::Schema
+        } else if f.rel.ends_with(".py") {
+            FileRole::Source
+        } else {
+            FileRole::Attachment
+        };
+        if role == FileRole::Attachment && archive::is_archive(&f.rel) {
+            archive::check_archive_named(&f.abs, &f.rel, &limits)?;
+        }
+        files.push(FileEntry {
+            path: f.rel.clone(),
+            sha256: sha256_file(&f.abs)?,
+            size: f.size,
+            role,
+        });
+    }
+
+    let name = match (loaded.as_ref(), manifest.and_then(|m| m.name.as_ref())) {
+        (Some(l), Some(n)) => {
+            keel_types::valid_name(n.get_ref()).map_err(|why| {
+                l.error(
+                    n,
+                    format!(
+                        "name = \"{}\" is not a valid model name: {why}.",
+                        n.get_ref()
+                    ),
+                )
+            })?;
+            n.get_ref().clone()
+        }
+        _ => {
+            let canonical = fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+            sanitize_name(
+                &canonical
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+            )
+        }
+    };
+    let module = primary.strip_suffix(".py").unwrap_or(&primary).to_string();
+    Ok(ModelDef {
+        content_hash: content_hash(&name, &files),
+        name,
+        source: primary,
+        module,
+        functions,
+        input_schema,
+        output_schema,
+        platform,
+        files,
+    })
+}
+
+/// Picks the primary source when `keel.toml` does not: the one file with a score tag,
+/// or the one file defining the manifest's score function.
+fn choose_primary(dir: &Path, scans: &[(String, Scan)], loaded: Option<&Loaded>) -> Result<String> {
+    let tagged: Vec<(&String, u32)> = scans
+        .iter()
+        .filter_map(|(r, s)| s.tag(Kind::Score).map(|t| (r, t.line)))
+        .collect();
+    let py_files: Vec<String> = scans.iter().map(|(r, _)| r.clone()).collect();
+    match tagged.as_slice() {
+        [(rel, _)] => return Ok((*rel).clone()),
+        [] => {}
+        many => {
+            let list: Vec<String> = many
+                .iter()
+                .map(|(r, l)| format!("{r} (line {l})"))
+                .collect();
+            return Err(Error::invalid(format!(
+                "Several files have a score smart tag: {}. Keel cannot tell which is the model's primary source; pick one with source = \"{}\" in keel.toml, or remove the other tags.",
+                list.join(", "),
+                many[0].0
+            )));
+        }
+    }
+    if let Some(l) = loaded
+        && let Some(name) = l.manifest.functions.get(Kind::Score)
+    {
+        let defining: Vec<&String> = scans
+            .iter()
+            .filter(|(_, s)| s.def(name.get_ref()).is_some())
+            .map(|(r, _)| r)
+            .collect();
+        return match defining.as_slice() {
+            [rel] => Ok((*rel).clone()),
+            [] => Err(l.error(
+                name,
+                format!(
+                    "[functions] score = \"{}\" names a function that no top-level .py file defines. Add 'def {}(record):' or fix the name.",
+                    name.get_ref(),
+                    name.get_ref()
+                ),
+            )),
+            many => Err(l.error(
+                name,
+                format!(
+                    "[functions] score = \"{}\" is defined in several files ({}); pick the primary one with source = \"...\" in keel.toml.",
+                    name.get_ref(),
+                    many.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+                ),
+            )),
+        };
+    }
+    Err(no_score_error(dir, &py_files))
+}
+
+/// Resolves a file the manifest may name (`key`), else a default name at the top level if present.
+fn schema_path(
+    loaded: Option<&Loaded>,
+    named: Option<&toml::Spanned<String>>,
+    key: &str,
+    default: &str,
+    found: &[Found],
+) -> Result<Option<String>> {
+    match (loaded, named) {
+        (Some(l), Some(value)) => {
+            let rel = l.rel_path(key, value)?;
+            if !found.iter().any(|f| !f.extra && f.rel == rel) {
+                return Err(l.error(
+                    value,
+                    format!("{key} = \"{rel}\" names a file that is not in the model directory; add the file or fix the path."),
+                ));
+            }
+            Ok(Some(rel))
+        }
+        _ => Ok(found
+            .iter()
+            .any(|f| !f.extra && f.rel == default)
+            .then(|| default.to_string())),
+    }
+}
+
+/// Where a file of a just-inspected model lives on disk: an `--attach` file's
+/// own path for attachments given that way, else `dir/path`.
+pub fn file_origin(dir: &Path, extra_attachments: &[PathBuf], path: &str) -> PathBuf {
+    if !path.contains('/')
+        && let Some(extra) = extra_attachments
+            .iter()
+            .find(|p| p.file_name().and_then(|n| n.to_str()) == Some(path))
+    {
+        return extra.clone();
+    }
+    dir.join(path)
+}
+
+/// Prepares a job's working directory: copies every file of `def` that is not
+/// already in `workdir` from `files_dir` (which holds the version's files at their
+/// relative paths), checking each copy's sha256, then extracts every archive
+/// attachment into the directory that holds it inside `workdir`.
+pub fn materialize(def: &ModelDef, files_dir: &Path, workdir: &Path) -> Result<()> {
+    fs::create_dir_all(workdir).map_err(|e| Error::io("create the directory", workdir, e))?;
+    for f in &def.files {
+        let rel = safe_rel(&f.path)?;
+        let target = workdir.join(&rel);
+        match fs::symlink_metadata(&target) {
+            Ok(m) if m.is_file() => continue,
+            Ok(_) => {
+                return Err(Error::invalid(format!(
+                    "{} exists in the working directory but is not a regular file; Keel will not replace it.",
+                    target.display()
+                )));
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::io("inspect", &target, e)),
+        }
+        if let Some(parent) = target.parent() {
+            fs::create_dir_all(parent).map_err(|e| Error::io("create the directory", parent, e))?;
+        }
+        copy_checked(&files_dir.join(&rel), &target, &f.sha256)?;
+    }
+    let limits = ArchiveLimits::default();
+    for f in &def.files {
+        if f.role == FileRole::Attachment && archive::is_archive(&f.path) {
+            let path = workdir.join(safe_rel(&f.path)?);
+            let into = path.parent().unwrap_or(workdir).to_path_buf();
+            archive::extract_archive_named(&path, &f.path, &into, &limits)?;
+        }
+    }
+    Ok(())
+}
+
+/// Rejects stored paths that could leave the working directory.
+fn safe_rel(path: &str) -> Result<String> {
+    match archive::entry_path(path) {
+        Ok(Some(rel)) => Ok(rel),
+        Ok(None) => Err(Error::invalid(format!(
+            "The model file path '{path}' is empty."
+        ))),
+        Err(why) => Err(Error::invalid(format!(
+            "The model file path '{path}' {why}; the model definition is damaged."
+        ))),
+    }
+}
+
+/// Copies a file while hashing it, failing when the bytes differ from the recorded hash.
+fn copy_checked(from: &Path, to: &Path, sha256: &str) -> Result<()> {
+    let mut src = File::open(from).map_err(|e| Error::io("open", from, e))?;
+    let mut dst = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(to)
+        .map_err(|e| Error::io("create", to, e))?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = match src.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(Error::io("read", from, e)),
+        };
+        hasher.update(&buf[..n]);
+        dst.write_all(&buf[..n])
+            .map_err(|e| Error::io("write", to, e))?;
+    }
+    let got = hex::encode(hasher.finalize());
+    if got != sha256 {
+        // A partial or wrong copy must not be mistaken for the real file on a retry.
+        let _ = fs::remove_file(to);
+        return Err(Error::io(
+            "copy",
+            from,
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "its sha256 is {got}, not the recorded {sha256}; the stored model files are damaged"
+                ),
+            ),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requirements_are_normalised() {
+        let text = "# pinned\npandas >= 2.0   # data\n\nscikit-learn==1.5 \\\n  --hash=sha256:abc\nurl#frag\n  numpy\n";
+        assert_eq!(
+            parse_requirements(text),
+            vec![
+                "pandas >= 2.0",
+                "scikit-learn==1.5 --hash=sha256:abc",
+                "url#frag",
+                "numpy"
+            ]
+        );
+    }
+
+    #[test]
+    fn platform_hash_ignores_order_but_not_version() {
+        let a = platform_hash(Some("3.11"), &["b".into(), "a".into()]);
+        let b = platform_hash(Some("3.11"), &["a".into(), "b".into(), "a".into()]);
+        let c = platform_hash(Some("3.12"), &["a".into(), "b".into()]);
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+        assert_eq!(a.len(), 64);
+    }
+
+    #[test]
+    fn names_are_sanitised() {
+        assert_eq!(sanitize_name("fraud model (v2)"), "fraud_model__v2_");
+        assert_eq!(sanitize_name("_hidden"), "hidden");
+        assert_eq!(sanitize_name("..."), "model");
+        assert!(keel_types::valid_name(&sanitize_name("ünïcode")).is_ok());
+    }
+
+    #[test]
+    fn python_versions_are_checked() {
+        assert!(valid_python_version("3"));
+        assert!(valid_python_version("3.11"));
+        assert!(valid_python_version("3.11.4"));
+        assert!(!valid_python_version("3.x"));
+        assert!(!valid_python_version("python3"));
+        assert!(!valid_python_version("3..1"));
+    }
+
+    #[test]
+    fn file_origin_prefers_extra_attachments() {
+        let extra = vec![PathBuf::from("/elsewhere/big.bin")];
+        assert_eq!(
+            file_origin(Path::new("m"), &extra, "big.bin"),
+            PathBuf::from("/elsewhere/big.bin")
+        );
+        assert_eq!(
+            file_origin(Path::new("m"), &extra, "sub/big.bin"),
+            PathBuf::from("m/sub/big.bin")
+        );
+    }
+}

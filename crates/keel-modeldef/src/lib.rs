@@ -1,0 +1,23 @@
+//! Finds what a model directory holds: smart-tagged functions, schemas, attachments, platform; extracts archives safely.
+//!
+//! [`inspect`] reads a directory laid out as ModelOp Center's standard model
+//! definition (a Python source with `# modelop.score`-style smart tags, optional
+//! `input_schema.avsc` / `output_schema.avsc`, `requirements.txt`, attachments,
+//! and an optional `keel.toml` manifest) and returns a [`ModelDef`] with every
+//! file hashed. [`check_archive`] and [`extract_archive`] handle archive
+//! attachments without letting them escape their directory or explode.
+
+#![warn(missing_docs)]
+
+mod archive;
+mod error;
+mod inspect;
+mod manifest;
+mod tags;
+
+pub use archive::{ArchiveLimits, check_archive, extract_archive, is_archive};
+pub use error::{Error, Result};
+pub use inspect::{
+    FileEntry, FileRole, FunctionInfo, Functions, ModelDef, Platform, file_origin, inspect,
+    materialize, sha256_file,
+};

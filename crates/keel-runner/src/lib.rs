@@ -1,0 +1,24 @@
+//! Runs model code in Python worker processes over a versioned pipe protocol
+//! carrying Arrow IPC batches (docs/worker-protocol.md), never in Keel's own
+//! process. Everything here is blocking: run it on a blocking thread.
+//!
+//! A run starts workers (`python -u keel_worker.py` in the job's working
+//! directory), each in its own process group that dies with Keel, and kills
+//! and reaps every one of them before it returns, whether it succeeded,
+//! failed, timed out or was cancelled.
+
+mod env;
+mod error;
+mod failure;
+mod pool;
+pub mod protocol;
+mod run;
+mod spec;
+mod sys;
+
+pub use env::python_for_platform;
+pub use error::{Error, Result};
+pub use failure::Failure;
+pub use protocol::PROTOCOL_VERSION;
+pub use run::{run_metrics, run_scoring, run_training};
+pub use spec::{Control, Functions, LogSink, ScoreStats, WorkerSpec};

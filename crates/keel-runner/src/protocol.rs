@@ -1,0 +1,276 @@
+//! Worker protocol version 1: frame layout, the JSON messages, and Arrow IPC
+//! stream encoding. docs/worker-protocol.md is the specification.
+
+use std::io::{Cursor, Read, Write};
+
+use arrow_array::RecordBatch;
+use arrow_ipc::reader::StreamReader;
+use arrow_ipc::writer::StreamWriter;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// The protocol version this runner speaks; a worker speaking any other is refused.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// The worker script, embedded so a Keel binary needs no files beside it.
+pub const WORKER_SCRIPT: &str = include_str!("../python/keel_worker.py");
+
+/// Size of a frame header: kind (u8), seq (u64 LE), len (u32 LE).
+pub const HEADER_LEN: usize = 13;
+
+/// Parent to worker: the hello message (JSON).
+pub const HELLO: u8 = b'H';
+/// Parent to worker: one input batch (Arrow IPC stream).
+pub const BATCH: u8 = b'B';
+/// Parent to worker: end of input.
+pub const END: u8 = b'E';
+/// Worker to parent: ready after import and init (JSON).
+pub const READY: u8 = b'R';
+/// Worker to parent: the output of input batch `seq` (Arrow IPC stream, or empty).
+pub const OUTPUT: u8 = b'O';
+/// Worker to parent: a JSON result (metrics).
+pub const JSON: u8 = b'J';
+/// Worker to parent: an error (JSON).
+pub const ERROR: u8 = b'X';
+/// Worker to parent: done.
+pub const DONE: u8 = b'D';
+
+/// One protocol frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Frame {
+    /// The frame kind, one of the constants above.
+    pub kind: u8,
+    /// The batch number for `B` and `O`; 0 otherwise.
+    pub seq: u64,
+    /// The payload.
+    pub payload: Vec<u8>,
+}
+
+/// Writes one frame.
+pub fn write_frame(w: &mut dyn Write, kind: u8, seq: u64, payload: &[u8]) -> Result<()> {
+    let len = u32::try_from(payload.len()).map_err(|_| {
+        Error::Protocol(format!(
+            "a frame payload of {} bytes is larger than the 4 GiB limit; use smaller batches",
+            payload.len()
+        ))
+    })?;
+    let mut head = [0u8; HEADER_LEN];
+    head[0] = kind;
+    head[1..9].copy_from_slice(&seq.to_le_bytes());
+    head[9..13].copy_from_slice(&len.to_le_bytes());
+    w.write_all(&head)
+        .and_then(|()| w.write_all(payload))
+        .and_then(|()| w.flush())
+        .map_err(|e| Error::io("writing a frame to the worker", e))
+}
+
+/// Reads one frame; `Ok(None)` at a clean end of stream (before a header).
+pub fn read_frame(r: &mut dyn Read) -> Result<Option<Frame>> {
+    let mut head = [0u8; HEADER_LEN];
+    let mut got = 0;
+    while got < HEADER_LEN {
+        match r.read(&mut head[got..]) {
+            Ok(0) if got == 0 => return Ok(None),
+            Ok(0) => {
+                return Err(Error::Protocol(format!(
+                    "the stream ended inside a frame header after {got} of {HEADER_LEN} bytes"
+                )));
+            }
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(Error::io("reading a frame from the worker", e)),
+        }
+    }
+    let kind = head[0];
+    let mut seq = [0u8; 8];
+    seq.copy_from_slice(&head[1..9]);
+    let mut len = [0u8; 4];
+    len.copy_from_slice(&head[9..13]);
+    let len = u32::from_le_bytes(len) as usize;
+    let mut payload = vec![0u8; len];
+    r.read_exact(&mut payload).map_err(|e| {
+        Error::Protocol(format!(
+            "the stream ended inside a '{}' frame of {len} bytes: {e}",
+            kind as char
+        ))
+    })?;
+    Ok(Some(Frame {
+        kind,
+        seq: u64::from_le_bytes(seq),
+        payload,
+    }))
+}
+
+/// The names of the model's functions, as the hello message carries them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HelloFunctions {
+    /// `init`, run once per worker.
+    pub init: Option<String>,
+    /// The score function.
+    pub score: Option<String>,
+    /// The metrics function.
+    pub metrics: Option<String>,
+    /// The train function.
+    pub train: Option<String>,
+}
+
+/// The `H` message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Hello {
+    /// Always [`PROTOCOL_VERSION`].
+    pub protocol: u32,
+    /// "score", "metrics" or "train".
+    pub mode: String,
+    /// The model's module name, imported from the working directory.
+    pub module: String,
+    /// The function names.
+    pub functions: HelloFunctions,
+    /// Whether score takes a DataFrame per batch instead of one record at a time.
+    pub score_batch: bool,
+    /// The job description, passed to `init(job)`.
+    pub job: serde_json::Value,
+}
+
+/// The `R` message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ready {
+    /// The worker's protocol version.
+    pub protocol: u32,
+    /// The Python version, such as "3.11.7".
+    #[serde(default)]
+    pub python: String,
+    /// The worker's process id.
+    #[serde(default)]
+    pub pid: u32,
+}
+
+/// The `X` message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkerError {
+    /// "setup", "import", "init", "score", "metrics" or "train".
+    pub phase: String,
+    /// The exception's class name.
+    #[serde(rename = "type", default)]
+    pub type_: String,
+    /// The exception's message.
+    #[serde(default)]
+    pub message: String,
+    /// The formatted traceback.
+    #[serde(default)]
+    pub traceback: Option<String>,
+    /// For per-record score, the 0-based row within the batch that raised.
+    #[serde(default)]
+    pub row: Option<u64>,
+}
+
+/// Encodes one batch as a complete Arrow IPC stream (schema + batch).
+pub fn encode_batch(batch: &RecordBatch) -> Result<Vec<u8>> {
+    let arrow = |source| Error::Arrow {
+        what: "encoded",
+        source,
+    };
+    let mut buf = Vec::with_capacity(batch.get_array_memory_size() + 1024);
+    let mut w = StreamWriter::try_new(&mut buf, &batch.schema()).map_err(arrow)?;
+    w.write(batch).map_err(arrow)?;
+    w.finish().map_err(arrow)?;
+    drop(w);
+    Ok(buf)
+}
+
+/// Decodes an Arrow IPC stream into its batches; an empty payload is no batches.
+pub fn decode_batches(payload: Vec<u8>) -> Result<Vec<RecordBatch>> {
+    if payload.is_empty() {
+        return Ok(Vec::new());
+    }
+    let arrow = |source| Error::Arrow {
+        what: "decoded",
+        source,
+    };
+    let reader = StreamReader::try_new(Cursor::new(payload), None).map_err(arrow)?;
+    reader.map(|b| b.map_err(arrow)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow_array::{Float64Array, StringArray};
+    use arrow_schema::{DataType, Field, Schema};
+
+    use super::*;
+
+    #[test]
+    fn frames_round_trip() {
+        let mut buf = Vec::new();
+        write_frame(&mut buf, OUTPUT, 42, b"hello").unwrap();
+        write_frame(&mut buf, DONE, 0, b"").unwrap();
+        assert_eq!(buf.len(), 2 * HEADER_LEN + 5);
+        assert_eq!(&buf[1..9], &42u64.to_le_bytes());
+        assert_eq!(&buf[9..13], &5u32.to_le_bytes());
+        let mut r = Cursor::new(buf);
+        let f = read_frame(&mut r).unwrap().unwrap();
+        assert_eq!(
+            (f.kind, f.seq, f.payload.as_slice()),
+            (OUTPUT, 42, &b"hello"[..])
+        );
+        let f = read_frame(&mut r).unwrap().unwrap();
+        assert_eq!((f.kind, f.payload.len()), (DONE, 0));
+        assert!(read_frame(&mut r).unwrap().is_none());
+    }
+
+    #[test]
+    fn truncated_frames_are_protocol_errors() {
+        let mut buf = Vec::new();
+        write_frame(&mut buf, OUTPUT, 1, b"abcdef").unwrap();
+        let e = read_frame(&mut Cursor::new(buf[..5].to_vec())).unwrap_err();
+        assert!(e.to_string().contains("frame header"), "{e}");
+        let e = read_frame(&mut Cursor::new(buf[..15].to_vec())).unwrap_err();
+        assert!(e.to_string().contains("'O' frame of 6 bytes"), "{e}");
+    }
+
+    #[test]
+    fn batches_round_trip_through_ipc() {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("x", DataType::Float64, false),
+            Field::new("s", DataType::Utf8, true),
+        ]));
+        let batch = RecordBatch::try_new(
+            schema,
+            vec![
+                Arc::new(Float64Array::from(vec![1.5, 2.5])),
+                Arc::new(StringArray::from(vec![Some("a"), None])),
+            ],
+        )
+        .unwrap();
+        let bytes = encode_batch(&batch).unwrap();
+        let back = decode_batches(bytes).unwrap();
+        assert_eq!(back, vec![batch]);
+        assert!(decode_batches(Vec::new()).unwrap().is_empty());
+        assert!(decode_batches(b"not arrow".to_vec()).is_err());
+    }
+
+    #[test]
+    fn hello_and_error_json_shapes() {
+        let hello = Hello {
+            protocol: PROTOCOL_VERSION,
+            mode: "score".into(),
+            module: "model".into(),
+            functions: HelloFunctions {
+                score: Some("score".into()),
+                ..Default::default()
+            },
+            score_batch: false,
+            job: serde_json::json!({"id": "j"}),
+        };
+        let v = serde_json::to_value(&hello).unwrap();
+        assert_eq!(v["functions"]["init"], serde_json::Value::Null);
+        assert_eq!(v["functions"]["score"], "score");
+        assert_eq!(v["protocol"], 1);
+        let e: WorkerError = serde_json::from_str(
+            r#"{"phase":"score","type":"ValueError","message":"m","traceback":"t","row":3}"#,
+        )
+        .unwrap();
+        assert_eq!((e.type_.as_str(), e.row), ("ValueError", Some(3)));
+    }
+}

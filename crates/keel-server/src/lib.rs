@@ -1,0 +1,199 @@
+//! Keel's HTTP server: the REST API under /api/v1, OpenAPI document, health checks. The only crate that knows HTTP.
+//!
+//! [`router`] builds every route over a [`keel_core::Keel`]; [`serve`] runs it
+//! on a listener together with the background loop that executes queued jobs.
+//! Handlers are thin: they parse the request, call one `Keel` use case and
+//! turn its answer (or its error, via [`Error`]) into a response. Every error
+//! is an RFC 9457 `application/problem+json` document carrying Keel's stable
+//! machine code; `error.rs` is the one place codes become statuses.
+//!
+//! Request bodies that can be large (model archives, data uploads) are
+//! streamed to scratch files under the data directory, never held in memory,
+//! and may be up to [`MAX_BODY_BYTES`]; JSON bodies keep axum's 2 MB limit.
+
+mod error;
+mod extract;
+mod health;
+mod jobs;
+mod models;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::Request;
+use axum::http::Uri;
+use axum::middleware::Next;
+use axum::response::Response;
+use keel_core::Keel;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub use error::{Error, Result, problem, status_of};
+
+/// The largest request body (model archive or upload) the server accepts: 8 GiB.
+pub const MAX_BODY_BYTES: u64 = 8 << 30;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Keel",
+        version = "1",
+        description = "Keel's REST API: register Python models, run batch scoring, metrics and training jobs on them, and fetch their results. Errors are RFC 9457 problem documents (application/problem+json) with a stable machine `code`."
+    ),
+    tags(
+        (name = "models", description = "Models, versions and aliases."),
+        (name = "uploads", description = "Data files for job inputs."),
+        (name = "jobs", description = "Batch jobs and their results."),
+        (name = "health", description = "Liveness and readiness probes."),
+    )
+)]
+struct ApiDoc;
+
+/// Every documented route, with its OpenAPI description.
+fn api() -> OpenApiRouter<Keel> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(health::livez))
+        .routes(routes!(health::readyz))
+        .routes(routes!(models::list_models))
+        .routes(routes!(models::get_model))
+        .routes(routes!(models::list_versions, models::register))
+        .routes(routes!(models::get_version))
+        .routes(routes!(models::get_version_ref))
+        .routes(routes!(models::list_aliases))
+        .routes(routes!(models::set_alias, models::delete_alias))
+        .routes(routes!(models::alias_events))
+        .routes(routes!(models::upload))
+        .routes(routes!(jobs::list_jobs, jobs::create_job))
+        .routes(routes!(jobs::get_job))
+        .routes(routes!(jobs::cancel_job))
+        .routes(routes!(jobs::job_result))
+        .routes(routes!(jobs::job_rejected))
+        .routes(routes!(jobs::job_logs))
+}
+
+/// The OpenAPI 3.1 document of the API, as served at `/api/v1/openapi.json`.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api().into_openapi()
+}
+
+/// Every route of the API over `keel`, with request tracing and problem
+/// documents for unknown paths.
+pub fn router(keel: Keel) -> Router {
+    let (routes, doc) = api().split_for_parts();
+    let doc = Arc::new(doc);
+    routes
+        .route(
+            &format!("{}/openapi.json", keel_api_model::API_PREFIX),
+            axum::routing::get(move || {
+                let doc = doc.clone();
+                async move { axum::Json(doc.as_ref().clone()) }
+            }),
+        )
+        .fallback(not_found)
+        .layer(axum::middleware::from_fn(trace))
+        .with_state(keel)
+}
+
+/// The answer for paths no route matches.
+async fn not_found(uri: Uri) -> Error {
+    Error::NotFound(format!(
+        "There is no endpoint at {}; the API is described at {}/openapi.json.",
+        uri.path(),
+        keel_api_model::API_PREFIX
+    ))
+}
+
+/// Logs each request with its status and duration, and makes the request
+/// path available to problem documents as their `instance`.
+async fn trace(req: Request, next: Next) -> Response {
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let start = Instant::now();
+    let resp = error::REQUEST_PATH.scope(path.clone(), next.run(req)).await;
+    let status = resp.status().as_u16();
+    let ms = start.elapsed().as_millis() as u64;
+    // Probes arrive every few seconds; keep them out of the default log level.
+    if path == "/livez" || path == "/readyz" {
+        tracing::debug!(%method, path, status, ms, "request");
+    } else {
+        tracing::info!(%method, path, status, ms, "request");
+    }
+    resp
+}
+
+/// Serves the API on `listener` and runs queued jobs in the background, at
+/// most `job_concurrency` at a time, until `shutdown` completes. Then it stops
+/// accepting connections, lets in-flight requests finish, and stops the job
+/// loop (which stops the jobs it still runs) before returning.
+pub async fn serve(
+    keel: Keel,
+    listener: tokio::net::TcpListener,
+    job_concurrency: usize,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    // The sender stays alive in this function until the loop has stopped: a
+    // dropped sender would make the loop's `changed()` fail at once, forever.
+    let stop_tx = Arc::new(stop_tx);
+    let queue = {
+        let keel = keel.clone();
+        tokio::spawn(async move { keel.run_queue(job_concurrency, stop_rx).await })
+    };
+    let signal = {
+        let stop_tx = stop_tx.clone();
+        async move {
+            shutdown.await;
+            tracing::info!("shutting down");
+            let _ = stop_tx.send(true);
+        }
+    };
+    let served = axum::serve(listener, router(keel))
+        .with_graceful_shutdown(signal)
+        .await;
+    // Whether the server ended by the signal or by an error, stop the jobs too.
+    let _ = stop_tx.send(true);
+    if let Err(e) = queue.await {
+        tracing::error!(error = %e, "the job loop ended abnormally");
+    }
+    served
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn openapi_documents_every_route_with_problems() {
+        let doc = serde_json::to_value(openapi()).unwrap();
+        assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
+        let paths = doc["paths"].as_object().unwrap();
+        assert_eq!(paths.len(), 17, "{:?}", paths.keys().collect::<Vec<_>>());
+        for (path, item) in paths {
+            for (method, op) in item.as_object().unwrap() {
+                let responses = op["responses"].as_object().unwrap();
+                if path.starts_with("/api/v1/") {
+                    let problems = responses
+                        .values()
+                        .filter(|r| r["content"]["application/problem+json"].is_object())
+                        .count();
+                    assert!(
+                        problems > 0,
+                        "{method} {path} documents no problem response"
+                    );
+                }
+            }
+        }
+        // Binary bodies are documented by media type, not as arrays of integers.
+        let result =
+            &doc["paths"]["/api/v1/jobs/{id}/result"]["get"]["responses"]["200"]["content"];
+        assert!(result["text/csv"].is_object());
+        assert!(result["text/csv"]["schema"].is_null());
+        assert_eq!(
+            result["application/json"]["schema"]["$ref"],
+            "#/components/schemas/ExternalResult"
+        );
+    }
+}

@@ -1,0 +1,554 @@
+//! End-to-end tests of the HTTP API: a real server on a loopback port over a
+//! temporary data directory, real requests with reqwest, and (when the test
+//! Python environment exists) real scoring jobs run by the background loop.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use keel_api_model::{
+    Alias, AliasEvent, Job, LogChunk, Model, Page, Problem, Registration, Upload, Version,
+};
+use keel_core::{Config, Keel};
+use reqwest::StatusCode;
+use serde_json::json;
+
+type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+/// A server running `serve` on a loopback port, stopped by `stop`.
+struct Server {
+    base: String,
+    http: reqwest::Client,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+    _home: tempfile::TempDir,
+}
+
+impl Server {
+    async fn start() -> Result<Server, Box<dyn std::error::Error>> {
+        let home = tempfile::tempdir()?;
+        let keel = Keel::open(Config::new(home.path())).await?;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let base = format!("http://{}", listener.local_addr()?);
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(keel_server::serve(keel, listener, 2, async move {
+            let _ = stopped.await;
+        }));
+        Ok(Server {
+            base,
+            http: reqwest::Client::new(),
+            stop,
+            task,
+            _home: home,
+        })
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    async fn get(&self, path: &str) -> reqwest::Result<reqwest::Response> {
+        self.http.get(self.url(path)).send().await
+    }
+
+    /// Stops the server and checks that it shut down cleanly and promptly.
+    async fn shutdown(self) -> TestResult {
+        let _ = self.stop.send(());
+        // Timeout, then the task's join, then `serve`'s own result.
+        tokio::time::timeout(Duration::from_secs(20), self.task).await???;
+        Ok(())
+    }
+}
+
+/// Reads a problem response, checking its status, media type and code.
+async fn expect_problem(
+    resp: reqwest::Response,
+    status: StatusCode,
+    code: &str,
+) -> Result<Problem, Box<dyn std::error::Error>> {
+    assert_eq!(
+        resp.status(),
+        status,
+        "unexpected status for {}",
+        resp.url()
+    );
+    let ct = resp
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    assert_eq!(ct, "application/problem+json");
+    let p: Problem = resp.json().await?;
+    assert_eq!(p.code, code, "problem: {p:?}");
+    assert_eq!(p.status, status.as_u16());
+    assert_eq!(
+        p.type_,
+        format!("https://keel.dev/problems/{}", code.to_ascii_lowercase())
+    );
+    assert!(!p.detail.is_empty());
+    Ok(p)
+}
+
+/// A gzip'd tar of a directory's contents, as the CLI sends it.
+fn tar_gz(dir: &Path) -> std::io::Result<Vec<u8>> {
+    let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    let mut tar = tar::Builder::new(gz);
+    tar.append_dir_all(".", dir)?;
+    tar.into_inner()?.finish()
+}
+
+/// A gzip'd tar whose only entry tries to escape the extraction directory.
+fn escaping_tar_gz() -> std::io::Result<Vec<u8>> {
+    let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    let mut tar = tar::Builder::new(gz);
+    let data = b"# modelop.score\ndef score(r):\n    return r\n";
+    let mut header = tar::Header::new_old();
+    // `set_path` refuses `..`, so write the name bytes directly, as an attacker would.
+    let name = b"../evil.py";
+    header.as_old_mut().name[..name.len()].copy_from_slice(name);
+    header.set_size(data.len() as u64);
+    header.set_mode(0o644);
+    header.set_entry_type(tar::EntryType::Regular);
+    header.set_cksum();
+    tar.append(&header, &data[..])?;
+    tar.into_inner()?.finish()
+}
+
+#[tokio::test]
+async fn health_openapi_and_problems() -> TestResult {
+    let s = Server::start().await?;
+
+    let live = s.get("/livez").await?;
+    assert_eq!(live.status(), StatusCode::OK);
+    assert_eq!(live.text().await?, "ok");
+
+    let ready = s.get("/readyz").await?;
+    assert_eq!(ready.status(), StatusCode::OK);
+    let health: serde_json::Value = ready.json().await?;
+    assert_eq!(health["status"], "ok");
+    assert_eq!(health["checks"]["storage"], "ok");
+
+    let doc: serde_json::Value = s.get("/api/v1/openapi.json").await?.json().await?;
+    assert!(
+        doc["openapi"].as_str().unwrap_or("").starts_with("3.1"),
+        "{}",
+        doc["openapi"]
+    );
+    let paths = doc["paths"]
+        .as_object()
+        .ok_or("openapi.json has no paths")?;
+    for p in [
+        "/api/v1/jobs",
+        "/api/v1/jobs/{id}/result",
+        "/api/v1/models/{model}/versions",
+        "/api/v1/uploads",
+        "/livez",
+        "/readyz",
+    ] {
+        assert!(paths.contains_key(p), "openapi.json lacks {p}");
+    }
+    assert!(doc["paths"]["/api/v1/jobs"]["post"]["responses"]["202"].is_object());
+    assert!(doc["components"]["schemas"]["Problem"].is_object());
+
+    // Unknown model: 404 with the request path as the instance.
+    let p = expect_problem(
+        s.get("/api/v1/models/nope").await?,
+        StatusCode::NOT_FOUND,
+        "NOT_FOUND",
+    )
+    .await?;
+    assert_eq!(p.instance.as_deref(), Some("/api/v1/models/nope"));
+    assert!(p.detail.contains("nope"), "{}", p.detail);
+
+    // Unknown route: also a problem, not an empty 404.
+    expect_problem(
+        s.get("/api/v1/nothing-here").await?,
+        StatusCode::NOT_FOUND,
+        "NOT_FOUND",
+    )
+    .await?;
+
+    // A job id that is not a UUID.
+    let p = expect_problem(
+        s.get("/api/v1/jobs/not-a-uuid").await?,
+        StatusCode::BAD_REQUEST,
+        "INVALID_ARGUMENT",
+    )
+    .await?;
+    assert!(p.detail.contains("not-a-uuid"), "{}", p.detail);
+
+    // A well-formed but unknown job id.
+    expect_problem(
+        s.get("/api/v1/jobs/0190b1a2-7c3d-7e4f-8a5b-6c7d8e9f0a1b")
+            .await?,
+        StatusCode::NOT_FOUND,
+        "NOT_FOUND",
+    )
+    .await?;
+
+    // Malformed job bodies: wrong shape, broken JSON, and no JSON content type.
+    let resp = s
+        .http
+        .post(s.url("/api/v1/jobs"))
+        .json(&json!({"kind": 1}))
+        .send()
+        .await?;
+    let p = expect_problem(resp, StatusCode::BAD_REQUEST, "INVALID_ARGUMENT").await?;
+    assert!(p.detail.contains("kind"), "{}", p.detail);
+    let resp = s
+        .http
+        .post(s.url("/api/v1/jobs"))
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await?;
+    expect_problem(resp, StatusCode::BAD_REQUEST, "INVALID_ARGUMENT").await?;
+    let resp = s.http.post(s.url("/api/v1/jobs")).body("{}").send().await?;
+    expect_problem(resp, StatusCode::BAD_REQUEST, "INVALID_ARGUMENT").await?;
+
+    // A job for a model that does not exist.
+    let resp = s
+        .http
+        .post(s.url("/api/v1/jobs"))
+        .json(&json!({
+            "kind": "scoring",
+            "model": "ghost",
+            "input": {"kind": "path", "uri": "in.csv"},
+            "output": {"kind": "embedded", "name": "out.csv"}
+        }))
+        .send()
+        .await?;
+    expect_problem(resp, StatusCode::NOT_FOUND, "NOT_FOUND").await?;
+
+    // A malformed query value.
+    expect_problem(
+        s.get("/api/v1/models?max_results=lots").await?,
+        StatusCode::BAD_REQUEST,
+        "INVALID_ARGUMENT",
+    )
+    .await?;
+
+    // An upload without a name.
+    let resp = s
+        .http
+        .post(s.url("/api/v1/uploads"))
+        .body("a,b\n1,2\n")
+        .send()
+        .await?;
+    expect_problem(resp, StatusCode::BAD_REQUEST, "INVALID_ARGUMENT").await?;
+
+    // An upload with a name is stored with its size and hash.
+    let resp = s
+        .http
+        .post(s.url("/api/v1/uploads?name=small.csv"))
+        .body("a,b\n1,2\n")
+        .send()
+        .await?;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let up: Upload = resp.json().await?;
+    assert_eq!(up.name, "small.csv");
+    assert_eq!(up.size, 8);
+    assert_eq!(up.sha256.len(), 64);
+
+    // Archives that escape their directory are refused, and leave no model behind.
+    let resp = s
+        .http
+        .post(s.url("/api/v1/models/evil/versions"))
+        .header("content-type", "application/gzip")
+        .body(escaping_tar_gz()?)
+        .send()
+        .await?;
+    let p = expect_problem(resp, StatusCode::UNPROCESSABLE_ENTITY, "UNSAFE_ARCHIVE").await?;
+    assert!(
+        p.detail
+            .starts_with("The archive in the request body is unsafe: its entry '../evil.py'"),
+        "{}",
+        p.detail
+    );
+    let models: Page<Model> = s.get("/api/v1/models").await?.json().await?;
+    assert!(models.items.is_empty(), "{:?}", models.items);
+
+    // An empty registration body.
+    let resp = s
+        .http
+        .post(s.url("/api/v1/models/empty/versions"))
+        .send()
+        .await?;
+    expect_problem(resp, StatusCode::BAD_REQUEST, "INVALID_ARGUMENT").await?;
+
+    // A registration that is not an archive at all.
+    let resp = s
+        .http
+        .post(s.url("/api/v1/models/junk/versions"))
+        .header("content-type", "application/gzip")
+        .body("this is not gzip")
+        .send()
+        .await?;
+    let p = expect_problem(resp, StatusCode::UNPROCESSABLE_ENTITY, "INVALID_MODEL").await?;
+    assert!(
+        p.detail
+            .starts_with("The archive in the request body cannot be read"),
+        "{}",
+        p.detail
+    );
+
+    s.shutdown().await
+}
+
+#[tokio::test]
+async fn register_score_and_fetch_result() -> TestResult {
+    let Some(py) = keel_testkit::python() else {
+        return Ok(());
+    };
+    set_keel_python(&py);
+    let fixtures = tempfile::tempdir()?;
+    keel_testkit::make_fixtures(&py, fixtures.path());
+    let s = Server::start().await?;
+
+    // Register fraud: 201 the first time, 200 with created=false when unchanged.
+    let archive = tar_gz(&fixtures.path().join("fraud"))?;
+    let resp = s
+        .http
+        .post(s.url("/api/v1/models/fraud/versions"))
+        .header("content-type", "application/gzip")
+        .body(archive.clone())
+        .send()
+        .await?;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let reg: Registration = resp.json().await?;
+    assert!(reg.created);
+    assert_eq!(reg.model.name, "fraud");
+    assert_eq!(reg.version.number, 1);
+    assert!(reg.version.functions.score.is_some());
+    assert!(reg.version.files.iter().any(|f| f.path == "model.pkl"));
+    let resp = s
+        .http
+        .post(s.url("/api/v1/models/fraud/versions"))
+        .header("content-type", "application/gzip")
+        .body(archive)
+        .send()
+        .await?;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let again: Registration = resp.json().await?;
+    assert!(!again.created);
+    assert_eq!(again.version.id, reg.version.id);
+
+    // List and show.
+    let models: Page<Model> = s.get("/api/v1/models").await?.json().await?;
+    assert_eq!(models.items.len(), 1);
+    assert_eq!(models.items[0].name, "fraud");
+    let model: Model = s.get("/api/v1/models/fraud").await?.json().await?;
+    assert_eq!(model.latest_version, 1);
+    let by_id: Model = s
+        .get(&format!("/api/v1/models/{}", model.id))
+        .await?
+        .json()
+        .await?;
+    assert_eq!(by_id.name, "fraud");
+    let versions: Page<Version> = s.get("/api/v1/models/fraud/versions").await?.json().await?;
+    assert_eq!(versions.items.len(), 1);
+    let v1: Version = s
+        .get("/api/v1/models/fraud/versions/1")
+        .await?
+        .json()
+        .await?;
+    assert_eq!(v1.id, reg.version.id);
+    expect_problem(
+        s.get("/api/v1/models/fraud/versions/7").await?,
+        StatusCode::NOT_FOUND,
+        "NOT_FOUND",
+    )
+    .await?;
+    expect_problem(
+        s.get("/api/v1/models/fraud/versions/seven").await?,
+        StatusCode::BAD_REQUEST,
+        "INVALID_ARGUMENT",
+    )
+    .await?;
+
+    // Aliases.
+    let resp = s
+        .http
+        .put(s.url("/api/v1/models/fraud/aliases/champion"))
+        .json(&json!({"version": 1}))
+        .send()
+        .await?;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let alias: Alias = resp.json().await?;
+    assert_eq!((alias.alias.as_str(), alias.version), ("champion", 1));
+    let aliases: Vec<Alias> = s.get("/api/v1/models/fraud/aliases").await?.json().await?;
+    assert_eq!(aliases.len(), 1);
+    assert_eq!(aliases[0].alias, "champion");
+    let champ: Version = s
+        .get("/api/v1/versions/fraud%40champion")
+        .await?
+        .json()
+        .await?;
+    assert_eq!(champ.id, reg.version.id);
+    assert_eq!(champ.aliases, vec!["champion".to_string()]);
+    let by_number: Version = s.get("/api/v1/versions/fraud:1").await?.json().await?;
+    assert_eq!(by_number.number, 1);
+
+    // Upload the input.
+    let input = std::fs::read(fixtures.path().join("data/input.csv"))?;
+    let resp = s
+        .http
+        .post(s.url("/api/v1/uploads?name=input.csv"))
+        .header("content-type", "text/csv")
+        .body(input.clone())
+        .send()
+        .await?;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let up: Upload = resp.json().await?;
+    assert_eq!(up.size, input.len() as u64);
+
+    // Create a scoring job: 202 with a Location header.
+    let resp = s
+        .http
+        .post(s.url("/api/v1/jobs"))
+        .json(&json!({
+            "kind": "scoring",
+            "model": "fraud@champion",
+            "input": {"kind": "upload", "upload_id": up.id},
+            "output": {"kind": "embedded", "name": "out.csv"},
+            "workers": 2
+        }))
+        .send()
+        .await?;
+    assert_eq!(resp.status(), StatusCode::ACCEPTED);
+    let location = resp
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .ok_or("no Location header")?
+        .to_string();
+    let job: Job = resp.json().await?;
+    assert_eq!(location, format!("/api/v1/jobs/{}", job.id));
+    assert_eq!(job.version, 1);
+
+    // The background loop runs it.
+    let start = Instant::now();
+    let done = loop {
+        let j: Job = s.get(&location).await?.json().await?;
+        match j.status.as_str() {
+            "COMPLETED" => break j,
+            "FAILED" | "STOPPED" => {
+                return Err(format!("the job ended {}: {:?}", j.status, j.error).into());
+            }
+            _ if start.elapsed() > Duration::from_secs(90) => {
+                return Err(format!("the job is still {} after 90 s", j.status).into());
+            }
+            _ => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    };
+    assert_eq!(done.counts.read, 569);
+    assert_eq!(done.counts.written, 569);
+
+    // The result: the CSV itself, streamed.
+    let resp = s.get(&format!("{location}/result")).await?;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let header = |name: &str| {
+        resp.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string()
+    };
+    assert_eq!(header("keel-result"), "embedded");
+    assert_eq!(header("content-type"), "text/csv");
+    assert_eq!(
+        header("content-disposition"),
+        "attachment; filename=\"out.csv\""
+    );
+    let text = resp.text().await?;
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 570, "expected a header and 569 rows");
+    assert!(lines[0].contains("probability"), "header: {}", lines[0]);
+
+    // No records were rejected, so there is nothing to fetch.
+    expect_problem(
+        s.get(&format!("{location}/rejected")).await?,
+        StatusCode::NOT_FOUND,
+        "NO_RESULT",
+    )
+    .await?;
+
+    // Logs and lists.
+    let logs: LogChunk = s
+        .get(&format!("{location}/logs?offset=0"))
+        .await?
+        .json()
+        .await?;
+    assert!(logs.finished);
+    assert!(logs.next_offset >= logs.content.len() as u64);
+    let jobs: Page<Job> = s
+        .get("/api/v1/jobs?status=COMPLETED&model=fraud")
+        .await?
+        .json()
+        .await?;
+    assert_eq!(
+        jobs.items.iter().map(|j| j.id).collect::<Vec<_>>(),
+        vec![job.id]
+    );
+    let none: Page<Job> = s.get("/api/v1/jobs?status=FAILED").await?.json().await?;
+    assert!(none.items.is_empty());
+    expect_problem(
+        s.get("/api/v1/jobs?status=SIDEWAYS").await?,
+        StatusCode::BAD_REQUEST,
+        "INVALID_ARGUMENT",
+    )
+    .await?;
+
+    // Cancelling a finished job conflicts.
+    let resp = s
+        .http
+        .post(s.url(&format!("{location}/cancel")))
+        .send()
+        .await?;
+    expect_problem(resp, StatusCode::CONFLICT, "CONFLICT").await?;
+
+    // Deleting the alias: 204, then the reference no longer resolves.
+    let resp = s
+        .http
+        .delete(s.url("/api/v1/models/fraud/aliases/champion"))
+        .send()
+        .await?;
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    expect_problem(
+        s.get("/api/v1/versions/fraud%40champion").await?,
+        StatusCode::NOT_FOUND,
+        "NOT_FOUND",
+    )
+    .await?;
+    let events: Vec<AliasEvent> = s
+        .get("/api/v1/models/fraud/alias-events")
+        .await?
+        .json()
+        .await?;
+    assert_eq!(events.len(), 2);
+    assert_eq!(
+        (events[0].from_version, events[0].to_version),
+        (None, Some(1))
+    );
+    assert_eq!(
+        (events[1].from_version, events[1].to_version),
+        (Some(1), None)
+    );
+
+    s.shutdown().await
+}
+
+/// Points Keel's runner at the test Python for this process.
+fn set_keel_python(py: &Path) {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // The runner reads KEEL_PYTHON from the environment and Keel's config
+        // has no field for it. Setting it is unsafe only if another thread
+        // reads the environment at the same moment; this runs once, before
+        // this test starts any server, and the other test does not run Python.
+        #[allow(unsafe_code)]
+        unsafe {
+            std::env::set_var("KEEL_PYTHON", py)
+        };
+    });
+}

@@ -1,0 +1,308 @@
+//! The artifact store: model files, uploaded data and job outputs as objects
+//! under string keys. Local disk now, through `object_store` so that S3 can
+//! follow without changing callers.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures::{StreamExt, TryStreamExt};
+use object_store::local::LocalFileSystem;
+use object_store::path::Path as ObjectPath;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload, WriteMultipart};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::error::{Error, Result};
+
+/// Files up to this size are sent with one `put`; larger ones are streamed as
+/// multipart uploads so that memory stays bounded.
+const SINGLE_PUT_LIMIT: u64 = 8 * 1024 * 1024;
+/// The part size of multipart uploads (S3 needs at least 5 MiB).
+const PART_SIZE: usize = 8 * 1024 * 1024;
+/// How many parts may be in flight at once during a multipart upload.
+const PARTS_IN_FLIGHT: usize = 4;
+/// The read buffer when streaming a local file into the store.
+const READ_BUFFER: usize = 1024 * 1024;
+
+/// Objects under validated string keys such as `blobs/sha256/ab/ab12...`.
+#[derive(Clone, Debug)]
+pub struct ArtifactStore {
+    store: Arc<dyn ObjectStore>,
+    /// The local backend, kept typed so that keys can be mapped to files.
+    local: Option<Arc<LocalFileSystem>>,
+}
+
+/// The key of a content-addressed blob: `blobs/sha256/ab/abcdef...`, so that
+/// identical files across versions are stored once.
+pub fn blob_key(sha256: &str) -> String {
+    let digest = sha256.to_ascii_lowercase();
+    let fanout: String = digest.chars().take(2).collect();
+    format!("blobs/sha256/{fanout}/{digest}")
+}
+
+/// Checks a key and turns it into an object path. Keys are relative,
+/// `/`-separated, with no empty, `.` or `..` segments, so that no key can
+/// escape the store's root.
+fn object_path(key: &str) -> Result<ObjectPath> {
+    let bad = |why: &str| {
+        Err(Error::InvalidArgument(format!(
+            "The artifact key '{key}' is not valid: {why}. Use a relative path of non-empty segments separated by '/', such as 'blobs/sha256/ab/ab12'."
+        )))
+    };
+    if key.is_empty() {
+        return bad("it is empty");
+    }
+    if key.starts_with('/') {
+        return bad("it starts with '/'");
+    }
+    if key.contains('\\') {
+        return bad("it contains a backslash");
+    }
+    if key.chars().any(char::is_control) {
+        return bad("it contains a control character");
+    }
+    for segment in key.split('/') {
+        match segment {
+            "" => return bad("it has an empty segment (a trailing '/' or '//')"),
+            "." | ".." => return bad("it has a '.' or '..' segment"),
+            _ => {}
+        }
+    }
+    ObjectPath::parse(key).or_else(|e| bad(&e.to_string()))
+}
+
+impl ArtifactStore {
+    /// A store in the local directory `root`, created if missing.
+    pub fn local(root: &Path) -> Result<ArtifactStore> {
+        std::fs::create_dir_all(root).map_err(|e| Error::io(root, e))?;
+        // Cleanup removes directories that deletes leave empty, and fsync makes
+        // a finished put survive a power cut, not just a crash of Keel.
+        let local = Arc::new(
+            LocalFileSystem::new_with_prefix(root)?
+                .with_automatic_cleanup(true)
+                .with_fsync(true),
+        );
+        Ok(ArtifactStore {
+            store: local.clone(),
+            local: Some(local),
+        })
+    }
+
+    /// Maps an `object_store` error for `key`, naming the key when it is missing.
+    fn fail(key: &str, e: object_store::Error) -> Error {
+        match e {
+            object_store::Error::NotFound { .. } => {
+                Error::NotFound(format!("The artifact '{key}'"))
+            }
+            other => Error::Artifact(other),
+        }
+    }
+
+    /// Stores the file `src` under `key`, streaming it, and returns its size.
+    /// The object appears all at once: readers never see part of it.
+    pub async fn put_file(&self, key: &str, src: &Path) -> Result<u64> {
+        let path = object_path(key)?;
+        let mut file = tokio::fs::File::open(src)
+            .await
+            .map_err(|e| Error::io(src, e))?;
+        let size = file.metadata().await.map_err(|e| Error::io(src, e))?.len();
+        if size <= SINGLE_PUT_LIMIT {
+            let mut buf = Vec::new();
+            file.read_to_end(&mut buf)
+                .await
+                .map_err(|e| Error::io(src, e))?;
+            let len = buf.len() as u64;
+            self.store
+                .put(&path, PutPayload::from(buf))
+                .await
+                .map_err(|e| Self::fail(key, e))?;
+            return Ok(len);
+        }
+        let upload = self
+            .store
+            .put_multipart(&path)
+            .await
+            .map_err(|e| Self::fail(key, e))?;
+        let mut writer = WriteMultipart::new_with_chunk_size(upload, PART_SIZE);
+        let mut buf = vec![0u8; READ_BUFFER];
+        let mut total = 0u64;
+        loop {
+            let n = match file.read(&mut buf).await {
+                Ok(n) => n,
+                Err(e) => {
+                    // Aborting removes the staged parts; the read error is
+                    // what the caller needs to see.
+                    let _ = writer.abort().await;
+                    return Err(Error::io(src, e));
+                }
+            };
+            if n == 0 {
+                break;
+            }
+            if let Err(e) = writer.wait_for_capacity(PARTS_IN_FLIGHT).await {
+                let _ = writer.abort().await;
+                return Err(Self::fail(key, e));
+            }
+            writer.write(&buf[..n]);
+            total += n as u64;
+        }
+        writer.finish().await.map_err(|e| Self::fail(key, e))?;
+        Ok(total)
+    }
+
+    /// Stores `bytes` under `key` atomically.
+    pub async fn put_bytes(&self, key: &str, bytes: Bytes) -> Result<()> {
+        let path = object_path(key)?;
+        self.store
+            .put(&path, PutPayload::from(bytes))
+            .await
+            .map_err(|e| Self::fail(key, e))?;
+        Ok(())
+    }
+
+    /// Writes the object `key` to the file `dest` and returns its size. The
+    /// content goes to a temporary file beside `dest` that is renamed over it
+    /// at the end, so `dest` is either untouched or complete.
+    pub async fn get_to_file(&self, key: &str, dest: &Path) -> Result<u64> {
+        let path = object_path(key)?;
+        let Some(file_name) = dest.file_name() else {
+            return Err(Error::InvalidArgument(format!(
+                "The destination '{}' names no file; give a file path to write artifact '{key}' to.",
+                dest.display()
+            )));
+        };
+        let got = self
+            .store
+            .get(&path)
+            .await
+            .map_err(|e| Self::fail(key, e))?;
+        let parent = match dest.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        tokio::fs::create_dir_all(&parent)
+            .await
+            .map_err(|e| Error::io(&parent, e))?;
+        let tmp = parent.join(format!(
+            ".{}.{}.partial",
+            file_name.to_string_lossy(),
+            uuid::Uuid::new_v4().simple()
+        ));
+        let written = async {
+            let mut out = tokio::fs::File::create(&tmp)
+                .await
+                .map_err(|e| Error::io(&tmp, e))?;
+            let mut stream = got.into_stream();
+            let mut total = 0u64;
+            while let Some(chunk) = stream.next().await {
+                let chunk = chunk.map_err(|e| Self::fail(key, e))?;
+                out.write_all(&chunk)
+                    .await
+                    .map_err(|e| Error::io(&tmp, e))?;
+                total += chunk.len() as u64;
+            }
+            out.flush().await.map_err(|e| Error::io(&tmp, e))?;
+            out.sync_all().await.map_err(|e| Error::io(&tmp, e))?;
+            drop(out);
+            tokio::fs::rename(&tmp, dest)
+                .await
+                .map_err(|e| Error::io(dest, e))?;
+            Ok(total)
+        }
+        .await;
+        if written.is_err() {
+            // The temporary file is useless after a failure; a failure to
+            // remove it must not hide the error that matters.
+            let _ = tokio::fs::remove_file(&tmp).await;
+        }
+        written
+    }
+
+    /// The whole object `key` in memory.
+    pub async fn get_bytes(&self, key: &str) -> Result<Bytes> {
+        let path = object_path(key)?;
+        let got = self
+            .store
+            .get(&path)
+            .await
+            .map_err(|e| Self::fail(key, e))?;
+        got.bytes().await.map_err(|e| Self::fail(key, e))
+    }
+
+    /// True when an object is stored under `key`.
+    pub async fn exists(&self, key: &str) -> Result<bool> {
+        let path = object_path(key)?;
+        match self.store.head(&path).await {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::NotFound { .. }) => Ok(false),
+            Err(e) => Err(Self::fail(key, e)),
+        }
+    }
+
+    /// Deletes the object `key`; deleting a missing object succeeds.
+    pub async fn delete(&self, key: &str) -> Result<()> {
+        let path = object_path(key)?;
+        match self.store.delete(&path).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(Self::fail(key, e)),
+        }
+    }
+
+    /// Deletes every object whose key starts with the segments of `prefix`
+    /// (`jobs/1` covers `jobs/1/out.csv` but not `jobs/10/out.csv`).
+    pub async fn delete_prefix(&self, prefix: &str) -> Result<()> {
+        let path = object_path(prefix.strip_suffix('/').unwrap_or(prefix))?;
+        let locations = self
+            .store
+            .list(Some(&path))
+            .map_ok(|meta| meta.location)
+            .boxed();
+        let mut deleted = self.store.delete_stream(locations);
+        while let Some(result) = deleted.next().await {
+            match result {
+                // Another deleter got there first; the object is gone either way.
+                Ok(_) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(Self::fail(prefix, e)),
+            }
+        }
+        Ok(())
+    }
+
+    /// For the local backend only: the file that holds `key` (whether or not it
+    /// exists yet), so that core can stream big files without copying. `None`
+    /// for other backends and for invalid keys.
+    pub fn local_path(&self, key: &str) -> Option<PathBuf> {
+        let local = self.local.as_ref()?;
+        let path = object_path(key).ok()?;
+        local.path_to_filesystem(&path).ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blob_keys_fan_out_by_prefix() {
+        assert_eq!(blob_key("ABcdef"), "blobs/sha256/ab/abcdef");
+        assert_eq!(blob_key("a"), "blobs/sha256/a/a");
+        assert!(object_path(&blob_key("abcdef")).is_ok());
+    }
+
+    #[test]
+    fn keys_are_validated() {
+        for bad in [
+            "", "/abs", "a//b", "a/", "../x", "a/../b", "a/./b", ".", "a\\b", "a\nb",
+        ] {
+            let err = object_path(bad).unwrap_err();
+            assert!(
+                matches!(err, Error::InvalidArgument(_)),
+                "{bad:?} gave {err}"
+            );
+            assert!(err.to_string().contains("is not valid"), "{err}");
+        }
+        for good in ["a", "a/b.c", "jobs/0193/out.parquet", "x/.hidden"] {
+            assert!(object_path(good).is_ok(), "{good:?}");
+        }
+    }
+}

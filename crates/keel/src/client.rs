@@ -1,0 +1,262 @@
+//! The HTTP client for a Keel server: the `/api/v1` routes, with RFC 9457
+//! problem documents turned into readable errors.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, anyhow, bail};
+use keel_api_model as api;
+use keel_types::JobId;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::backend::{Fetched, enc};
+
+/// A client of one Keel server.
+pub struct Client {
+    base: String,
+    http: reqwest::Client,
+}
+
+/// An error answer from the server, kept whole so the CLI can show its code.
+#[derive(Debug)]
+pub struct ApiError(pub api::Problem);
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({})", self.0.detail, self.0.code)
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+impl Client {
+    pub fn new(url: &str) -> anyhow::Result<Client> {
+        let base = url.trim_end_matches('/').to_string();
+        if !(base.starts_with("http://") || base.starts_with("https://")) {
+            bail!("KEEL_URL must start with http:// or https://, not '{url}'");
+        }
+        let http = reqwest::Client::builder()
+            .build()
+            .context("cannot build the HTTP client")?;
+        Ok(Client { base, http })
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    async fn check(&self, resp: reqwest::Response) -> anyhow::Result<reqwest::Response> {
+        if resp.status().is_success() {
+            return Ok(resp);
+        }
+        let status = resp.status();
+        let text = resp.text().await.unwrap_or_default();
+        match serde_json::from_str::<api::Problem>(&text) {
+            Ok(p) => Err(ApiError(p).into()),
+            Err(_) => Err(anyhow!("the server answered {status}: {text}")),
+        }
+    }
+
+    fn send_err(&self, e: reqwest::Error) -> anyhow::Error {
+        anyhow!("cannot reach the Keel server at {}: {e}", self.base)
+    }
+
+    pub async fn get<T: DeserializeOwned>(&self, path: &str) -> anyhow::Result<T> {
+        let resp = self
+            .http
+            .get(self.url(path))
+            .send()
+            .await
+            .map_err(|e| self.send_err(e))?;
+        Ok(self.check(resp).await?.json().await?)
+    }
+
+    pub async fn get_query<T: DeserializeOwned, Q: Serialize>(
+        &self,
+        path: &str,
+        q: &Q,
+    ) -> anyhow::Result<T> {
+        let query = serde_json::to_value(q)?;
+        let pairs: Vec<(String, String)> = query
+            .as_object()
+            .map(|o| {
+                o.iter()
+                    .filter(|(_, v)| !v.is_null())
+                    .map(|(k, v)| {
+                        let s = match v {
+                            serde_json::Value::String(s) => s.clone(),
+                            other => other.to_string(),
+                        };
+                        (k.clone(), s)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let qs: Vec<String> = pairs
+            .iter()
+            .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
+            .collect();
+        let full = if qs.is_empty() {
+            path.to_string()
+        } else {
+            format!("{path}?{}", qs.join("&"))
+        };
+        self.get(&full).await
+    }
+
+    pub async fn post<T: DeserializeOwned, B: Serialize>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> anyhow::Result<T> {
+        let resp = self
+            .http
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .map_err(|e| self.send_err(e))?;
+        Ok(self.check(resp).await?.json().await?)
+    }
+
+    pub async fn put<T: DeserializeOwned, B: Serialize>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> anyhow::Result<T> {
+        let resp = self
+            .http
+            .put(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .map_err(|e| self.send_err(e))?;
+        Ok(self.check(resp).await?.json().await?)
+    }
+
+    /// Sends a model directory (plus `--attach` files) as a gzip'd tar.
+    pub async fn register(
+        &self,
+        dir: &Path,
+        name: &str,
+        attach: &[PathBuf],
+    ) -> anyhow::Result<api::Registration> {
+        let def = keel_core::Keel::inspect(dir, attach)?;
+        let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
+            Vec::new(),
+            flate2::Compression::fast(),
+        ));
+        for f in &def.files {
+            let src = keel_modeldef_origin(dir, attach, &f.path);
+            builder
+                .append_path_with_name(&src, &f.path)
+                .with_context(|| format!("cannot pack {}", src.display()))?;
+        }
+        let body = builder.into_inner()?.finish()?;
+        let resp = self
+            .http
+            .post(self.url(&format!("/api/v1/models/{}/versions", enc(name))))
+            .header("content-type", "application/gzip")
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| self.send_err(e))?;
+        Ok(self.check(resp).await?.json().await?)
+    }
+
+    /// Uploads a local data file for use as a job input.
+    pub async fn upload(&self, path: &Path) -> anyhow::Result<api::Upload> {
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .ok_or_else(|| anyhow!("{} has no file name", path.display()))?;
+        let file = tokio::fs::File::open(path)
+            .await
+            .with_context(|| format!("cannot open the input {}", path.display()))?;
+        let stream = tokio_util_stream(file);
+        let resp = self
+            .http
+            .post(self.url(&format!("/api/v1/uploads?name={}", enc(name))))
+            .body(reqwest::Body::wrap_stream(stream))
+            .send()
+            .await
+            .map_err(|e| self.send_err(e))?;
+        Ok(self.check(resp).await?.json().await?)
+    }
+
+    /// Downloads a job's output (or rejected records) into a temp file.
+    pub async fn result(&self, id: JobId, rejected: bool) -> anyhow::Result<Fetched> {
+        let path = if rejected {
+            format!("/api/v1/jobs/{id}/rejected")
+        } else {
+            format!("/api/v1/jobs/{id}/result")
+        };
+        let resp = self
+            .http
+            .get(self.url(&path))
+            .send()
+            .await
+            .map_err(|e| self.send_err(e))?;
+        let resp = self.check(resp).await?;
+        let external = resp
+            .headers()
+            .get("keel-result")
+            .and_then(|v| v.to_str().ok())
+            == Some("external");
+        if external {
+            let v: serde_json::Value = resp.json().await?;
+            let uri = v["uri"].as_str().unwrap_or_default().to_string();
+            return Ok(Fetched::External(uri));
+        }
+        let name = resp
+            .headers()
+            .get("content-disposition")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split("filename=").nth(1))
+            .map(|s| s.trim_matches('"').to_string())
+            .unwrap_or_else(|| {
+                if rejected {
+                    "rejected.jsonl".into()
+                } else {
+                    "result".into()
+                }
+            });
+        let tmp = std::env::temp_dir().join(format!("keel-{id}-{}", uuid::Uuid::now_v7()));
+        let bytes = resp.bytes().await?;
+        std::fs::write(&tmp, &bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
+        Ok(Fetched::File {
+            path: tmp,
+            name,
+            temp: true,
+        })
+    }
+}
+
+fn keel_modeldef_origin(dir: &Path, attach: &[PathBuf], rel: &str) -> PathBuf {
+    if !rel.contains('/')
+        && let Some(a) = attach
+            .iter()
+            .find(|p| p.file_name().and_then(|n| n.to_str()) == Some(rel))
+    {
+        return a.clone();
+    }
+    dir.join(rel)
+}
+
+/// Streams a file in 1 MiB pieces so big inputs never sit in memory whole.
+fn tokio_util_stream(
+    file: tokio::fs::File,
+) -> impl futures::Stream<Item = std::io::Result<Vec<u8>>> + Send + 'static {
+    use tokio::io::AsyncReadExt;
+    futures::stream::unfold(file, |mut f| async move {
+        let mut buf = vec![0u8; 1 << 20];
+        match f.read(&mut buf).await {
+            Ok(0) => None,
+            Ok(n) => {
+                buf.truncate(n);
+                Some((Ok(buf), f))
+            }
+            Err(e) => Some((Err(e), f)),
+        }
+    })
+}

@@ -1,0 +1,539 @@
+//! The `keel` command: the CLI, working either on a local data directory
+//! (embedded mode, the default) or against a server (`KEEL_URL`), and the
+//! server itself (`keel server`).
+//!
+//! Exit codes: 0 ok, 1 error, 2 usage, 6 the job failed or stopped.
+
+mod backend;
+mod client;
+mod output;
+mod quickstart;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand};
+use keel_api_model as api;
+
+use crate::backend::{Backend, Fetched, job_id};
+use crate::output::Format;
+
+/// Exit code for a job that ended FAILED or STOPPED.
+const EXIT_JOB_FAILED: i32 = 6;
+
+#[derive(Parser)]
+#[command(
+    name = "keel",
+    version,
+    about = "Keel: register models, run batch jobs on them, keep the results."
+)]
+struct Cli {
+    /// Output format of read commands.
+    #[arg(
+        id = "output_format",
+        short = 'o',
+        long = "output",
+        global = true,
+        value_enum,
+        default_value = "table",
+        env = "KEEL_OUTPUT"
+    )]
+    output: Format,
+    /// Talk to this Keel server instead of the local data directory.
+    #[arg(long, global = true, env = "KEEL_URL")]
+    url: Option<String>,
+    /// The local data directory (embedded mode).
+    #[arg(long, global = true, env = "KEEL_HOME", default_value = ".keel")]
+    home: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Models: inspect, register, list, show, versions, aliases.
+    #[command(subcommand)]
+    Model(ModelCmd),
+    /// Batch jobs: create, list, show, logs, wait, cancel, result.
+    #[command(subcommand)]
+    Job(JobCmd),
+    /// Runs the Keel server (REST API and job runner) on the data directory.
+    Server {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:7878")]
+        bind: String,
+        /// Jobs run at the same time.
+        #[arg(long, default_value_t = 2)]
+        jobs: usize,
+    },
+    /// Trains a scikit-learn model, registers it and runs scoring, metrics and training jobs on it.
+    Quickstart {
+        /// Where to write the example model, data and data directory.
+        #[arg(long, default_value = "keel-quickstart")]
+        dir: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum ModelCmd {
+    /// Shows the functions, schemas, attachments and platform found in a model directory.
+    Inspect {
+        dir: PathBuf,
+        /// Extra files to attach.
+        #[arg(long)]
+        attach: Vec<PathBuf>,
+    },
+    /// Registers a model directory as a new version (unchanged directories create none).
+    Register {
+        dir: PathBuf,
+        /// The model's name (default: keel.toml's name, else the directory's).
+        #[arg(long)]
+        name: Option<String>,
+        /// Extra files to attach (archives are extracted into the working directory).
+        #[arg(long)]
+        attach: Vec<PathBuf>,
+    },
+    /// Lists the registered models.
+    #[command(alias = "ls")]
+    List(PageArgs),
+    /// Shows a version: NAME, NAME:3, NAME@champion or a UUID.
+    Show { model: String },
+    /// Lists a model's versions.
+    Versions {
+        model: String,
+        #[command(flatten)]
+        page: PageArgs,
+    },
+    /// Points an alias (champion, challenger, ...) at a version; the move is recorded.
+    Alias {
+        model: String,
+        alias: String,
+        version: u32,
+    },
+    /// Lists a model's aliases and the history of their moves.
+    Aliases { model: String },
+}
+
+#[derive(Args, Clone)]
+struct PageArgs {
+    /// How many to list.
+    #[arg(long)]
+    limit: Option<u32>,
+    /// Continue from this page token.
+    #[arg(long)]
+    page_token: Option<String>,
+}
+
+impl PageArgs {
+    fn query(&self) -> api::PageQuery {
+        api::PageQuery {
+            max_results: self.limit,
+            page_token: self.page_token.clone(),
+        }
+    }
+}
+
+#[derive(Subcommand)]
+enum JobCmd {
+    /// Creates a job: KIND is scoring|metrics|training (or batchjob|testjob|trainingjob).
+    Create(CreateArgs),
+    /// Lists jobs, newest first.
+    #[command(alias = "ls")]
+    List {
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long)]
+        kind: Option<String>,
+        #[arg(long)]
+        model: Option<String>,
+        #[command(flatten)]
+        page: PageArgs,
+    },
+    /// Shows a job.
+    Show { id: String },
+    /// Prints a job's log; -f follows it until the job ends.
+    Logs {
+        id: String,
+        #[arg(short = 'f', long)]
+        follow: bool,
+    },
+    /// Waits for a job to end; exits 6 if it failed or stopped.
+    Wait {
+        id: String,
+        /// Give up after this many seconds (exit 1).
+        #[arg(long)]
+        timeout: Option<u64>,
+    },
+    /// Cancels a job.
+    Cancel { id: String },
+    /// Prints or downloads a job's output (or its rejected records).
+    Result {
+        id: String,
+        /// Write to this file instead of printing.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// The rejected records instead of the output.
+        #[arg(long)]
+        rejected: bool,
+    },
+}
+
+#[derive(Args)]
+struct CreateArgs {
+    /// scoring | metrics | training (aliases: batchjob, testjob, trainingjob).
+    kind: String,
+    /// NAME, NAME:VERSION, NAME@ALIAS, or a model's or version's UUID.
+    model: String,
+    /// The input file (CSV, JSON lines, JSON array or Parquet).
+    input: String,
+    /// The output: a bare file name is kept by Keel; a path is written there.
+    output: Option<String>,
+    /// The input format when the extension does not tell.
+    #[arg(long)]
+    format: Option<String>,
+    /// Worker processes for a scoring job (default: number of cores).
+    #[arg(long)]
+    workers: Option<u32>,
+    /// Stop the job after this many seconds.
+    #[arg(long = "max-runtime")]
+    max_runtime: Option<u64>,
+    /// Do not check records against the model's schemas.
+    #[arg(long)]
+    no_schema_check: bool,
+    /// Wait for the job to end, with a progress bar; exit 6 if it fails.
+    #[arg(long)]
+    wait: bool,
+}
+
+fn main() {
+    let code = match run() {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            1
+        }
+    };
+    std::process::exit(code);
+}
+
+fn run() -> anyhow::Result<i32> {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("KEEL_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    rt.block_on(dispatch(cli))
+}
+
+async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
+    let fmt = cli.output;
+    match cli.command {
+        Command::Model(ModelCmd::Inspect { dir, attach }) => {
+            let def = keel_core::Keel::inspect(&dir, &attach)?;
+            output::inspect(fmt, &def)?;
+            Ok(0)
+        }
+        Command::Server { bind, jobs } => {
+            if cli.url.is_some() {
+                bail!("`keel server` serves the local data directory; unset KEEL_URL");
+            }
+            serve(&cli.home, &bind, jobs).await
+        }
+        Command::Quickstart { dir } => quickstart::run(&dir).await,
+        Command::Model(cmd) => {
+            let b = Backend::open(cli.url, cli.home).await?;
+            model_cmd(&b, fmt, cmd).await
+        }
+        Command::Job(cmd) => {
+            let b = Backend::open(cli.url, cli.home).await?;
+            job_cmd(&b, fmt, cmd).await
+        }
+    }
+}
+
+async fn serve(home: &Path, bind: &str, jobs: usize) -> anyhow::Result<i32> {
+    tracing::info!("opening {}", home.display());
+    let keel = keel_core::Keel::open(keel_core::Config::new(home)).await?;
+    // Jobs left IN_PROGRESS by a server that died are failed, not left hanging.
+    keel.requeue_stale(chrono::Duration::seconds(30)).await?;
+    let listener = tokio::net::TcpListener::bind(bind)
+        .await
+        .with_context(|| format!("cannot listen on {bind}"))?;
+    let addr = listener.local_addr()?;
+    eprintln!(
+        "keel server listening on http://{addr} (data directory {})",
+        home.display()
+    );
+    eprintln!("  export KEEL_URL=http://{addr}");
+    let shutdown = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    keel_server::serve(keel, listener, jobs, shutdown).await?;
+    Ok(0)
+}
+
+async fn model_cmd(b: &Backend, fmt: Format, cmd: ModelCmd) -> anyhow::Result<i32> {
+    match cmd {
+        ModelCmd::Inspect { .. } => unreachable_inspect(),
+        ModelCmd::Register { dir, name, attach } => {
+            let reg = b.register(&dir, name.as_deref(), &attach).await?;
+            output::registration(fmt, &reg)?;
+        }
+        ModelCmd::List(page) => output::models(fmt, &b.list_models(&page.query()).await?)?,
+        ModelCmd::Show { model } => output::version(fmt, &b.version(&model).await?)?,
+        ModelCmd::Versions { model, page } => {
+            output::versions(fmt, &b.list_versions(&model, &page.query()).await?)?
+        }
+        ModelCmd::Alias {
+            model,
+            alias,
+            version,
+        } => output::alias(fmt, &b.set_alias(&model, &alias, version).await?)?,
+        ModelCmd::Aliases { model } => {
+            let aliases = b.list_aliases(&model).await?;
+            let history = b.alias_history(&model).await?;
+            output::aliases(fmt, &aliases, &history)?
+        }
+    }
+    Ok(0)
+}
+
+fn unreachable_inspect() {
+    // `model inspect` is handled before a backend is opened; nothing to do here.
+}
+
+async fn job_cmd(b: &Backend, fmt: Format, cmd: JobCmd) -> anyhow::Result<i32> {
+    match cmd {
+        JobCmd::Create(a) => create_job(b, fmt, a).await,
+        JobCmd::List {
+            status,
+            kind,
+            model,
+            page,
+        } => {
+            let q = api::JobQuery {
+                status,
+                kind,
+                model,
+                max_results: page.limit,
+                page_token: page.page_token,
+            };
+            output::jobs(fmt, &b.list_jobs(&q).await?)?;
+            Ok(0)
+        }
+        JobCmd::Show { id } => {
+            output::job(fmt, &b.job(job_id(&id)?).await?)?;
+            Ok(0)
+        }
+        JobCmd::Logs { id, follow } => {
+            let id = job_id(&id)?;
+            let mut offset = 0;
+            loop {
+                let chunk = b.logs(id, offset).await?;
+                output::out(&chunk.content);
+                offset = chunk.next_offset;
+                if !follow || chunk.finished {
+                    break;
+                }
+                if chunk.content.is_empty() {
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                }
+            }
+            Ok(0)
+        }
+        JobCmd::Wait { id, timeout } => {
+            let id = job_id(&id)?;
+            let job = wait(b, id, timeout.map(Duration::from_secs), false).await?;
+            output::job(fmt, &job)?;
+            Ok(exit_for(&job))
+        }
+        JobCmd::Cancel { id } => {
+            let job = b.cancel(job_id(&id)?).await?;
+            output::job(fmt, &job)?;
+            Ok(0)
+        }
+        JobCmd::Result { id, out, rejected } => {
+            let id = job_id(&id)?;
+            match b.result(id, rejected).await? {
+                Fetched::External(uri) => output::out(&format!("{uri}\n")),
+                Fetched::File { path, name, temp } => {
+                    let r = match &out {
+                        Some(dest) => std::fs::copy(&path, dest)
+                            .map(|_| ())
+                            .with_context(|| format!("cannot write {}", dest.display())),
+                        None => output::print_file(&path, &name),
+                    };
+                    if temp {
+                        let _ = std::fs::remove_file(&path);
+                    }
+                    r?;
+                    if let Some(dest) = out {
+                        eprintln!("wrote {}", dest.display());
+                    }
+                }
+            }
+            Ok(0)
+        }
+    }
+}
+
+fn exit_for(job: &api::Job) -> i32 {
+    match job.status.as_str() {
+        "FAILED" | "STOPPED" => EXIT_JOB_FAILED,
+        _ => 0,
+    }
+}
+
+/// Builds the job request from the command line: a bare output name is
+/// embedded, anything else is an external path (made absolute, so that it
+/// means the same to a server on this machine).
+fn create_request(a: &CreateArgs) -> anyhow::Result<api::CreateJob> {
+    let input = if a.input.contains("://") {
+        api::Input::Path {
+            uri: a.input.clone(),
+        }
+    } else {
+        let p = Path::new(&a.input);
+        if !p.is_file() {
+            bail!("the input {} does not exist or is not a file", p.display());
+        }
+        api::Input::Path {
+            uri: absolute(p)?.to_string_lossy().into_owned(),
+        }
+    };
+    let output = a.output.as_ref().map(|o| {
+        if o.contains("://") {
+            Ok(api::Output::External { uri: o.clone() })
+        } else if !o.contains('/') && !o.contains('\\') {
+            Ok(api::Output::Embedded { name: o.clone() })
+        } else {
+            absolute(Path::new(o)).map(|p| api::Output::External {
+                uri: p.to_string_lossy().into_owned(),
+            })
+        }
+    });
+    Ok(api::CreateJob {
+        kind: a.kind.clone(),
+        model: a.model.clone(),
+        input,
+        output: output.transpose()?,
+        format: a.format.clone(),
+        workers: a.workers,
+        max_runtime_seconds: a.max_runtime,
+        schema_check: if a.no_schema_check { Some(false) } else { None },
+    })
+}
+
+fn absolute(p: &Path) -> anyhow::Result<PathBuf> {
+    if p.is_absolute() {
+        Ok(p.to_path_buf())
+    } else {
+        Ok(std::env::current_dir()?.join(p))
+    }
+}
+
+async fn create_job(b: &Backend, fmt: Format, a: CreateArgs) -> anyhow::Result<i32> {
+    let req = create_request(&a)?;
+    let job = b.create_job(req).await?;
+    let id = job_id(&job.id.to_string())?;
+    if b.is_local() {
+        // Embedded mode has no server: the job runs here, now. Ctrl-C cancels it.
+        eprintln!("job {id} created; running it here");
+        let bar = Bar::new(!a.wait);
+        let runner = b.run_local(id);
+        tokio::pin!(runner);
+        let job = loop {
+            tokio::select! {
+                j = &mut runner => break j?,
+                _ = tokio::signal::ctrl_c() => {
+                    eprintln!("cancelling job {id}");
+                    b.cancel(id).await?;
+                }
+                _ = tokio::time::sleep(Duration::from_millis(250)) => {
+                    if a.wait && let Ok(job) = b.job(id).await {
+                        bar.show(&job);
+                    }
+                }
+            }
+        };
+        bar.done();
+        output::job(fmt, &job)?;
+        return Ok(exit_for(&job));
+    }
+    if a.wait {
+        let job = wait(b, id, None, false).await?;
+        output::job(fmt, &job)?;
+        return Ok(exit_for(&job));
+    }
+    output::job(fmt, &job)?;
+    Ok(0)
+}
+
+/// Polls a job until it ends, drawing a progress bar on a terminal (hidden
+/// otherwise) unless `quiet`.
+async fn wait(
+    b: &Backend,
+    id: keel_types::JobId,
+    timeout: Option<Duration>,
+    quiet: bool,
+) -> anyhow::Result<api::Job> {
+    let start = std::time::Instant::now();
+    let bar = Bar::new(quiet);
+    loop {
+        let job = b.job(id).await?;
+        bar.show(&job);
+        if matches!(job.status.as_str(), "COMPLETED" | "FAILED" | "STOPPED") {
+            bar.done();
+            return Ok(job);
+        }
+        if let Some(t) = timeout
+            && start.elapsed() > t
+        {
+            bar.done();
+            bail!("job {id} is still {} after {}s", job.status, t.as_secs());
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// The `--wait` progress line on stderr: records, records/s. indicatif hides
+/// it when stderr is not a terminal, so pipes and logs get no escape codes.
+struct Bar(indicatif::ProgressBar);
+
+impl Bar {
+    fn new(hidden: bool) -> Bar {
+        if hidden {
+            return Bar(indicatif::ProgressBar::hidden());
+        }
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} {elapsed_precise} {msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+        );
+        Bar(bar)
+    }
+
+    fn show(&self, job: &api::Job) {
+        let rate = job
+            .records_per_second
+            .map(|r| format!("({r:.0} records/s)"))
+            .unwrap_or_default();
+        self.0.set_message(format!(
+            "{} {}: {} read, {} written, {} rejected {rate}",
+            job.kind, job.status, job.counts.read, job.counts.written, job.counts.rejected
+        ));
+        self.0.tick();
+    }
+
+    fn done(&self) {
+        self.0.finish_and_clear();
+    }
+}

@@ -1,0 +1,421 @@
+//! Printing API objects: aligned tables for people, JSON (`-o json`) for
+//! programs. Data goes to stdout; notes go to stderr.
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::Context;
+use clap::ValueEnum;
+use keel_api_model as api;
+use keel_core::ModelDef;
+use serde::Serialize;
+
+/// Prints a line to stdout, ignoring a closed pipe (`keel job result | head`).
+macro_rules! outln {
+    () => {{ let _ = writeln!(std::io::stdout().lock()); }};
+    ($($t:tt)*) => {{ let _ = writeln!(std::io::stdout().lock(), $($t)*); }};
+}
+
+/// Prints text to stdout as it is, ignoring a closed pipe.
+pub fn out(text: &str) {
+    let mut o = std::io::stdout().lock();
+    let _ = o.write_all(text.as_bytes());
+    let _ = o.flush();
+}
+
+/// How read commands print.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Aligned columns for people.
+    Table,
+    /// The exact API body.
+    Json,
+}
+
+fn json<T: Serialize>(v: &T) -> anyhow::Result<()> {
+    let text = serde_json::to_string_pretty(v)?;
+    outln!("{text}");
+    Ok(())
+}
+
+/// Prints rows as aligned columns under a header.
+fn table(header: &[&str], rows: &[Vec<String>]) {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for r in rows {
+        for (i, c) in r.iter().enumerate() {
+            if i < widths.len() {
+                widths[i] = widths[i].max(c.chars().count());
+            }
+        }
+    }
+    let line = |cells: Vec<String>| {
+        let mut s = String::new();
+        for (i, c) in cells.iter().enumerate() {
+            if i + 1 == cells.len() {
+                s.push_str(c);
+            } else {
+                s.push_str(&format!("{c:<w$}  ", w = widths[i]));
+            }
+        }
+        outln!("{}", s.trim_end());
+    };
+    line(header.iter().map(|h| h.to_string()).collect());
+    for r in rows {
+        line(r.clone());
+    }
+}
+
+fn kv(pairs: &[(&str, String)]) {
+    let w = pairs.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+    for (k, v) in pairs {
+        outln!("{k:<w$}  {v}");
+    }
+}
+
+fn func(f: &Option<api::Function>) -> String {
+    match f {
+        Some(f) => format!(
+            "{}() at {}:{}{}",
+            f.name,
+            f.file,
+            f.line,
+            if f.batch { " (batch)" } else { "" }
+        ),
+        None => "-".into(),
+    }
+}
+
+pub fn inspect(fmt: Format, def: &ModelDef) -> anyhow::Result<()> {
+    if fmt == Format::Json {
+        return json(def);
+    }
+    let f = |x: &Option<keel_core::FunctionInfo>| match x {
+        Some(x) => format!(
+            "{}() at {}:{}{}",
+            x.name,
+            x.file,
+            x.line,
+            if x.batch { " (batch)" } else { "" }
+        ),
+        None => "-".into(),
+    };
+    kv(&[
+        ("name", def.name.clone()),
+        ("source", def.source.clone()),
+        ("init", f(&def.functions.init)),
+        ("score", f(&def.functions.score)),
+        ("metrics", f(&def.functions.metrics)),
+        ("train", f(&def.functions.train)),
+        (
+            "input schema",
+            def.input_schema.clone().unwrap_or("-".into()),
+        ),
+        (
+            "output schema",
+            def.output_schema.clone().unwrap_or("-".into()),
+        ),
+        (
+            "platform",
+            if def.platform.requirements.is_empty() {
+                "-".into()
+            } else {
+                def.platform.requirements.join(", ")
+            },
+        ),
+        ("content hash", def.content_hash.clone()),
+    ]);
+    outln!();
+    table(
+        &["FILE", "ROLE", "SIZE", "SHA256"],
+        &def.files
+            .iter()
+            .map(|f| {
+                vec![
+                    f.path.clone(),
+                    serde_json::to_value(f.role)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_string))
+                        .unwrap_or_default(),
+                    f.size.to_string(),
+                    f.sha256.chars().take(12).collect(),
+                ]
+            })
+            .collect::<Vec<_>>(),
+    );
+    Ok(())
+}
+
+pub fn registration(fmt: Format, r: &api::Registration) -> anyhow::Result<()> {
+    if fmt == Format::Json {
+        return json(r);
+    }
+    if r.created {
+        outln!(
+            "registered {} version {} (model {}, version {})",
+            r.model.name,
+            r.version.number,
+            r.model.id,
+            r.version.id
+        );
+    } else {
+        outln!(
+            "unchanged: {} version {} already holds these files (model {}, version {})",
+            r.model.name,
+            r.version.number,
+            r.model.id,
+            r.version.id
+        );
+    }
+    Ok(())
+}
+
+pub fn models(fmt: Format, p: &api::Page<api::Model>) -> anyhow::Result<()> {
+    if fmt == Format::Json {
+        return json(p);
+    }
+    table(
+        &["NAME", "LATEST", "ALIASES", "ID", "CREATED"],
+        &p.items
+            .iter()
+            .map(|m| {
+                vec![
+                    m.name.clone(),
+                    m.latest_version.to_string(),
+                    m.aliases
+                        .iter()
+                        .map(|(a, v)| format!("{a}={v}"))
+                        .collect::<Vec<_>>()
+                        .join(","),
+                    m.id.to_string(),
+                    m.created_at.format("%Y-%m-%d %H:%M:%S").to_string(),
+                ]
+            })
+            .collect::<Vec<_>>(),
+    );
+    next_page(&p.next_page_token);
+    Ok(())
+}
+
+fn next_page(t: &Option<String>) {
+    if let Some(t) = t {
+        eprintln!("more: --page-token {t}");
+    }
+}
+
+pub fn version(fmt: Format, v: &api::Version) -> anyhow::Result<()> {
+    if fmt == Format::Json {
+        return json(v);
+    }
+    kv(&[
+        ("model", format!("{} ({})", v.model_name, v.model_id)),
+        ("version", format!("{} ({})", v.number, v.id)),
+        ("aliases", v.aliases.join(", ")),
+        ("created", v.created_at.to_rfc3339()),
+        ("source", v.source.clone()),
+        ("init", func(&v.functions.init)),
+        ("score", func(&v.functions.score)),
+        ("metrics", func(&v.functions.metrics)),
+        ("train", func(&v.functions.train)),
+        ("input schema", v.input_schema.clone().unwrap_or("-".into())),
+        (
+            "output schema",
+            v.output_schema.clone().unwrap_or("-".into()),
+        ),
+        ("platform", v.platform.requirements.join(", ")),
+        (
+            "trained by",
+            v.source_job.map(|j| j.to_string()).unwrap_or("-".into()),
+        ),
+        ("content hash", v.content_hash.clone()),
+        ("files", v.files.len().to_string()),
+    ]);
+    Ok(())
+}
+
+pub fn versions(fmt: Format, p: &api::Page<api::Version>) -> anyhow::Result<()> {
+    if fmt == Format::Json {
+        return json(p);
+    }
+    table(
+        &["VERSION", "ALIASES", "FILES", "CREATED", "ID"],
+        &p.items
+            .iter()
+            .map(|v| {
+                vec![
+                    v.number.to_string(),
+                    v.aliases.join(","),
+                    v.files.len().to_string(),
+                    v.created_at.format("%Y-%m-%d %H:%M:%S").to_string(),
+                    v.id.to_string(),
+                ]
+            })
+            .collect::<Vec<_>>(),
+    );
+    next_page(&p.next_page_token);
+    Ok(())
+}
+
+pub fn alias(fmt: Format, a: &api::Alias) -> anyhow::Result<()> {
+    if fmt == Format::Json {
+        return json(a);
+    }
+    match a.previous_version {
+        Some(p) if p != a.version => outln!(
+            "{}@{} moved from version {p} to version {}",
+            a.model_name,
+            a.alias,
+            a.version
+        ),
+        _ => outln!("{}@{} -> version {}", a.model_name, a.alias, a.version),
+    }
+    Ok(())
+}
+
+pub fn aliases(fmt: Format, a: &[api::Alias], h: &[api::AliasEvent]) -> anyhow::Result<()> {
+    if fmt == Format::Json {
+        return json(&serde_json::json!({"aliases": a, "history": h}));
+    }
+    table(
+        &["ALIAS", "VERSION", "UPDATED"],
+        &a.iter()
+            .map(|a| {
+                vec![
+                    a.alias.clone(),
+                    a.version.to_string(),
+                    a.updated_at.to_rfc3339(),
+                ]
+            })
+            .collect::<Vec<_>>(),
+    );
+    if !h.is_empty() {
+        outln!("\nhistory:");
+        for e in h {
+            let v = |x: Option<u32>| x.map(|n| n.to_string()).unwrap_or("-".into());
+            outln!(
+                "  {}  {}: {} -> {}",
+                e.at.to_rfc3339(),
+                e.alias,
+                v(e.from_version),
+                v(e.to_version)
+            );
+        }
+    }
+    Ok(())
+}
+
+pub fn jobs(fmt: Format, p: &api::Page<api::Job>) -> anyhow::Result<()> {
+    if fmt == Format::Json {
+        return json(p);
+    }
+    table(
+        &[
+            "ID", "KIND", "STATUS", "MODEL", "READ", "WRITTEN", "REJECTED", "CREATED",
+        ],
+        &p.items
+            .iter()
+            .map(|j| {
+                vec![
+                    j.id.to_string(),
+                    j.kind.clone(),
+                    j.status.clone(),
+                    format!("{}:{}", j.model_name, j.version),
+                    j.counts.read.to_string(),
+                    j.counts.written.to_string(),
+                    j.counts.rejected.to_string(),
+                    j.created_at.format("%Y-%m-%d %H:%M:%S").to_string(),
+                ]
+            })
+            .collect::<Vec<_>>(),
+    );
+    next_page(&p.next_page_token);
+    Ok(())
+}
+
+pub fn job(fmt: Format, j: &api::Job) -> anyhow::Result<()> {
+    if fmt == Format::Json {
+        return json(j);
+    }
+    let output = match &j.output {
+        Some(api::Output::Embedded { name }) => format!("{name} (embedded)"),
+        Some(api::Output::External { uri }) => uri.clone(),
+        None => "-".into(),
+    };
+    let input = match &j.input {
+        api::Input::Upload { name, upload_id } => format!("{name} (upload {upload_id})"),
+        api::Input::Path { uri } => uri.clone(),
+    };
+    let duration = match (j.started_at, j.finished_at) {
+        (Some(s), Some(f)) => format!("{:.2}s", (f - s).num_milliseconds() as f64 / 1000.0),
+        _ => "-".into(),
+    };
+    let mut rows = vec![
+        ("job", j.id.to_string()),
+        ("kind", j.kind.clone()),
+        ("status", j.status.clone()),
+        ("model", format!("{} version {}", j.model_name, j.version)),
+        ("input", input),
+        ("output", output),
+        (
+            "records",
+            format!(
+                "{} read, {} written, {} rejected",
+                j.counts.read, j.counts.written, j.counts.rejected
+            ),
+        ),
+        ("duration", duration),
+        (
+            "throughput",
+            j.records_per_second
+                .map(|r| format!("{r:.0} records/s"))
+                .unwrap_or("-".into()),
+        ),
+    ];
+    if let Some(r) = &j.result
+        && let Some(v) = r.produced_version
+    {
+        rows.push(("new version", format!("{}:{v}", j.model_name)));
+    }
+    if let Some(e) = &j.error {
+        rows.push(("error", format!("{}: {}", e.kind, e.message)));
+    }
+    kv(&rows);
+    if let Some(tb) = j.error.as_ref().and_then(|e| e.traceback.as_ref()) {
+        outln!("\n{tb}");
+    }
+    Ok(())
+}
+
+/// Prints a result file: text formats as they are, Parquet as JSON lines.
+pub fn print_file(path: &Path, name: &str) -> anyhow::Result<()> {
+    let is_parquet =
+        keel_types::DataFormat::from_name(name) == Some(keel_types::DataFormat::Parquet);
+    let mut out = std::io::stdout().lock();
+    if is_parquet {
+        let chunks = keel_data::open(
+            path,
+            &keel_data::ReadOptions {
+                format: Some(keel_types::DataFormat::Parquet),
+                ..Default::default()
+            },
+        )?;
+        for chunk in chunks {
+            let chunk = chunk?;
+            for row in 0..chunk.batch.num_rows() {
+                let line = keel_data::row_to_json(&chunk.batch, row).to_string();
+                if writeln!(out, "{line}").is_err() {
+                    // The reader went away (`| head`): stop quietly.
+                    return Ok(());
+                }
+            }
+        }
+    } else {
+        let mut f =
+            std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+        if let Err(e) = std::io::copy(&mut f, &mut out)
+            && e.kind() != std::io::ErrorKind::BrokenPipe
+        {
+            return Err(e.into());
+        }
+    }
+    Ok(())
+}

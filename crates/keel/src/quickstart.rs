@@ -1,0 +1,214 @@
+//! `keel quickstart`: builds an example scikit-learn model from a data set that
+//! ships with scikit-learn, registers it, and runs a scoring, a metrics and a
+//! training job on the embedded default (SQLite and local files).
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use keel_api_model as api;
+use keel_core::{Config, Keel};
+
+/// The generator of the example models and data (also used by the tests).
+const MAKE_EXAMPLE: &str = include_str!("../../../tests/fixtures/make_fixtures.py");
+
+fn python_ok(p: &Path) -> bool {
+    std::process::Command::new(p)
+        .args(["-c", "import pandas, pyarrow, sklearn"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
+}
+
+/// The Python to use: KEEL_PYTHON, the repository's .venv, or python3.
+fn find_python() -> anyhow::Result<PathBuf> {
+    let mut candidates = Vec::new();
+    if let Some(p) = std::env::var_os("KEEL_PYTHON") {
+        candidates.push(PathBuf::from(p));
+    }
+    candidates.push(PathBuf::from(".venv/bin/python"));
+    candidates.push(PathBuf::from("python3"));
+    for c in &candidates {
+        if python_ok(c) {
+            return Ok(if c.is_relative() && c.components().count() > 1 {
+                std::env::current_dir()?.join(c)
+            } else {
+                c.clone()
+            });
+        }
+    }
+    bail!(
+        "no Python with pandas, pyarrow and scikit-learn found (tried KEEL_PYTHON, .venv/bin/python, python3); run scripts/setup-python.sh or set KEEL_PYTHON"
+    )
+}
+
+async fn run_job(keel: &Keel, req: api::CreateJob) -> anyhow::Result<api::Job> {
+    let job = keel.create_job(req).await?;
+    let job = keel.run_job(job.id.into()).await?;
+    if job.status != "COMPLETED" {
+        let (message, traceback) = job
+            .error
+            .clone()
+            .map(|e| (e.message, e.traceback.unwrap_or_default()))
+            .unwrap_or_default();
+        bail!(
+            "job {} ended {}: {message}\n{traceback}",
+            job.id,
+            job.status
+        );
+    }
+    Ok(job)
+}
+
+fn rate(job: &api::Job) -> String {
+    match (job.started_at, job.finished_at) {
+        (Some(s), Some(f)) => {
+            let secs = (f - s).num_milliseconds().max(1) as f64 / 1000.0;
+            format!(
+                "{} records in {secs:.2}s ({:.0} records/s)",
+                job.counts.read,
+                job.counts.read as f64 / secs
+            )
+        }
+        _ => String::new(),
+    }
+}
+
+fn path_input(p: &Path) -> api::Input {
+    api::Input::Path {
+        uri: p.to_string_lossy().into_owned(),
+    }
+}
+
+pub async fn run(dir: &Path) -> anyhow::Result<i32> {
+    let t0 = Instant::now();
+    let python = find_python()?;
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let dir = std::fs::canonicalize(dir)?;
+    let script = dir.join("make_example.py");
+    std::fs::write(&script, MAKE_EXAMPLE)?;
+    println!(
+        "1. building the example model and data with {}",
+        python.display()
+    );
+    let out = std::process::Command::new(&python)
+        .arg(&script)
+        .arg(&dir)
+        .output()
+        .context("cannot run the example generator")?;
+    if !out.status.success() {
+        bail!(
+            "the example generator failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let mut cfg = Config::new(dir.join(".keel"));
+    cfg.python = Some(python);
+    let keel = Keel::open(cfg).await?;
+    let data = dir.join("data");
+
+    let reg = keel
+        .register(&dir.join("fraud"), Some("fraud"), &[])
+        .await?;
+    println!(
+        "2. registered model '{}' version {} ({} files; score function {})",
+        reg.model.name,
+        reg.version.number,
+        reg.version.files.len(),
+        reg.version
+            .functions
+            .score
+            .as_ref()
+            .map(|f| f.name.as_str())
+            .unwrap_or("-")
+    );
+    keel.set_alias("fraud", "champion", reg.version.number)
+        .await?;
+    println!("   fraud@champion -> version {}", reg.version.number);
+
+    let scoring = run_job(
+        &keel,
+        api::CreateJob {
+            kind: "scoring".into(),
+            model: "fraud@champion".into(),
+            input: path_input(&data.join("input.csv")),
+            output: Some(api::Output::Embedded {
+                name: "scores.parquet".into(),
+            }),
+            format: None,
+            workers: None,
+            max_runtime_seconds: Some(600),
+            schema_check: None,
+        },
+    )
+    .await?;
+    println!(
+        "3. scoring job {}: {}, {} written to scores.parquet",
+        scoring.id,
+        rate(&scoring),
+        scoring.counts.written
+    );
+
+    let metrics = run_job(
+        &keel,
+        api::CreateJob {
+            kind: "metrics".into(),
+            model: "fraud:1".into(),
+            input: path_input(&data.join("labeled.parquet")),
+            output: Some(api::Output::Embedded {
+                name: "metrics.json".into(),
+            }),
+            format: None,
+            workers: None,
+            max_runtime_seconds: Some(600),
+            schema_check: None,
+        },
+    )
+    .await?;
+    let m = metrics
+        .result
+        .as_ref()
+        .and_then(|r| r.metrics.clone())
+        .unwrap_or_default();
+    println!(
+        "4. metrics job {}: auc {:.4}, f1 {:.4}, accuracy {:.4}",
+        metrics.id,
+        m["auc"].as_f64().unwrap_or(f64::NAN),
+        m["f1"].as_f64().unwrap_or(f64::NAN),
+        m["accuracy"].as_f64().unwrap_or(f64::NAN)
+    );
+
+    let training = run_job(
+        &keel,
+        api::CreateJob {
+            kind: "training".into(),
+            model: "fraud".into(),
+            input: path_input(&data.join("labeled.jsonl")),
+            output: None,
+            format: None,
+            workers: None,
+            max_runtime_seconds: Some(600),
+            schema_check: None,
+        },
+    )
+    .await?;
+    let new_version = training
+        .result
+        .as_ref()
+        .and_then(|r| r.produced_version)
+        .unwrap_or(0);
+    keel.set_alias("fraud", "challenger", new_version).await?;
+    println!(
+        "5. training job {}: {}; created fraud version {new_version} (fraud@challenger)",
+        training.id,
+        rate(&training)
+    );
+    println!(
+        "\ndone in {:.1}s. Try, with KEEL_HOME={}:\n  keel model list\n  keel model versions fraud\n  keel job list\n  keel job result {} | head\n  keel job result {}",
+        t0.elapsed().as_secs_f64(),
+        dir.join(".keel").display(),
+        scoring.id,
+        metrics.id
+    );
+    Ok(0)
+}

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Runs every test of Keel, after installing what the tests need: the Python
+# environment (pandas, pyarrow, scikit-learn) in .venv. Formatting and clippy
+# run first, so style breaks fail fast. `.ci/run` calls this script.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/setup-python.sh
+export KEEL_TEST_PYTHON="$PWD/.venv/bin/python"
+# A stray KEEL_URL or KEEL_HOME would point the CLI tests elsewhere.
+unset KEEL_URL KEEL_HOME KEEL_PYTHON
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+echo "== cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+echo "== tests"
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --workspace --locked --no-fail-fast
+else
+  cargo test --workspace --locked --no-fail-fast
+fi
