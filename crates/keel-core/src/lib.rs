@@ -26,7 +26,7 @@ use keel_store::{ArtifactStore, MetaStore};
 pub use error::{Error, Result};
 pub use exec::Progress;
 pub use jobs::{ResultFile, ResultLocation};
-pub use keel_modeldef::{FunctionInfo, ModelDef};
+pub use keel_modeldef::{FunctionInfo, ModelDef, file_origin};
 
 /// How a Keel instance is set up.
 #[derive(Clone, Debug)]

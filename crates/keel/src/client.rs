@@ -109,14 +109,7 @@ impl Client {
         path: &str,
         body: &B,
     ) -> anyhow::Result<T> {
-        let resp = self
-            .http
-            .post(self.url(path))
-            .json(body)
-            .send()
-            .await
-            .map_err(|e| self.send_err(e))?;
-        Ok(self.check(resp).await?.json().await?)
+        self.send_json(reqwest::Method::POST, path, body).await
     }
 
     pub async fn put<T: DeserializeOwned, B: Serialize>(
@@ -124,9 +117,18 @@ impl Client {
         path: &str,
         body: &B,
     ) -> anyhow::Result<T> {
+        self.send_json(reqwest::Method::PUT, path, body).await
+    }
+
+    async fn send_json<T: DeserializeOwned, B: Serialize>(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: &B,
+    ) -> anyhow::Result<T> {
         let resp = self
             .http
-            .put(self.url(path))
+            .request(method, self.url(path))
             .json(body)
             .send()
             .await
@@ -147,7 +149,7 @@ impl Client {
             flate2::Compression::fast(),
         ));
         for f in &def.files {
-            let src = keel_modeldef_origin(dir, attach, &f.path);
+            let src = keel_core::file_origin(dir, attach, &f.path);
             builder
                 .append_path_with_name(&src, &f.path)
                 .with_context(|| format!("cannot pack {}", src.display()))?;
@@ -230,17 +232,6 @@ impl Client {
             temp: true,
         })
     }
-}
-
-fn keel_modeldef_origin(dir: &Path, attach: &[PathBuf], rel: &str) -> PathBuf {
-    if !rel.contains('/')
-        && let Some(a) = attach
-            .iter()
-            .find(|p| p.file_name().and_then(|n| n.to_str()) == Some(rel))
-    {
-        return a.clone();
-    }
-    dir.join(rel)
 }
 
 /// Streams a file in 1 MiB pieces so big inputs never sit in memory whole.

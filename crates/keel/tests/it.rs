@@ -616,6 +616,28 @@ fn job_logs_hold_model_prints() {
     assert!(logs.contains("to stderr 3"), "{logs}");
     let out = env.keel(&["job", "result", &job_id(&job)]).expect(0).stdout;
     assert_eq!(out.lines().count(), 11, "{out}");
+
+    // Asking a finished job for what it does not have is a readable error.
+    let none = env
+        .keel(&["job", "result", &job_id(&job), "--rejected"])
+        .expect(1);
+    assert!(
+        none.stderr.contains("rejected no records"),
+        "{}",
+        none.stderr
+    );
+    let cancel = env.keel(&["job", "cancel", &job_id(&job)]).expect(1);
+    assert!(
+        cancel.stderr.contains("already finished"),
+        "{}",
+        cancel.stderr
+    );
+    let version = env.keel(&["model", "show", "prints:9"]).expect(1);
+    assert!(
+        version.stderr.contains("no version 9"),
+        "{}",
+        version.stderr
+    );
 }
 
 #[test]
@@ -642,6 +664,8 @@ fn usage_and_unknown_model_errors() {
     assert!(!unknown.stderr.contains("panicked"), "{}", unknown.stderr);
     let show = env.keel(&["model", "show", "nosuchmodel"]).expect(1);
     assert!(show.stderr.contains("nosuchmodel"), "{}", show.stderr);
+    let bad_id = env.keel(&["job", "show", "not-a-uuid"]).expect(1);
+    assert!(bad_id.stderr.contains("not a job id"), "{}", bad_id.stderr);
     let missing_input = env
         .keel(&["job", "create", "scoring", "x", "nope.csv", "o.csv"])
         .expect(1);
