@@ -81,7 +81,11 @@ impl fmt::Display for Failure {
                     other => format!("The model's {other} function raised an error"),
                 };
                 match row {
-                    Some(r) => write!(f, "{what} on input record {r} (0-based): {message}.")?,
+                    Some(r) => write!(
+                        f,
+                        "{what} on record {} given to the model (1-based, counting only records that passed the schema check): {message}.",
+                        r + 1
+                    )?,
                     None => write!(f, "{what}: {message}.")?,
                 }
                 f.write_str(" Fix the model's code; the traceback shows where it failed.")
