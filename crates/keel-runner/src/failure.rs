@@ -121,7 +121,7 @@ mod tests {
         .into_job_error();
         assert_eq!(e.kind, JobErrorKind::UserError);
         assert_eq!(e.traceback.as_deref(), Some("Traceback ..."));
-        assert!(e.message.contains("record 7"), "{}", e.message);
+        assert!(e.message.contains("record 8 given"), "{}", e.message);
         assert!(e.message.contains("ValueError: bad"), "{}", e.message);
     }
 

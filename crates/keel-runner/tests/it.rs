@@ -456,7 +456,7 @@ fn a_raising_model_reports_traceback_and_row() {
         row,
     }
     .into_job_error();
-    assert!(job.message.contains("input record 13"), "{}", job.message);
+    assert!(job.message.contains("record 14 given"), "{}", job.message);
 }
 
 #[test]
