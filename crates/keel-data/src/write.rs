@@ -76,7 +76,7 @@ impl OutputFile {
             .write(true)
             .create_new(true)
             .open(&tmp)
-            .map_err(|e| Error::io("create", &tmp, e))?;
+            .map_err(|e| Error::io("create a temporary file beside", target, e))?;
         Ok(OutputFile {
             target: target.to_path_buf(),
             tmp,
