@@ -89,7 +89,6 @@ impl LogSink for JobLog {
 struct RejectedLog {
     path: PathBuf,
     out: Option<BufWriter<File>>,
-    count: u64,
 }
 
 impl RejectedLog {
@@ -105,7 +104,6 @@ impl RejectedLog {
             serde_json::to_writer(&mut *out, &v)?;
             out.write_all(b"\n")?;
         }
-        self.count += 1;
         Ok(())
     }
 
@@ -193,7 +191,7 @@ enum Produced {
     Table(OutputFile),
     /// A JSON document (metrics).
     Json(serde_json::Value),
-    /// Nothing to publish (a scoring job with an external output already committed, or training).
+    /// Nothing to publish: a training job, whose result is the next version.
     Nothing,
 }
 
@@ -735,7 +733,6 @@ impl Run {
         let rejected = Mutex::new(RejectedLog {
             path: self.workdir.join(".keel-rejected.jsonl"),
             out: None,
-            count: 0,
         });
         let mut feed = Feed {
             chunks,

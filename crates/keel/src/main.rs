@@ -236,11 +236,8 @@ fn run() -> anyhow::Result<i32> {
 async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
     let fmt = cli.output;
     match cli.command {
-        Command::Model(ModelCmd::Inspect { dir, attach }) => {
-            let def = keel_core::Keel::inspect(&dir, &attach)?;
-            output::inspect(fmt, &def)?;
-            Ok(0)
-        }
+        // Inspecting needs no data directory, so none is opened (or created).
+        Command::Model(ModelCmd::Inspect { dir, attach }) => inspect(fmt, &dir, &attach),
         Command::Server { bind, jobs } => {
             if cli.url.is_some() {
                 bail!("`keel server` serves the local data directory; unset KEEL_URL");
@@ -282,7 +279,9 @@ async fn serve(home: &Path, bind: &str, jobs: usize) -> anyhow::Result<i32> {
 
 async fn model_cmd(b: &Backend, fmt: Format, cmd: ModelCmd) -> anyhow::Result<i32> {
     match cmd {
-        ModelCmd::Inspect { .. } => unreachable_inspect(),
+        ModelCmd::Inspect { dir, attach } => {
+            inspect(fmt, &dir, &attach)?;
+        }
         ModelCmd::Register { dir, name, attach } => {
             let reg = b.register(&dir, name.as_deref(), &attach).await?;
             output::registration(fmt, &reg)?;
@@ -306,8 +305,9 @@ async fn model_cmd(b: &Backend, fmt: Format, cmd: ModelCmd) -> anyhow::Result<i3
     Ok(0)
 }
 
-fn unreachable_inspect() {
-    // `model inspect` is handled before a backend is opened; nothing to do here.
+fn inspect(fmt: Format, dir: &Path, attach: &[PathBuf]) -> anyhow::Result<i32> {
+    output::inspect(fmt, &keel_core::Keel::inspect(dir, attach)?)?;
+    Ok(0)
 }
 
 async fn job_cmd(b: &Backend, fmt: Format, cmd: JobCmd) -> anyhow::Result<i32> {
