@@ -276,6 +276,136 @@ pub struct CreateJob {
     /// Check records against the model's schemas (default true when it has any).
     #[serde(default)]
     pub schema_check: Option<bool>,
+    /// Built-in metrics for a metrics job: which columns are the label, the
+    /// probability, the prediction and the protected attributes. Without it,
+    /// a model with no metrics function takes the roles from its schemas.
+    #[serde(default)]
+    pub metrics: Option<MetricsOptions>,
+}
+
+/// How a metrics job computes Keel's built-in metrics.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct MetricsOptions {
+    /// `binary`, `multiclass` or `regression` (SageMaker's names also work).
+    /// Default: binary when there is a probability, else inferred from the label.
+    #[serde(default)]
+    pub problem_type: Option<String>,
+    /// The column with the actual label or value (default: the input schema's
+    /// field with `role: label`).
+    #[serde(default)]
+    pub label: Option<String>,
+    /// The column with the probability of the positive class (binary).
+    #[serde(default)]
+    pub probability: Option<String>,
+    /// The column with the predicted label or value.
+    #[serde(default)]
+    pub prediction: Option<String>,
+    /// A probability above this predicts the positive class (default 0.5).
+    #[serde(default)]
+    pub threshold: Option<f64>,
+    /// The positive class (default `1` or `true`).
+    #[serde(default)]
+    pub positive_label: Option<String>,
+    /// Protected attributes for the fairness metrics (default: the input
+    /// schema's fields with `protected_class: true`).
+    #[serde(default)]
+    pub protected: Vec<String>,
+    /// The reference group of a protected attribute (default: its largest group).
+    #[serde(default)]
+    pub reference_groups: std::collections::BTreeMap<String, String>,
+    /// Seed of the subsamples behind the standard deviations (default 0).
+    #[serde(default)]
+    pub seed: Option<u64>,
+    /// Curves keep at most this many points (default 1000; 0 keeps all).
+    #[serde(default)]
+    pub curve_points: Option<usize>,
+}
+
+/// The decision rule of a comparison.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct ComparePolicy {
+    /// The metric the verdict rests on, such as `auc`, `accuracy`, `f1` or `rmse`.
+    pub metric: String,
+    /// The challenger must beat the champion by more than this (in the
+    /// metric's units; default 0).
+    #[serde(default)]
+    pub min_delta: f64,
+    /// Confidence of the interval of the difference (default 0.95).
+    #[serde(default = "default_confidence")]
+    pub confidence: f64,
+    /// Bootstrap resamples, for metrics without a closed-form test (default 1000).
+    #[serde(default = "default_resamples")]
+    pub resamples: u32,
+    /// Seed of the bootstrap (default 0).
+    #[serde(default)]
+    pub seed: u64,
+}
+
+fn default_confidence() -> f64 {
+    0.95
+}
+
+fn default_resamples() -> u32 {
+    1000
+}
+
+/// Body of `POST /comparisons`: either two model references and the labeled
+/// data to run both on, or two finished metrics jobs.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct CreateComparison {
+    /// The champion: a model reference such as `fraud@champion`.
+    #[serde(default)]
+    pub champion: Option<String>,
+    /// The challenger: a model reference such as `fraud@challenger`.
+    #[serde(default)]
+    pub challenger: Option<String>,
+    /// The labeled data both versions run on.
+    #[serde(default)]
+    pub input: Option<Input>,
+    /// The input format, when the extension does not say it.
+    #[serde(default)]
+    pub format: Option<String>,
+    /// The columns' roles, as for a metrics job.
+    #[serde(default)]
+    pub metrics: Option<MetricsOptions>,
+    /// Instead of running anything: the champion's finished metrics job.
+    #[serde(default)]
+    pub champion_job: Option<Uuid>,
+    /// Instead of running anything: the challenger's finished metrics job.
+    #[serde(default)]
+    pub challenger_job: Option<Uuid>,
+    /// The metric and the decision rule.
+    pub policy: ComparePolicy,
+}
+
+/// A champion/challenger comparison.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct Comparison {
+    /// The comparison's id.
+    pub id: Uuid,
+    /// `PENDING` (its jobs still run), `COMPLETED` or `FAILED`.
+    pub status: String,
+    /// The champion's metrics job.
+    pub champion_job: Uuid,
+    /// The challenger's metrics job.
+    pub challenger_job: Uuid,
+    /// The metric and the decision rule.
+    pub policy: ComparePolicy,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When the verdict was reached.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<DateTime<Utc>>,
+    /// The verdict: `challenger_better`, `not_better` or `inconclusive`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verdict: Option<String>,
+    /// The comparison document: both versions' metrics side by side, the
+    /// paired test, and the reason for the verdict.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<serde_json::Value>,
+    /// Why it failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// Record counts of a job.
@@ -318,7 +448,10 @@ pub struct JobResult {
     /// The id of that version.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub produced_version_id: Option<Uuid>,
-    /// What the metrics function returned (metrics jobs).
+    /// A metrics job's test result: Keel's built-in metrics document
+    /// (SageMaker's statistics shape plus ModelOp's tests), with the model's
+    /// own metrics function's output under `model_metrics`; or, when only the
+    /// model's metrics function ran, what it returned.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metrics: Option<serde_json::Value>,
 }

@@ -34,6 +34,9 @@ pub(crate) struct JobSpec {
     pub workers: u32,
     pub max_runtime_seconds: Option<u64>,
     pub schema_check: bool,
+    /// The built-in metrics a metrics job computes, if any.
+    #[serde(default)]
+    pub builtin: Option<crate::quality::Builtin>,
 }
 
 /// Live record counts of a running job.
@@ -126,6 +129,9 @@ struct Feed<'a> {
     progress: &'a Progress,
     rejected: &'a Mutex<RejectedLog>,
     error: Option<String>,
+    /// Sees every chunk that passes rows on, before its batch is handed out;
+    /// an error ends the input like a read error.
+    tap: Option<Box<dyn FnMut(&keel_data::Chunk) -> std::result::Result<(), String> + 'a>>,
 }
 
 impl Iterator for Feed<'_> {
@@ -156,6 +162,12 @@ impl Iterator for Feed<'_> {
                         }
                     }
                     if chunk.batch.num_rows() > 0 {
+                        if let Some(tap) = self.tap.as_mut() {
+                            if let Err(e) = tap(&chunk) {
+                                self.error = Some(e);
+                                return None;
+                            }
+                        }
                         return Some(chunk.batch);
                     }
                 }
@@ -198,6 +210,8 @@ enum Produced {
 struct RunOutcome {
     produced: Produced,
     rejected: Option<PathBuf>,
+    /// The scored rows behind built-in metrics, for comparisons.
+    scores: Option<PathBuf>,
 }
 
 fn failure(kind: JobErrorKind, message: impl Into<String>) -> JobError {
@@ -486,8 +500,15 @@ impl Keel {
             }
         };
 
-        // Publish: rejected records, then the output, then (training) the new version.
+        // Publish: rejected records, scored rows, then the output, then
+        // (training) the new version.
         let mut result = api::JobResult::default();
+        if let Some(path) = &outcome.scores {
+            self.artifacts
+                .put_file(&crate::quality::scores_key(rec.id), path)
+                .await
+                .map_err(|e| internal(e.into()))?;
+        }
         if let Some(path) = &outcome.rejected {
             self.artifacts
                 .put_file(&rejected_key(rec.id), path)
@@ -727,6 +748,7 @@ impl Run {
                 schema: self.input_schema.clone(),
                 batch_size: 10_000,
                 name: Some(self.input_name.clone()),
+                columns: None,
             },
         )
         .map_err(|e| failure(JobErrorKind::InvalidInput, e.to_string()))?;
@@ -739,7 +761,9 @@ impl Run {
             progress: &self.progress,
             rejected: &rejected,
             error: None,
+            tap: None,
         };
+        let mut scores = None;
         let log: &dyn LogSink = self.log.as_ref();
         self.log.note(&format!(
             "reading {} with {} worker(s), python {}",
@@ -800,14 +824,27 @@ impl Run {
                 }
                 Produced::Table(self.write_table(outputs)?)
             }
-            JobKind::Metrics => {
-                let value = keel_runner::run_metrics(&spec, &mut feed, log, &self.ctl)
-                    .map_err(Failure::into_job_error)?;
-                if let Some(e) = feed.error.take() {
-                    return Err(failure(JobErrorKind::InvalidInput, e));
+            JobKind::Metrics => match self.spec.builtin.clone() {
+                None => {
+                    let value = keel_runner::run_metrics(&spec, &mut feed, log, &self.ctl)
+                        .map_err(Failure::into_job_error)?;
+                    if let Some(e) = feed.error.take() {
+                        return Err(failure(JobErrorKind::InvalidInput, e));
+                    }
+                    Produced::Json(value)
                 }
-                Produced::Json(value)
-            }
+                Some(builtin) => {
+                    let (mut doc, path) = self.builtin_metrics(&builtin, &spec, &mut feed)?;
+                    scores = Some(path);
+                    if self.def.functions.metrics.is_some() {
+                        let own = self.own_metrics(&spec)?;
+                        if let Some(obj) = doc.as_object_mut() {
+                            obj.insert("model_metrics".into(), own);
+                        }
+                    }
+                    Produced::Json(doc)
+                }
+            },
             JobKind::Training => {
                 keel_runner::run_training(&spec, &mut feed, log, &self.ctl)
                     .map_err(Failure::into_job_error)?;
@@ -817,6 +854,7 @@ impl Run {
                 Produced::Nothing
             }
         };
+        drop(feed);
         let rejected = rejected
             .into_inner()
             .map_err(|_| failure(JobErrorKind::Internal, "rejected log poisoned"))?
@@ -827,7 +865,140 @@ impl Run {
                     format!("cannot write rejected records: {e}"),
                 )
             })?;
-        Ok(RunOutcome { produced, rejected })
+        Ok(RunOutcome {
+            produced,
+            rejected,
+            scores,
+        })
+    }
+
+    /// Scores the input through the model and computes Keel's built-in
+    /// metrics over the label and the model's output. Returns the metrics
+    /// document and the scored rows, written to a Parquet file.
+    fn builtin_metrics(
+        &self,
+        builtin: &crate::quality::Builtin,
+        spec: &WorkerSpec,
+        feed: &mut Feed<'_>,
+    ) -> std::result::Result<(serde_json::Value, PathBuf), JobError> {
+        use std::cell::RefCell;
+        use std::collections::VecDeque;
+        use std::rc::Rc;
+
+        let carried_columns = builtin.input_columns();
+        let pending: Rc<RefCell<VecDeque<(RecordBatch, Vec<u64>)>>> = Rc::default();
+        {
+            let pending = pending.clone();
+            let columns = carried_columns.clone();
+            feed.tap = Some(Box::new(move |chunk: &keel_data::Chunk| {
+                let carried = crate::quality::carry(&chunk.batch, &columns)?;
+                pending
+                    .borrow_mut()
+                    .push_back((carried, crate::quality::good_records(chunk)));
+                Ok(())
+            }));
+        }
+        let mut scored: Vec<RecordBatch> = Vec::new();
+        let progress = self.progress.clone();
+        let mut on_output = |_seq: u64, outs: Vec<RecordBatch>| -> std::result::Result<(), String> {
+            let (carried, records) = pending
+                .borrow_mut()
+                .pop_front()
+                .ok_or("an output arrived for no input")?;
+            let joined = crate::quality::join_scored(&carried, &records, &outs)?;
+            progress
+                .written
+                .fetch_add(joined.num_rows() as u64, Ordering::Relaxed);
+            scored.push(joined);
+            Ok(())
+        };
+        let run = keel_runner::run_scoring(
+            spec,
+            self.spec.workers.max(1) as usize,
+            feed,
+            &mut on_output,
+            self.log.as_ref(),
+            &self.ctl,
+        );
+        if let Some(e) = feed.error.take() {
+            return Err(failure(JobErrorKind::InvalidInput, e));
+        }
+        run.map_err(|f| {
+            let mut e = f.into_job_error();
+            if e.kind == JobErrorKind::Internal && e.message.contains("one output record per input record") {
+                e.kind = JobErrorKind::UserError;
+            }
+            e
+        })?;
+        drop(on_output);
+        let invalid = |e: String| failure(JobErrorKind::InvalidInput, e);
+        let metrics_spec = builtin
+            .spec(&scored)
+            .map_err(|e| invalid(e.to_string()))?;
+        self.log.note(&format!(
+            "built-in {} metrics over {} scored records (label '{}'{}{})",
+            metrics_spec.problem_type,
+            scored.iter().map(|b| b.num_rows()).sum::<usize>(),
+            metrics_spec.label,
+            metrics_spec
+                .probability
+                .as_ref()
+                .map(|p| format!(", probability '{p}' > {}", metrics_spec.threshold))
+                .unwrap_or_default(),
+            metrics_spec
+                .prediction
+                .as_ref()
+                .map(|p| format!(", prediction '{p}'"))
+                .unwrap_or_default(),
+        ));
+        let doc = keel_metrics::report::evaluate(&scored, &metrics_spec)
+            .map_err(|e| invalid(format!("cannot compute the built-in metrics: {e}")))?;
+        let path = self.workdir.join(".keel-scores.parquet");
+        let batches = keel_data::unify(scored)
+            .map_err(|e| failure(JobErrorKind::Internal, e.to_string()))?;
+        let mut file = OutputFile::create(&path, DataFormat::Parquet)
+            .map_err(|e| failure(JobErrorKind::Internal, e.to_string()))?;
+        for b in &batches {
+            file.write(b)
+                .map_err(|e| failure(JobErrorKind::Internal, e.to_string()))?;
+        }
+        file.commit()
+            .map_err(|e| failure(JobErrorKind::Internal, e.to_string()))?;
+        Ok((doc, path))
+    }
+
+    /// Runs the model's own metrics function over a second read of the input.
+    fn own_metrics(&self, spec: &WorkerSpec) -> std::result::Result<serde_json::Value, JobError> {
+        let chunks = keel_data::open(
+            &self.input,
+            &ReadOptions {
+                format: self.spec.format,
+                schema: self.input_schema.clone(),
+                batch_size: 10_000,
+                name: Some(self.input_name.clone()),
+                columns: None,
+            },
+        )
+        .map_err(|e| failure(JobErrorKind::InvalidInput, e.to_string()))?;
+        // The first read already counted and logged the rejected records.
+        let progress = Progress::default();
+        let rejected = Mutex::new(RejectedLog {
+            path: self.workdir.join(".keel-rejected-again.jsonl"),
+            out: None,
+        });
+        let mut feed = Feed {
+            chunks,
+            progress: &progress,
+            rejected: &rejected,
+            error: None,
+            tap: None,
+        };
+        let value = keel_runner::run_metrics(spec, &mut feed, self.log.as_ref(), &self.ctl)
+            .map_err(Failure::into_job_error)?;
+        if let Some(e) = feed.error.take() {
+            return Err(failure(JobErrorKind::InvalidInput, e));
+        }
+        Ok(value)
     }
 
     /// Writes the scored batches to a not-yet-visible output file.

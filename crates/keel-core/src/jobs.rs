@@ -62,6 +62,24 @@ fn parse_format(s: &Option<String>) -> Result<Option<DataFormat>> {
 }
 
 impl Keel {
+    /// A version's Avro schema file, parsed; `None` when it has none.
+    pub(crate) async fn version_schema(
+        &self,
+        version: &keel_store::VersionRecord,
+        rel: &Option<String>,
+    ) -> Result<Option<keel_data::AvroSchema>> {
+        let Some(rel) = rel else { return Ok(None) };
+        let Some(file) = version.files.iter().find(|f| &f.path == rel) else {
+            return Ok(None);
+        };
+        let bytes = self
+            .artifacts
+            .get_bytes(&keel_store::blob_key(&file.sha256))
+            .await?;
+        let text = String::from_utf8_lossy(&bytes);
+        Ok(Some(keel_data::AvroSchema::parse(&text, rel)?))
+    }
+
     /// Validates a job request and queues it as PENDING.
     pub async fn create_job(&self, req: api::CreateJob) -> Result<api::Job> {
         let kind: JobKind = req
@@ -70,8 +88,27 @@ impl Keel {
             .map_err(|e: keel_types::ParseEnumError| Error::InvalidArgument(e.to_string()))?;
         let version = self.resolve_str(&req.model).await?;
         let def = views::definition(&version)?;
+        let builtin = if kind == JobKind::Metrics {
+            let input_schema = self.version_schema(&version, &def.input_schema).await?;
+            let output_schema = self.version_schema(&version, &def.output_schema).await?;
+            crate::quality::resolve(
+                req.metrics.as_ref(),
+                input_schema.as_ref(),
+                output_schema.as_ref(),
+                def.functions.metrics.is_some(),
+                &version.model_name,
+            )?
+        } else if req.metrics.is_some() {
+            return Err(Error::InvalidArgument(format!(
+                "Built-in metrics options (--label, --probability, ...) apply to metrics jobs, not {kind} jobs."
+            )));
+        } else {
+            None
+        };
         let (needed, tag) = match kind {
             JobKind::Scoring => (def.functions.score.is_some(), "score"),
+            // Built-in metrics need only a score function.
+            JobKind::Metrics if builtin.is_some() => (def.functions.score.is_some(), "score"),
             JobKind::Metrics => (def.functions.metrics.is_some(), "metrics"),
             JobKind::Training => (def.functions.train.is_some(), "train"),
         };
@@ -111,6 +148,11 @@ impl Keel {
                     "A scoring job needs an output: a file name such as output.parquet (kept by Keel) or a path.".into(),
                 ));
             }
+            // A metrics job's document is its result; keep it as a file too,
+            // so `keel job result` and GET /jobs/{id}/result serve it.
+            (JobKind::Metrics, None) => Some(api::Output::Embedded {
+                name: "metrics.json".into(),
+            }),
             (_, None) => None,
             (_, Some(out)) => Some(self.check_output(kind, out)?),
         };
@@ -129,9 +171,15 @@ impl Keel {
             input,
             output,
             format: explicit_format,
-            workers: if kind == JobKind::Scoring { workers } else { 1 },
+            // Built-in metrics score the data first, so they use workers too.
+            workers: if kind == JobKind::Scoring || builtin.is_some() {
+                workers
+            } else {
+                1
+            },
             max_runtime_seconds: req.max_runtime_seconds,
             schema_check: req.schema_check.unwrap_or(true),
+            builtin,
         };
         let spec_json = serde_json::to_value(&spec)
             .map_err(|e| Error::Internal(format!("cannot serialise a job spec: {e}")))?;

@@ -15,6 +15,7 @@
 mod error;
 mod exec;
 mod jobs;
+mod quality;
 mod registry;
 mod views;
 

@@ -71,7 +71,7 @@ impl Error {
 pub fn status_of(code: Code) -> StatusCode {
     match code {
         Code::InvalidArgument | Code::InvalidData => StatusCode::BAD_REQUEST,
-        Code::InvalidModel | Code::InvalidSchema | Code::UnsafeArchive => {
+        Code::InvalidModel | Code::InvalidSchema | Code::UnsafeArchive | Code::EmptyInput => {
             StatusCode::UNPROCESSABLE_ENTITY
         }
         Code::NotFound | Code::NoResult => StatusCode::NOT_FOUND,
@@ -92,6 +92,7 @@ fn title_of(code: Code) -> &'static str {
         Code::InvalidModel => "Invalid model",
         Code::InvalidSchema => "Invalid schema",
         Code::InvalidData => "Invalid data",
+        Code::EmptyInput => "Empty input",
         Code::UnsafeArchive => "Unsafe archive",
         Code::PayloadTooLarge => "Payload too large",
         Code::JobNotFinished => "Job not finished",

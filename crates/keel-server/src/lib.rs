@@ -11,6 +11,7 @@
 //! streamed to scratch files under the data directory, never held in memory,
 //! and may be up to [`MAX_BODY_BYTES`]; JSON bodies keep axum's 2 MB limit.
 
+mod comparisons;
 mod error;
 mod extract;
 mod health;
@@ -47,6 +48,7 @@ pub const MAX_BODY_BYTES: u64 = 8 << 30;
         (name = "models", description = "Models, versions and aliases."),
         (name = "uploads", description = "Data files for job inputs."),
         (name = "jobs", description = "Batch jobs and their results."),
+        (name = "comparisons", description = "Champion/challenger comparisons of two metrics jobs."),
         (name = "health", description = "Liveness and readiness probes."),
     )
 )]
@@ -72,6 +74,11 @@ fn api() -> OpenApiRouter<Keel> {
         .routes(routes!(jobs::job_result))
         .routes(routes!(jobs::job_rejected))
         .routes(routes!(jobs::job_logs))
+        .routes(routes!(
+            comparisons::list_comparisons,
+            comparisons::create_comparison
+        ))
+        .routes(routes!(comparisons::get_comparison))
 }
 
 /// The OpenAPI 3.1 document of the API, as served at `/api/v1/openapi.json`.

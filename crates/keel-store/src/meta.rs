@@ -6,11 +6,11 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use keel_types::{JobError, JobId, JobStatus, ModelId, UploadId, VersionId};
+use keel_types::{ComparisonId, JobError, JobId, JobStatus, ModelId, UploadId, VersionId};
 
 use crate::error::{Error, Result};
 use crate::records::{
-    AliasEvent, AliasRecord, JobFilter, JobRecord, ModelRecord, Page, Paged, UploadRecord,
+    AliasEvent, ComparisonRecord, AliasRecord, JobFilter, JobRecord, ModelRecord, Page, Paged, UploadRecord,
     VersionFile, VersionRecord,
 };
 
@@ -131,6 +131,24 @@ pub trait MetaStore: Send + Sync {
     async fn create_upload(&self, upload: &UploadRecord) -> Result<()>;
     /// The upload with this id.
     async fn upload(&self, id: UploadId) -> Result<Option<UploadRecord>>;
+
+    /// Stores a new comparison (normally PENDING).
+    async fn create_comparison(&self, c: &ComparisonRecord) -> Result<()>;
+    /// The comparison with this id.
+    async fn comparison(&self, id: ComparisonId) -> Result<Option<ComparisonRecord>>;
+    /// Comparisons, newest first.
+    async fn list_comparisons(&self, page: &Page) -> Result<Paged<ComparisonRecord>>;
+    /// Moves a PENDING comparison to COMPLETED or FAILED with its result or
+    /// error. Returns false, changing nothing, when it was not PENDING (another
+    /// server finished it first); `NotFound` when it does not exist.
+    async fn finish_comparison(
+        &self,
+        id: ComparisonId,
+        status: &str,
+        result: Option<&serde_json::Value>,
+        error: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<bool>;
 }
 
 /// Opens (creating if needed) the SQLite metadata database at `path` and

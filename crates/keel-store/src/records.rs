@@ -2,7 +2,9 @@
 //! `keel-core` and the HTTP API see; they hold no database types.
 
 use chrono::{DateTime, SubsecRound, Utc};
-use keel_types::{JobError, JobId, JobKind, JobStatus, ModelId, UploadId, VersionId};
+use keel_types::{
+    ComparisonId, JobError, JobId, JobKind, JobStatus, ModelId, UploadId, VersionId,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -177,6 +179,30 @@ pub struct UploadRecord {
     pub sha256: String,
     /// When it was uploaded.
     pub created_at: DateTime<Utc>,
+}
+
+/// A champion/challenger comparison: two metrics jobs, a policy, and (once
+/// both jobs finished) the verdict.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ComparisonRecord {
+    /// The comparison's id.
+    pub id: ComparisonId,
+    /// `PENDING`, `COMPLETED` or `FAILED`.
+    pub status: String,
+    /// The champion's metrics job.
+    pub champion_job: JobId,
+    /// The challenger's metrics job.
+    pub challenger_job: JobId,
+    /// The metric and decision rule; owned by core.
+    pub policy: serde_json::Value,
+    /// The comparison document, once completed.
+    pub result: Option<serde_json::Value>,
+    /// Why it failed.
+    pub error: Option<String>,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When it completed or failed.
+    pub finished_at: Option<DateTime<Utc>>,
 }
 
 /// Which page of a list to return.

@@ -14,6 +14,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, SubsecRound, Utc};
 use keel_types::{
+    ComparisonId,
     JobError, JobErrorKind, JobId, JobKind, JobStatus, ModelId, UploadId, VersionId, valid_name,
 };
 use sqlx::Row;
@@ -26,7 +27,7 @@ use sqlx::sqlite::{
 use crate::error::{Error, Result};
 use crate::meta::MetaStore;
 use crate::records::{
-    AliasEvent, AliasRecord, JobFilter, JobRecord, ModelRecord, Page, Paged, UploadRecord,
+    AliasEvent, ComparisonRecord, AliasRecord, JobFilter, JobRecord, ModelRecord, Page, Paged, UploadRecord,
     VersionFile, VersionRecord, decode_cursor, encode_cursor,
 };
 
@@ -284,6 +285,38 @@ fn job_from_row(r: &SqliteRow) -> Result<JobRecord> {
         result: r
             .try_get::<Option<String>, _>("result")?
             .map(|s| parse_json(&s, "jobs.result"))
+            .transpose()?,
+    })
+}
+
+fn comparison_from_row(r: &SqliteRow) -> Result<ComparisonRecord> {
+    let opt_json = |col: &str| -> Result<Option<serde_json::Value>> {
+        match r.try_get::<Option<String>, _>(col)? {
+            Some(s) => Ok(Some(parse_json(&s, &format!("comparisons.{col}"))?)),
+            None => Ok(None),
+        }
+    };
+    Ok(ComparisonRecord {
+        id: parse_id(&r.try_get::<String, _>("id")?, "comparisons.id")?,
+        status: r.try_get("status")?,
+        champion_job: parse_id(
+            &r.try_get::<String, _>("champion_job")?,
+            "comparisons.champion_job",
+        )?,
+        challenger_job: parse_id(
+            &r.try_get::<String, _>("challenger_job")?,
+            "comparisons.challenger_job",
+        )?,
+        policy: parse_json(&r.try_get::<String, _>("policy")?, "comparisons.policy")?,
+        result: opt_json("result")?,
+        error: r.try_get("error")?,
+        created_at: parse_ts(
+            &r.try_get::<String, _>("created_at")?,
+            "comparisons.created_at",
+        )?,
+        finished_at: r
+            .try_get::<Option<String>, _>("finished_at")?
+            .map(|s| parse_ts(&s, "comparisons.finished_at"))
             .transpose()?,
     })
 }
@@ -935,5 +968,101 @@ impl MetaStore for SqliteStore {
                 .fetch_optional(&self.pool)
                 .await?;
         row.as_ref().map(upload_from_row).transpose()
+    }
+
+    async fn create_comparison(&self, c: &ComparisonRecord) -> Result<()> {
+        let inserted = sqlx::query(
+            "INSERT INTO comparisons (id, status, champion_job, challenger_job, policy, result, \
+             error, created_at, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(c.id.to_string())
+        .bind(&c.status)
+        .bind(c.champion_job.to_string())
+        .bind(c.challenger_job.to_string())
+        .bind(to_json(&c.policy, "comparison policy")?)
+        .bind(c.result.as_ref().map(|r| to_json(r, "comparison result")).transpose()?)
+        .bind(&c.error)
+        .bind(ts(c.created_at))
+        .bind(c.finished_at.map(ts))
+        .execute(&self.pool)
+        .await;
+        match inserted {
+            Ok(_) => Ok(()),
+            Err(e) if is_unique_violation(&e) => Err(Error::AlreadyExists(format!(
+                "A comparison with id {}",
+                c.id
+            ))),
+            Err(e) if is_foreign_key_violation(&e) => Err(Error::NotFound(format!(
+                "The job {} or {}",
+                c.champion_job, c.challenger_job
+            ))),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn comparison(&self, id: ComparisonId) -> Result<Option<ComparisonRecord>> {
+        let row = sqlx::query(
+            "SELECT id, status, champion_job, challenger_job, policy, result, error, created_at, \
+             finished_at FROM comparisons WHERE id = ?",
+        )
+        .bind(id.to_string())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(comparison_from_row).transpose()
+    }
+
+    async fn list_comparisons(&self, page: &Page) -> Result<Paged<ComparisonRecord>> {
+        let before = match &page.after {
+            Some(c) => Some(decode_cursor("comparisons", c)?),
+            None => None,
+        };
+        let limit = page.effective_limit();
+        let rows = sqlx::query(
+            "SELECT id, status, champion_job, challenger_job, policy, result, error, created_at, \
+             finished_at FROM comparisons WHERE (? IS NULL OR id < ?) ORDER BY id DESC LIMIT ?",
+        )
+        .bind(before.clone())
+        .bind(before)
+        .bind(i64::from(limit) + 1)
+        .fetch_all(&self.pool)
+        .await?;
+        let items = rows
+            .iter()
+            .map(comparison_from_row)
+            .collect::<Result<Vec<_>>>()?;
+        Ok(paginate(items, limit, "comparisons", |c| c.id.to_string()))
+    }
+
+    async fn finish_comparison(
+        &self,
+        id: ComparisonId,
+        status: &str,
+        result: Option<&serde_json::Value>,
+        error: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        if status != "COMPLETED" && status != "FAILED" {
+            return Err(Error::InvalidArgument(format!(
+                "A comparison can only finish as COMPLETED or FAILED, not {status}."
+            )));
+        }
+        let done = sqlx::query(
+            "UPDATE comparisons SET status = ?, result = ?, error = ?, finished_at = ? \
+             WHERE id = ? AND status = 'PENDING'",
+        )
+        .bind(status)
+        .bind(result.map(|r| to_json(r, "comparison result")).transpose()?)
+        .bind(error)
+        .bind(ts(now))
+        .bind(id.to_string())
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 1 {
+            return Ok(true);
+        }
+        match self.comparison(id).await? {
+            Some(_) => Ok(false),
+            None => Err(Error::NotFound(format!("The comparison {id}"))),
+        }
     }
 }

@@ -7,10 +7,14 @@ use std::path::Path;
 use std::sync::Arc;
 
 use chrono::{Duration, SubsecRound, Utc};
-use keel_types::{Code, JobError, JobErrorKind, JobId, JobKind, JobStatus, ModelId, UploadId};
+use keel_types::{
+    Code, ComparisonId, JobError, JobErrorKind, JobId, JobKind, JobStatus, ModelId, UploadId,
+};
 use serde_json::json;
 
-use crate::records::{JobFilter, JobRecord, Page, UploadRecord, VersionFile};
+use crate::records::{
+    ComparisonRecord, JobFilter, JobRecord, Page, UploadRecord, VersionFile,
+};
 use crate::{ArtifactStore, Error, MetaStore, SqliteStore, blob_key, open, open_sqlite};
 
 type TestResult = std::result::Result<(), Box<dyn std::error::Error>>;
@@ -25,6 +29,7 @@ pub(crate) async fn conformance(store: Arc<dyn MetaStore>) {
     claims_are_exclusive(&store).await;
     stale_jobs(&store).await;
     uploads(&store).await;
+    comparisons(&store).await;
 }
 
 fn files(tag: &str) -> Vec<VersionFile> {
@@ -640,6 +645,79 @@ async fn uploads(store: &Arc<dyn MetaStore>) {
     assert_eq!(store.upload(UploadId::new()).await.unwrap(), None);
     let dup = store.create_upload(&up).await.unwrap_err();
     assert_eq!(dup.code(), Code::AlreadyExists, "{dup}");
+}
+
+async fn comparisons(store: &Arc<dyn MetaStore>) {
+    let new_job = job_target(store, "compared").await;
+    let a = new_job(JobKind::Metrics);
+    let b = new_job(JobKind::Metrics);
+    store.create_job(&a).await.unwrap();
+    store.create_job(&b).await.unwrap();
+    let mut made = Vec::new();
+    for i in 0..3 {
+        let c = ComparisonRecord {
+            id: ComparisonId::new(),
+            status: "PENDING".into(),
+            champion_job: a.id,
+            challenger_job: b.id,
+            policy: json!({"metric": "auc", "min_delta": i}),
+            result: None,
+            error: None,
+            created_at: Utc::now().trunc_subsecs(6),
+            finished_at: None,
+        };
+        store.create_comparison(&c).await.unwrap();
+        made.push(c);
+    }
+    assert_eq!(store.comparison(made[0].id).await.unwrap(), Some(made[0].clone()));
+    assert_eq!(store.comparison(ComparisonId::new()).await.unwrap(), None);
+    let dup = store.create_comparison(&made[0]).await.unwrap_err();
+    assert_eq!(dup.code(), Code::AlreadyExists, "{dup}");
+    let mut orphan = made[0].clone();
+    orphan.id = ComparisonId::new();
+    orphan.challenger_job = JobId::new();
+    let err = store.create_comparison(&orphan).await.unwrap_err();
+    assert_eq!(err.code(), Code::NotFound, "{err}");
+
+    // Newest first, page by page.
+    let first = store.list_comparisons(&Page::first(2)).await.unwrap();
+    assert_eq!(
+        first.items.iter().map(|c| c.id).collect::<Vec<_>>(),
+        vec![made[2].id, made[1].id]
+    );
+    let rest = store
+        .list_comparisons(&Page::after(2, first.next_cursor.clone().unwrap()))
+        .await
+        .unwrap();
+    assert_eq!(rest.items.iter().map(|c| c.id).collect::<Vec<_>>(), vec![made[0].id]);
+    assert_eq!(rest.next_cursor, None);
+
+    // Finishing happens once; the second finisher changes nothing.
+    let now = Utc::now().trunc_subsecs(6);
+    let result = json!({"verdict": "challenger_better"});
+    assert!(store
+        .finish_comparison(made[0].id, "COMPLETED", Some(&result), None, now)
+        .await
+        .unwrap());
+    assert!(!store
+        .finish_comparison(made[0].id, "FAILED", None, Some("late"), now)
+        .await
+        .unwrap());
+    let done = store.comparison(made[0].id).await.unwrap().unwrap();
+    assert_eq!(done.status, "COMPLETED");
+    assert_eq!(done.result, Some(result));
+    assert_eq!(done.error, None);
+    assert_eq!(done.finished_at, Some(now));
+    let bad = store
+        .finish_comparison(made[1].id, "PENDING", None, None, now)
+        .await
+        .unwrap_err();
+    assert_eq!(bad.code(), Code::InvalidArgument, "{bad}");
+    let missing = store
+        .finish_comparison(ComparisonId::new(), "FAILED", None, Some("x"), now)
+        .await
+        .unwrap_err();
+    assert_eq!(missing.code(), Code::NotFound, "{missing}");
 }
 
 // ---------------------------------------------------------------------------

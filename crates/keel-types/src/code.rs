@@ -22,6 +22,8 @@ pub enum Code {
     InvalidSchema,
     /// A data file cannot be read at all (not CSV, broken Parquet footer, unknown format).
     InvalidData,
+    /// The data holds no usable rows (empty, header only, or every row null or NaN).
+    EmptyInput,
     /// An archive tries to escape its directory, holds links, or expands too much.
     UnsafeArchive,
     /// A body or an archive is larger than the configured limit.
@@ -40,7 +42,7 @@ pub enum Code {
 
 impl Code {
     /// Every code, for documentation and exhaustive tests.
-    pub const ALL: [Code; 14] = [
+    pub const ALL: [Code; 15] = [
         Code::InvalidArgument,
         Code::NotFound,
         Code::AlreadyExists,
@@ -48,6 +50,7 @@ impl Code {
         Code::InvalidModel,
         Code::InvalidSchema,
         Code::InvalidData,
+        Code::EmptyInput,
         Code::UnsafeArchive,
         Code::PayloadTooLarge,
         Code::JobNotFinished,
@@ -67,6 +70,7 @@ impl Code {
             Code::InvalidModel => "INVALID_MODEL",
             Code::InvalidSchema => "INVALID_SCHEMA",
             Code::InvalidData => "INVALID_DATA",
+            Code::EmptyInput => "EMPTY_INPUT",
             Code::UnsafeArchive => "UNSAFE_ARCHIVE",
             Code::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
             Code::JobNotFinished => "JOB_NOT_FINISHED",

@@ -64,6 +64,10 @@ id_type!(
     /// Identifies a data file uploaded to Keel for use as a job input.
     UploadId
 );
+id_type!(
+    /// Identifies a champion/challenger comparison.
+    ComparisonId
+);
 
 #[cfg(test)]
 mod tests {

@@ -12,6 +12,6 @@ mod job;
 mod model_ref;
 
 pub use code::Code;
-pub use ids::{JobId, ModelId, UploadId, VersionId};
+pub use ids::{ComparisonId, JobId, ModelId, UploadId, VersionId};
 pub use job::{DataFormat, JobError, JobErrorKind, JobKind, JobStatus, ParseEnumError};
 pub use model_ref::{ModelRef, ModelRefError, valid_name};

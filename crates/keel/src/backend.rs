@@ -204,6 +204,45 @@ impl Backend {
         }
     }
 
+    /// Starts a comparison. Local data is uploaded first in remote mode.
+    pub async fn create_comparison(
+        &self,
+        mut req: api::CreateComparison,
+    ) -> anyhow::Result<api::Comparison> {
+        match self {
+            Backend::Local(k) => Ok(k.create_comparison(req).await?),
+            Backend::Remote(c) => {
+                if let Some(api::Input::Path { uri }) = &req.input
+                    && !uri.contains("://")
+                {
+                    let up = c.upload(Path::new(uri)).await?;
+                    req.input = Some(api::Input::Upload {
+                        upload_id: up.id,
+                        name: up.name,
+                    });
+                }
+                c.post("/api/v1/comparisons", &req).await
+            }
+        }
+    }
+
+    pub async fn comparison(&self, id: uuid::Uuid) -> anyhow::Result<api::Comparison> {
+        match self {
+            Backend::Local(k) => Ok(k.comparison(id.into()).await?),
+            Backend::Remote(c) => c.get(&format!("/api/v1/comparisons/{id}")).await,
+        }
+    }
+
+    pub async fn list_comparisons(
+        &self,
+        q: &api::PageQuery,
+    ) -> anyhow::Result<api::Page<api::Comparison>> {
+        match self {
+            Backend::Local(k) => Ok(k.list_comparisons(q).await?),
+            Backend::Remote(c) => c.get_query("/api/v1/comparisons", q).await,
+        }
+    }
+
     /// Runs a pending job in this process (embedded mode only).
     pub async fn run_local(&self, id: JobId) -> anyhow::Result<api::Job> {
         match self {

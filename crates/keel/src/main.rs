@@ -7,6 +7,7 @@
 mod backend;
 mod client;
 mod output;
+mod quality;
 mod quickstart;
 
 use std::path::{Path, PathBuf};
@@ -58,6 +59,16 @@ enum Command {
     /// Batch jobs: create, list, show, logs, wait, cancel, result.
     #[command(subcommand)]
     Job(JobCmd),
+    /// Computes model-quality metrics over a file that already holds predictions.
+    Metrics(quality::MetricsArgs),
+    /// Data drift of every column between a baseline and a current file.
+    Drift(quality::DriftArgs),
+    /// Champion vs challenger: both versions on the same labeled data (or two
+    /// finished metrics jobs), metrics side by side and a tested verdict.
+    Compare(quality::CompareArgs),
+    /// Comparisons made before: list, show.
+    #[command(subcommand)]
+    Comparison(ComparisonCmd),
     /// Runs the Keel server (REST API and job runner) on the data directory.
     Server {
         /// Address to listen on.
@@ -113,6 +124,15 @@ enum ModelCmd {
     },
     /// Lists a model's aliases and the history of their moves.
     Aliases { model: String },
+}
+
+#[derive(Subcommand)]
+enum ComparisonCmd {
+    /// Lists comparisons, newest first.
+    #[command(alias = "ls")]
+    List(PageArgs),
+    /// Shows a comparison and its verdict.
+    Show { id: String },
 }
 
 #[derive(Args, Clone)]
@@ -204,6 +224,10 @@ struct CreateArgs {
     /// Wait for the job to end, with a progress bar; exit 6 if it fails.
     #[arg(long)]
     wait: bool,
+    /// Built-in metrics (metrics jobs): which columns are the label, the
+    /// probability, the prediction and the protected attributes.
+    #[command(flatten)]
+    roles: quality::RoleArgs,
 }
 
 fn main() {
@@ -245,6 +269,28 @@ async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             serve(&cli.home, &bind, jobs).await
         }
         Command::Quickstart { dir } => quickstart::run(&dir).await,
+        // Metrics and drift over files need no data directory either.
+        Command::Metrics(a) => quality::metrics(fmt, a),
+        Command::Drift(a) => quality::drift(fmt, a),
+        Command::Compare(a) => {
+            let b = Backend::open(cli.url, cli.home).await?;
+            quality::compare(&b, fmt, a).await
+        }
+        Command::Comparison(cmd) => {
+            let b = Backend::open(cli.url, cli.home).await?;
+            match cmd {
+                ComparisonCmd::List(page) => {
+                    output::comparisons(fmt, &b.list_comparisons(&page.query()).await?)?
+                }
+                ComparisonCmd::Show { id } => {
+                    let id: uuid::Uuid = id.trim().parse().with_context(|| {
+                        format!("'{id}' is not a comparison id (a UUID such as `keel comparison list` prints)")
+                    })?;
+                    output::comparison(fmt, &b.comparison(id).await?)?
+                }
+            }
+            Ok(0)
+        }
         Command::Model(cmd) => {
             let b = Backend::open(cli.url, cli.home).await?;
             model_cmd(&b, fmt, cmd).await
@@ -396,19 +442,7 @@ fn exit_for(job: &api::Job) -> i32 {
 /// embedded, anything else is an external path (made absolute, so that it
 /// means the same to a server on this machine).
 fn create_request(a: &CreateArgs) -> anyhow::Result<api::CreateJob> {
-    let input = if a.input.contains("://") {
-        api::Input::Path {
-            uri: a.input.clone(),
-        }
-    } else {
-        let p = Path::new(&a.input);
-        if !p.is_file() {
-            bail!("the input {} does not exist or is not a file", p.display());
-        }
-        api::Input::Path {
-            uri: absolute(p)?.to_string_lossy().into_owned(),
-        }
-    };
+    let input = input_of(&a.input)?;
     let output = a.output.as_ref().map(|o| {
         if o.contains("://") {
             Ok(api::Output::External { uri: o.clone() })
@@ -429,6 +463,24 @@ fn create_request(a: &CreateArgs) -> anyhow::Result<api::CreateJob> {
         workers: a.workers,
         max_runtime_seconds: a.max_runtime,
         schema_check: if a.no_schema_check { Some(false) } else { None },
+        metrics: a.roles.options()?,
+    })
+}
+
+/// A job input from the command line: a URI as it is, a local file made
+/// absolute (so it means the same to a server on this machine).
+fn input_of(input: &str) -> anyhow::Result<api::Input> {
+    if input.contains("://") {
+        return Ok(api::Input::Path {
+            uri: input.to_string(),
+        });
+    }
+    let p = Path::new(input);
+    if !p.is_file() {
+        bail!("the input {} does not exist or is not a file", p.display());
+    }
+    Ok(api::Input::Path {
+        uri: absolute(p)?.to_string_lossy().into_owned(),
     })
 }
 

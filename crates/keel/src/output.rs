@@ -419,3 +419,227 @@ pub fn print_file(path: &Path, name: &str) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+fn fmt_num(v: Option<&serde_json::Value>) -> String {
+    match v {
+        Some(serde_json::Value::Number(n)) => n
+            .as_f64()
+            .map(|x| format!("{x:.6}"))
+            .unwrap_or_else(|| n.to_string()),
+        Some(serde_json::Value::String(s)) => s.clone(),
+        Some(serde_json::Value::Null) | None => "-".into(),
+        Some(other) => other.to_string(),
+    }
+}
+
+/// A metrics document as a table of its scalars (value ± standard deviation),
+/// then the fairness groups. `-o json` prints the whole document.
+pub fn metrics_summary(doc: &serde_json::Value) {
+    let pt = doc.get("problem_type").and_then(|v| v.as_str()).unwrap_or("?");
+    let ds = doc.get("dataset");
+    outln!(
+        "{pt}: {} of {} records evaluated ({} dropped)",
+        fmt_count(ds.and_then(|d| d.get("evaluated_count"))),
+        fmt_count(ds.and_then(|d| d.get("item_count"))),
+        fmt_count(ds.and_then(|d| d.get("dropped_count"))),
+    );
+    for key in [
+        "binary_classification_metrics",
+        "multiclass_classification_metrics",
+        "regression_metrics",
+    ] {
+        let Some(m) = doc.get(key).and_then(|v| v.as_object()) else {
+            continue;
+        };
+        let mut rows = Vec::new();
+        for (k, v) in m {
+            if let Some(value) = v.get("value") {
+                rows.push(vec![
+                    k.clone(),
+                    fmt_num(Some(value)),
+                    fmt_num(v.get("standard_deviation")),
+                ]);
+            }
+        }
+        table(&["METRIC", "VALUE", "STD"], &rows);
+        if let Some(cm) = m.get("confusion_matrix").and_then(|v| v.as_object()) {
+            outln!();
+            outln!("confusion matrix (rows: actual, columns: predicted)");
+            let names: Vec<String> = cm.keys().cloned().collect();
+            let mut header = vec![""];
+            header.extend(names.iter().map(String::as_str));
+            let rows: Vec<Vec<String>> = cm
+                .iter()
+                .map(|(a, row)| {
+                    let mut r = vec![a.clone()];
+                    r.extend(names.iter().map(|p| fmt_count(row.get(p))));
+                    r
+                })
+                .collect();
+            table(&header, &rows);
+        }
+    }
+    if let Some(f) = doc.get("fairness").and_then(|v| v.as_object()) {
+        for (attr, v) in f {
+            outln!();
+            outln!(
+                "fairness by {attr} (reference group {})",
+                v.get("reference_group").and_then(|g| g.as_str()).unwrap_or("?")
+            );
+            let rows: Vec<Vec<String>> = v
+                .get("groups")
+                .and_then(|g| g.as_array())
+                .map(|gs| {
+                    gs.iter()
+                        .map(|g| {
+                            vec![
+                                g.get("group").and_then(|x| x.as_str()).unwrap_or("").to_string(),
+                                fmt_count(g.get("count")),
+                                fmt_num(g.get("positive_rate")),
+                                fmt_num(g.get("true_positive_rate")),
+                                fmt_num(g.get("false_positive_rate")),
+                                fmt_num(g.get("statistical_parity_difference")),
+                                fmt_num(g.get("disparate_impact")),
+                                fmt_num(g.get("equal_opportunity_difference")),
+                                fmt_num(g.get("average_odds_difference")),
+                            ]
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            table(
+                &["GROUP", "COUNT", "POS_RATE", "TPR", "FPR", "SPD", "DI", "EOD", "AOD"],
+                &rows,
+            );
+        }
+    }
+}
+
+fn fmt_count(v: Option<&serde_json::Value>) -> String {
+    v.map(|x| x.to_string()).unwrap_or_else(|| "-".into())
+}
+
+/// A drift document as one row per feature.
+pub fn drift_summary(doc: &serde_json::Value) {
+    let rows: Vec<Vec<String>> = doc
+        .get("features")
+        .and_then(|f| f.as_array())
+        .map(|fs| {
+            fs.iter()
+                .map(|f| {
+                    let g = |k: &str| fmt_num(f.get(k));
+                    vec![
+                        f.get("name").and_then(|x| x.as_str()).unwrap_or("").to_string(),
+                        f.get("inferred_type").and_then(|x| x.as_str()).unwrap_or("").to_string(),
+                        g("psi"),
+                        g("ks_statistic"),
+                        g("ks_p_value"),
+                        g("jensen_shannon_distance"),
+                        g("wasserstein_distance"),
+                        g("chi_squared_p_value"),
+                        g("l_infinity"),
+                    ]
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    table(
+        &["FEATURE", "TYPE", "PSI", "KS", "KS_P", "JS", "WASSERSTEIN", "CHI2_P", "L_INF"],
+        &rows,
+    );
+}
+
+/// A comparison: the metrics side by side with deltas, the paired test and the verdict.
+pub fn comparison(fmt: Format, c: &api::Comparison) -> anyhow::Result<()> {
+    if fmt == Format::Json {
+        return json(c);
+    }
+    kv(&[
+        ("id", c.id.to_string()),
+        ("status", c.status.clone()),
+        ("champion job", c.champion_job.to_string()),
+        ("challenger job", c.challenger_job.to_string()),
+        ("metric", c.policy.metric.clone()),
+    ]);
+    if let Some(e) = &c.error {
+        outln!("error: {e}");
+    }
+    let Some(r) = &c.result else {
+        return Ok(());
+    };
+    let side = |k: &str| {
+        r.get(k)
+            .map(|s| {
+                format!(
+                    "{} version {}",
+                    s.get("model").and_then(|m| m.as_str()).unwrap_or("?"),
+                    fmt_count(s.get("version"))
+                )
+            })
+            .unwrap_or_default()
+    };
+    outln!();
+    let rows: Vec<Vec<String>> = r
+        .get("metrics")
+        .and_then(|m| m.as_array())
+        .map(|ms| {
+            ms.iter()
+                .map(|m| {
+                    vec![
+                        m.get("name").and_then(|x| x.as_str()).unwrap_or("").to_string(),
+                        fmt_num(m.get("champion")),
+                        fmt_num(m.get("challenger")),
+                        fmt_num(m.get("delta")),
+                    ]
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let champ = format!("CHAMPION ({})", side("champion"));
+    let chall = format!("CHALLENGER ({})", side("challenger"));
+    table(&["METRIC", &champ, &chall, "DELTA"], &rows);
+    outln!();
+    if let Some(t) = r.get("test") {
+        outln!(
+            "{} test on {}: delta {} ({}% CI {} to {}), p = {}",
+            t.get("method").and_then(|x| x.as_str()).unwrap_or("?"),
+            c.policy.metric,
+            fmt_num(t.get("delta")),
+            c.policy.confidence * 100.0,
+            fmt_num(t.get("ci_low")),
+            fmt_num(t.get("ci_high")),
+            fmt_num(t.get("p_value")),
+        );
+    }
+    outln!(
+        "verdict: {}",
+        c.verdict.clone().unwrap_or_else(|| "-".into())
+    );
+    if let Some(reason) = r.get("reason").and_then(|x| x.as_str()) {
+        outln!("{reason}");
+    }
+    Ok(())
+}
+
+/// A page of comparisons.
+pub fn comparisons(fmt: Format, p: &api::Page<api::Comparison>) -> anyhow::Result<()> {
+    if fmt == Format::Json {
+        return json(p);
+    }
+    let rows: Vec<Vec<String>> = p
+        .items
+        .iter()
+        .map(|c| {
+            vec![
+                c.id.to_string(),
+                c.status.clone(),
+                c.policy.metric.clone(),
+                c.verdict.clone().unwrap_or_else(|| "-".into()),
+                c.created_at.format("%Y-%m-%d %H:%M:%S").to_string(),
+            ]
+        })
+        .collect();
+    table(&["ID", "STATUS", "METRIC", "VERDICT", "CREATED"], &rows);
+    next_page(&p.next_page_token);
+    Ok(())
+}

@@ -139,6 +139,7 @@ pub async fn run(dir: &Path) -> anyhow::Result<i32> {
             workers: None,
             max_runtime_seconds: Some(600),
             schema_check: None,
+            metrics: None,
         },
     )
     .await?;
@@ -162,6 +163,7 @@ pub async fn run(dir: &Path) -> anyhow::Result<i32> {
             workers: None,
             max_runtime_seconds: Some(600),
             schema_check: None,
+            metrics: Some(labeled_roles()),
         },
     )
     .await?;
@@ -170,12 +172,15 @@ pub async fn run(dir: &Path) -> anyhow::Result<i32> {
         .as_ref()
         .and_then(|r| r.metrics.clone())
         .unwrap_or_default();
+    let b = &m["binary_classification_metrics"];
+    let v = |k: &str| b[k]["value"].as_f64().unwrap_or(f64::NAN);
     println!(
-        "4. metrics job {}: auc {:.4}, f1 {:.4}, accuracy {:.4}",
+        "4. metrics job {}: built-in auc {:.4}, f1 {:.4}, accuracy {:.4}; the model's own metrics function says auc {:.4}",
         metrics.id,
-        m["auc"].as_f64().unwrap_or(f64::NAN),
-        m["f1"].as_f64().unwrap_or(f64::NAN),
-        m["accuracy"].as_f64().unwrap_or(f64::NAN)
+        v("auc"),
+        v("f1"),
+        v("accuracy"),
+        m["model_metrics"]["auc"].as_f64().unwrap_or(f64::NAN)
     );
 
     let training = run_job(
@@ -189,6 +194,7 @@ pub async fn run(dir: &Path) -> anyhow::Result<i32> {
             workers: None,
             max_runtime_seconds: Some(600),
             schema_check: None,
+            metrics: None,
         },
     )
     .await?;
@@ -203,12 +209,61 @@ pub async fn run(dir: &Path) -> anyhow::Result<i32> {
         training.id,
         rate(&training)
     );
+    let mut cmp = keel
+        .create_comparison(api::CreateComparison {
+            champion: Some("fraud@champion".into()),
+            challenger: Some("fraud@challenger".into()),
+            input: Some(path_input(&data.join("labeled.parquet"))),
+            format: None,
+            metrics: Some(labeled_roles()),
+            champion_job: None,
+            challenger_job: None,
+            policy: api::ComparePolicy {
+                metric: "auc".into(),
+                min_delta: 0.0,
+                confidence: 0.95,
+                resamples: 1000,
+                seed: 0,
+            },
+        })
+        .await?;
+    for job in [cmp.champion_job, cmp.challenger_job] {
+        keel.run_job(job.into()).await?;
+    }
+    cmp = keel.comparison(cmp.id.into()).await?;
+    if cmp.status != "COMPLETED" {
+        anyhow::bail!(
+            "the comparison {} ended {}: {}",
+            cmp.id,
+            cmp.status,
+            cmp.error.unwrap_or_default()
+        );
+    }
+    let r = cmp.result.clone().unwrap_or_default();
     println!(
-        "\ndone in {:.1}s. Try, with KEEL_HOME={}:\n  keel model list\n  keel model versions fraud\n  keel job list\n  keel job result {} | head\n  keel job result {}",
+        "6. comparison {}: champion auc {:.4} vs challenger {:.4} (DeLong p = {:.3}): {}",
+        cmp.id,
+        r["test"]["champion"].as_f64().unwrap_or(f64::NAN),
+        r["test"]["challenger"].as_f64().unwrap_or(f64::NAN),
+        r["test"]["p_value"].as_f64().unwrap_or(f64::NAN),
+        cmp.verdict.clone().unwrap_or_default()
+    );
+    println!(
+        "\ndone in {:.1}s. Try, with KEEL_HOME={}:\n  keel model list\n  keel model versions fraud\n  keel job list\n  keel job result {} | head\n  keel job result {}\n  keel comparison show {}",
         t0.elapsed().as_secs_f64(),
         dir.join(".keel").display(),
         scoring.id,
-        metrics.id
+        metrics.id,
+        cmp.id
     );
     Ok(0)
+}
+
+/// The labeled data's roles: the label column and the model's probability output.
+fn labeled_roles() -> api::MetricsOptions {
+    api::MetricsOptions {
+        label: Some("flagged".into()),
+        probability: Some("probability".into()),
+        ..Default::default()
+    }
 }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use arrow_array::{RecordBatch, RecordBatchOptions};
 use arrow_schema::{ArrowError, DataType, Field, Schema};
+use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use super::{Chunk, Chunks};
@@ -20,6 +21,7 @@ pub(super) fn open(
     name: &str,
     schema: Option<&AvroSchema>,
     batch_size: usize,
+    columns: Option<&[String]>,
 ) -> Result<Chunks> {
     let file = File::open(path).map_err(|e| Error::io("read", path, e))?;
     let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| {
@@ -40,6 +42,22 @@ pub(super) fn open(
             }
         }
     }
+    let builder = match columns {
+        None => builder,
+        Some(cols) => {
+            let arrow = builder.schema().clone();
+            let mut roots = Vec::with_capacity(cols.len());
+            for c in cols {
+                roots.push(
+                    arrow
+                        .index_of(c)
+                        .map_err(|_| super::missing_column(name, c, &arrow))?,
+                );
+            }
+            let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
+            builder.with_projection(mask)
+        }
+    };
     let reader = builder
         .with_batch_size(batch_size)
         .build()

@@ -1,0 +1,240 @@
+"""The peer of `keel metrics` / `keel drift`: the same result computed the way a
+data scientist would with pandas + scikit-learn (numpy/scipy for drift).
+
+  python peer.py binary     FILE OUT.json   (columns y, p, group; threshold 0.5)
+  python peer.py multiclass FILE OUT.json   (columns y, yhat)
+  python peer.py regression FILE OUT.json   (columns y, yhat)
+  python peer.py drift      BASELINE CURRENT OUT.json
+
+End to end: read the Parquet file (only the needed columns), compute, write
+JSON. Every scalar is {value, standard_deviation}, the standard deviation over
+5 random 80 % subsamples, each metric recomputed on each. Prints its own timing
+split to stderr as one JSON line: {"import_ms", "read_ms", "compute_ms",
+"write_ms"} (import_ms: importing pandas, scipy and scikit-learn).
+"""
+import time
+
+T_START = time.perf_counter()
+
+import json  # noqa: E402
+import sys  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from scipy import stats  # noqa: E402
+from scipy.spatial.distance import jensenshannon  # noqa: E402
+from sklearn import metrics as skm  # noqa: E402
+
+SUBSAMPLES = 5
+FRACTION = 0.8
+SEED = 0
+CURVE_POINTS = 1000
+
+
+def with_std(data, scalars):
+    """{name: {value, standard_deviation}}: scalars(*data) on all rows, and the
+    standard deviation of scalars(*subsample) over the random subsamples."""
+    full = scalars(*data)
+    n = len(data[0])
+    rng = np.random.default_rng(SEED)
+    subs = []
+    for _ in range(SUBSAMPLES):
+        idx = rng.choice(n, size=int(n * FRACTION), replace=False)
+        subs.append(scalars(*(a[idx] for a in data)))
+    return {
+        k: {"value": float(v), "standard_deviation": float(np.std([s[k] for s in subs]))}
+        for k, v in full.items()
+    }
+
+
+def thin(*curve):
+    """At most CURVE_POINTS evenly spaced points of a curve, ends included."""
+    idx = np.unique(np.round(np.linspace(0, len(curve[0]) - 1, CURVE_POINTS)).astype(int))
+    return [c[idx].tolist() for c in curve]
+
+
+def confusion(y, yhat, labels):
+    cm = skm.confusion_matrix(y, yhat, labels=labels)
+    return {str(a): {str(b): int(cm[i, j]) for j, b in enumerate(labels)} for i, a in enumerate(labels)}
+
+
+# --- binary -------------------------------------------------------------------
+
+def binary_scalars(y, p, threshold=0.5):
+    yhat = (p >= threshold).astype(np.int8)
+    tn, fp, fn, tp = skm.confusion_matrix(y, yhat, labels=[0, 1]).ravel()
+    # The best constant classifier always predicts positive for recall,
+    # precision and the F-scores, and the majority class for accuracy; its
+    # metrics follow from the prevalence.
+    prev = y.mean()
+    const_f = lambda beta: (1 + beta**2) * prev / (beta**2 * prev + 1)  # noqa: E731
+    return {
+        "recall": skm.recall_score(y, yhat, zero_division=0),
+        "precision": skm.precision_score(y, yhat, zero_division=0),
+        "accuracy": skm.accuracy_score(y, yhat),
+        "recall_best_constant_classifier": 1.0,
+        "precision_best_constant_classifier": prev,
+        "accuracy_best_constant_classifier": max(prev, 1 - prev),
+        "true_positive_rate": tp / (tp + fn),
+        "true_negative_rate": tn / (tn + fp),
+        "false_positive_rate": fp / (fp + tn),
+        "false_negative_rate": fn / (fn + tp),
+        "auc": skm.roc_auc_score(y, p),
+        "f0_5": skm.fbeta_score(y, yhat, beta=0.5, zero_division=0),
+        "f1": skm.f1_score(y, yhat, zero_division=0),
+        "f2": skm.fbeta_score(y, yhat, beta=2, zero_division=0),
+        "f0_5_best_constant_classifier": const_f(0.5),
+        "f1_best_constant_classifier": const_f(1),
+        "f2_best_constant_classifier": const_f(2),
+        "log_loss": skm.log_loss(y, p, labels=[0, 1]),
+        "average_precision": skm.average_precision_score(y, p),
+        "brier_score": skm.brier_score_loss(y, p),
+    }
+
+
+def fairness(df, attr, threshold=0.5):
+    df = df.assign(yhat=df["p"] >= threshold)
+    g = df.groupby(attr, observed=True)
+    t = pd.DataFrame({
+        "count": g.size(),
+        "predicted_positive_rate": g["yhat"].mean(),
+        "true_positive_rate": df[df["y"] == 1].groupby(attr, observed=True)["yhat"].mean(),
+        "false_positive_rate": df[df["y"] == 0].groupby(attr, observed=True)["yhat"].mean(),
+        "precision": df[df["yhat"]].groupby(attr, observed=True)["y"].mean(),
+    })
+    ref = t["count"].idxmax()
+    r = t.loc[ref]
+    t["statistical_parity_difference"] = t["predicted_positive_rate"] - r["predicted_positive_rate"]
+    t["disparate_impact"] = t["predicted_positive_rate"] / r["predicted_positive_rate"]
+    t["equal_opportunity_difference"] = t["true_positive_rate"] - r["true_positive_rate"]
+    t["average_odds_difference"] = 0.5 * (
+        (t["false_positive_rate"] - r["false_positive_rate"])
+        + (t["true_positive_rate"] - r["true_positive_rate"])
+    )
+    groups = {str(k): {c: (int(v) if c == "count" else float(v)) for c, v in row.items()}
+              for k, row in t.to_dict("index").items()}
+    return {"protected_attribute": attr, "reference_group": str(ref), "groups": groups}
+
+
+def binary(path):
+    df = pd.read_parquet(path, columns=["y", "p", "group"])
+    t_read = time.perf_counter()
+    y, p = df["y"].to_numpy(), df["p"].to_numpy()
+    m = {"confusion_matrix": confusion(y, (p >= 0.5).astype(np.int8), [0, 1])}
+    m.update(with_std((y, p), binary_scalars))
+    fpr, tpr, _ = skm.roc_curve(y, p)
+    fpr, tpr = thin(fpr, tpr)
+    m["receiver_operating_characteristic_curve"] = {
+        "false_positive_rates": fpr, "true_positive_rates": tpr}
+    precision, recall, _ = skm.precision_recall_curve(y, p)
+    precision, recall = thin(precision, recall)
+    m["precision_recall_curve"] = {"precisions": precision, "recalls": recall}
+    return t_read, {"binary_classification_metrics": m, "fairness": fairness(df, "group")}
+
+
+# --- multiclass ---------------------------------------------------------------
+
+def multiclass_scalars(y, yhat):
+    out = {"accuracy": skm.accuracy_score(y, yhat)}
+    for avg in ("weighted", "macro"):
+        for beta, name in ((0.5, "f0_5"), (1, "f1"), (2, "f2")):
+            prec, rec, f, _ = skm.precision_recall_fscore_support(
+                y, yhat, beta=beta, average=avg, zero_division=0)
+            out[f"{avg}_{name}"] = f
+        out[f"{avg}_recall"] = rec
+        out[f"{avg}_precision"] = prec
+    return out
+
+
+def multiclass(path):
+    df = pd.read_parquet(path, columns=["y", "yhat"])
+    t_read = time.perf_counter()
+    y, yhat = df["y"].to_numpy(), df["yhat"].to_numpy()
+    labels = np.union1d(np.unique(y), np.unique(yhat)).tolist()
+    m = {"confusion_matrix": confusion(y, yhat, labels)}
+    m.update(with_std((y, yhat), multiclass_scalars))
+    return t_read, {"multiclass_classification_metrics": m}
+
+
+# --- regression ---------------------------------------------------------------
+
+def regression_scalars(y, yhat):
+    return {
+        "mae": skm.mean_absolute_error(y, yhat),
+        "mse": skm.mean_squared_error(y, yhat),
+        "rmse": skm.root_mean_squared_error(y, yhat),
+        "r2": skm.r2_score(y, yhat),
+        "mape": skm.mean_absolute_percentage_error(y, yhat),
+        "max_error": skm.max_error(y, yhat),
+    }
+
+
+def regression(path):
+    df = pd.read_parquet(path, columns=["y", "yhat"])
+    t_read = time.perf_counter()
+    m = with_std((df["y"].to_numpy(), df["yhat"].to_numpy()), regression_scalars)
+    return t_read, {"regression_metrics": m}
+
+
+# --- drift --------------------------------------------------------------------
+
+EPS = 1e-6  # a bin's share is at least this, so PSI stays finite
+
+
+def numeric_drift(b, c):
+    edges = np.quantile(b, np.linspace(0, 1, 11))
+    edges[0], edges[-1] = -np.inf, np.inf
+    pb = np.histogram(b, bins=edges)[0] / len(b)
+    pc = np.histogram(c, bins=edges)[0] / len(c)
+    qb, qc = np.clip(pb, EPS, None), np.clip(pc, EPS, None)
+    ks = stats.ks_2samp(b, c)
+    return {
+        "psi": float(np.sum((qc - qb) * np.log(qc / qb))),
+        "ks_statistic": float(ks.statistic),
+        "ks_p_value": float(ks.pvalue),
+        "js_distance": float(jensenshannon(pb, pc)),
+        "wasserstein_distance": float(stats.wasserstein_distance(b, c)),
+    }
+
+
+def categorical_drift(b, c):
+    t = pd.concat([b.value_counts(), c.value_counts()], axis=1).fillna(0)
+    chi2, pvalue, _, _ = stats.chi2_contingency(t.to_numpy().T)
+    shares = t / t.sum()
+    return {
+        "chi_squared": float(chi2),
+        "chi_squared_p_value": float(pvalue),
+        "l_infinity": float((shares.iloc[:, 0] - shares.iloc[:, 1]).abs().max()),
+    }
+
+
+def drift(baseline_path, current_path):
+    base = pd.read_parquet(baseline_path)
+    cur = pd.read_parquet(current_path)
+    t_read = time.perf_counter()
+    out = {}
+    for col in [c for c in base.columns if c in cur.columns]:
+        b, c = base[col].dropna(), cur[col].dropna()
+        if pd.api.types.is_numeric_dtype(b) and pd.api.types.is_numeric_dtype(c):
+            out[col] = numeric_drift(b.to_numpy(dtype=float), c.to_numpy(dtype=float))
+        else:
+            out[col] = categorical_drift(b, c)
+    return t_read, {"drift": out}
+
+
+def main():
+    kind, args = sys.argv[1], sys.argv[2:]
+    run = {"binary": binary, "multiclass": multiclass, "regression": regression, "drift": drift}[kind]
+    t0 = time.perf_counter()
+    t_read, result = run(*args[:-1])
+    t1 = time.perf_counter()
+    with open(args[-1], "w") as f:
+        json.dump(result, f)
+    t2 = time.perf_counter()
+    ms = lambda s: round(s * 1000, 1)  # noqa: E731
+    print(json.dumps({"import_ms": ms(t0 - T_START), "read_ms": ms(t_read - t0), "compute_ms": ms(t1 - t_read),
+                      "write_ms": ms(t2 - t1)}), file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
