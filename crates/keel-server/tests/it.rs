@@ -142,6 +142,8 @@ async fn health_openapi_and_problems() -> TestResult {
         "/api/v1/jobs/{id}/result",
         "/api/v1/models/{model}/versions",
         "/api/v1/uploads",
+        "/api/v1/comparisons",
+        "/api/v1/comparisons/{id}",
         "/livez",
         "/readyz",
     ] {
@@ -498,6 +500,47 @@ async fn register_score_and_fetch_result() -> TestResult {
         "INVALID_ARGUMENT",
     )
     .await?;
+
+    // Comparisons need two metrics jobs and a metric Keel knows.
+    let compare = |body: serde_json::Value| s.http.post(s.url("/api/v1/comparisons")).json(&body).send();
+    let p = expect_problem(
+        compare(serde_json::json!({
+            "champion_job": job.id, "challenger_job": job.id, "policy": {"metric": "auc"}
+        }))
+        .await?,
+        StatusCode::BAD_REQUEST,
+        "INVALID_ARGUMENT",
+    )
+    .await?;
+    assert!(p.detail.contains("scoring job"), "{}", p.detail);
+    expect_problem(
+        compare(serde_json::json!({
+            "champion_job": job.id, "challenger_job": job.id, "policy": {"metric": "vibes"}
+        }))
+        .await?,
+        StatusCode::BAD_REQUEST,
+        "INVALID_ARGUMENT",
+    )
+    .await?;
+    expect_problem(
+        compare(serde_json::json!({
+            "champion_job": uuid::Uuid::now_v7(), "challenger_job": job.id,
+            "policy": {"metric": "auc"}
+        }))
+        .await?,
+        StatusCode::NOT_FOUND,
+        "NOT_FOUND",
+    )
+    .await?;
+    expect_problem(
+        s.get(&format!("/api/v1/comparisons/{}", uuid::Uuid::now_v7()))
+            .await?,
+        StatusCode::NOT_FOUND,
+        "NOT_FOUND",
+    )
+    .await?;
+    let none: Page<serde_json::Value> = s.get("/api/v1/comparisons").await?.json().await?;
+    assert!(none.items.is_empty());
 
     // Cancelling a finished job conflicts.
     let resp = s
