@@ -1,7 +1,7 @@
 """The peer of `keel metrics` / `keel drift`: the same result computed the way a
 data scientist would with pandas + scikit-learn (numpy/scipy for drift).
 
-  python peer.py binary     FILE OUT.json   (columns y, p, group; threshold 0.5)
+  python peer.py binary     FILE OUT.json   (columns y, p, group; p > 0.5 is positive)
   python peer.py multiclass FILE OUT.json   (columns y, yhat)
   python peer.py regression FILE OUT.json   (columns y, yhat)
   python peer.py drift      BASELINE CURRENT OUT.json
@@ -61,10 +61,9 @@ def confusion(y, yhat, labels):
 # --- binary -------------------------------------------------------------------
 
 def binary_scalars(y, p, threshold=0.5):
-    yhat = (p >= threshold).astype(np.int8)
+    yhat = (p > threshold).astype(np.int8)
     tn, fp, fn, tp = skm.confusion_matrix(y, yhat, labels=[0, 1]).ravel()
-    # The best constant classifier always predicts positive for recall,
-    # precision and the F-scores, and the majority class for accuracy; its
+    # The best constant classifier (SageMaker's) always predicts positive; its
     # metrics follow from the prevalence.
     prev = y.mean()
     const_f = lambda beta: (1 + beta**2) * prev / (beta**2 * prev + 1)  # noqa: E731
@@ -74,7 +73,7 @@ def binary_scalars(y, p, threshold=0.5):
         "accuracy": skm.accuracy_score(y, yhat),
         "recall_best_constant_classifier": 1.0,
         "precision_best_constant_classifier": prev,
-        "accuracy_best_constant_classifier": max(prev, 1 - prev),
+        "accuracy_best_constant_classifier": prev,
         "true_positive_rate": tp / (tp + fn),
         "true_negative_rate": tn / (tn + fp),
         "false_positive_rate": fp / (fp + tn),
@@ -93,34 +92,37 @@ def binary_scalars(y, p, threshold=0.5):
 
 
 def fairness(df, attr, threshold=0.5):
-    df = df.assign(yhat=df["p"] >= threshold)
+    df = df.assign(yhat=df["p"] > threshold)
     g = df.groupby(attr, observed=True)
     t = pd.DataFrame({
         "count": g.size(),
-        "predicted_positive_rate": g["yhat"].mean(),
+        "positives": g["y"].sum(),
+        "predicted_positives": g["yhat"].sum(),
+        "positive_rate": g["yhat"].mean(),
         "true_positive_rate": df[df["y"] == 1].groupby(attr, observed=True)["yhat"].mean(),
         "false_positive_rate": df[df["y"] == 0].groupby(attr, observed=True)["yhat"].mean(),
         "precision": df[df["yhat"]].groupby(attr, observed=True)["y"].mean(),
     })
     ref = t["count"].idxmax()
     r = t.loc[ref]
-    t["statistical_parity_difference"] = t["predicted_positive_rate"] - r["predicted_positive_rate"]
-    t["disparate_impact"] = t["predicted_positive_rate"] / r["predicted_positive_rate"]
+    t["statistical_parity_difference"] = t["positive_rate"] - r["positive_rate"]
+    t["disparate_impact"] = t["positive_rate"] / r["positive_rate"]
     t["equal_opportunity_difference"] = t["true_positive_rate"] - r["true_positive_rate"]
     t["average_odds_difference"] = 0.5 * (
         (t["false_positive_rate"] - r["false_positive_rate"])
         + (t["true_positive_rate"] - r["true_positive_rate"])
     )
-    groups = {str(k): {c: (int(v) if c == "count" else float(v)) for c, v in row.items()}
-              for k, row in t.to_dict("index").items()}
-    return {"protected_attribute": attr, "reference_group": str(ref), "groups": groups}
+    counts = ("count", "positives", "predicted_positives")
+    groups = [{"group": str(k), **{c: (int(v) if c in counts else float(v)) for c, v in row.items()}}
+              for k, row in t.sort_index().to_dict("index").items()]
+    return {attr: {"reference_group": str(ref), "groups": groups}}
 
 
 def binary(path):
     df = pd.read_parquet(path, columns=["y", "p", "group"])
     t_read = time.perf_counter()
     y, p = df["y"].to_numpy(), df["p"].to_numpy()
-    m = {"confusion_matrix": confusion(y, (p >= 0.5).astype(np.int8), [0, 1])}
+    m = {"confusion_matrix": confusion(y, (p > 0.5).astype(np.int8), [0, 1])}
     m.update(with_std((y, p), binary_scalars))
     fpr, tpr, _ = skm.roc_curve(y, p)
     fpr, tpr = thin(fpr, tpr)
@@ -178,12 +180,14 @@ def regression(path):
 
 # --- drift --------------------------------------------------------------------
 
-EPS = 1e-6  # a bin's share is at least this, so PSI stays finite
+BINS = 10
+EPS = 1e-4  # a bin's share is at least this in PSI, so PSI stays finite
 
 
 def numeric_drift(b, c):
-    edges = np.quantile(b, np.linspace(0, 1, 11))
-    edges[0], edges[-1] = -np.inf, np.inf
+    # Interior edges at the baseline's deciles; the outer bins are open.
+    inner = np.unique(np.quantile(b, np.linspace(0, 1, BINS + 1)[1:-1]))
+    edges = np.concatenate([[-np.inf], inner, [np.inf]])
     pb = np.histogram(b, bins=edges)[0] / len(b)
     pc = np.histogram(c, bins=edges)[0] / len(c)
     qb, qc = np.clip(pb, EPS, None), np.clip(pc, EPS, None)
@@ -192,14 +196,16 @@ def numeric_drift(b, c):
         "psi": float(np.sum((qc - qb) * np.log(qc / qb))),
         "ks_statistic": float(ks.statistic),
         "ks_p_value": float(ks.pvalue),
-        "js_distance": float(jensenshannon(pb, pc)),
+        "jensen_shannon_distance": float(jensenshannon(pb, pc)),
         "wasserstein_distance": float(stats.wasserstein_distance(b, c)),
+        "bins": {"edges": inner.tolist(), "baseline_fractions": pb.tolist(),
+                 "current_fractions": pc.tolist()},
     }
 
 
 def categorical_drift(b, c):
     t = pd.concat([b.value_counts(), c.value_counts()], axis=1).fillna(0)
-    chi2, pvalue, _, _ = stats.chi2_contingency(t.to_numpy().T)
+    chi2, pvalue, _, _ = stats.chi2_contingency(t.to_numpy().T, correction=False)
     shares = t / t.sum()
     return {
         "chi_squared": float(chi2),
@@ -212,14 +218,15 @@ def drift(baseline_path, current_path):
     base = pd.read_parquet(baseline_path)
     cur = pd.read_parquet(current_path)
     t_read = time.perf_counter()
-    out = {}
+    features = []
     for col in [c for c in base.columns if c in cur.columns]:
         b, c = base[col].dropna(), cur[col].dropna()
         if pd.api.types.is_numeric_dtype(b) and pd.api.types.is_numeric_dtype(c):
-            out[col] = numeric_drift(b.to_numpy(dtype=float), c.to_numpy(dtype=float))
+            d = numeric_drift(b.to_numpy(dtype=float), c.to_numpy(dtype=float))
         else:
-            out[col] = categorical_drift(b, c)
-    return t_read, {"drift": out}
+            d = categorical_drift(b, c)
+        features.append({"name": col, **d})
+    return t_read, {"features": features}
 
 
 def main():

@@ -121,6 +121,9 @@ impl RejectedLog {
     }
 }
 
+/// A look at each chunk before its batch is handed out.
+type Tap<'a> = Box<dyn FnMut(&keel_data::Chunk) -> std::result::Result<(), String> + 'a>;
+
 /// Adapts the reader's chunks to the plain batch iterator the runner wants:
 /// rejected records go to the rejected log, and a read error ends the input
 /// and is kept so that the job fails after the workers stop.
@@ -131,7 +134,7 @@ struct Feed<'a> {
     error: Option<String>,
     /// Sees every chunk that passes rows on, before its batch is handed out;
     /// an error ends the input like a read error.
-    tap: Option<Box<dyn FnMut(&keel_data::Chunk) -> std::result::Result<(), String> + 'a>>,
+    tap: Option<Tap<'a>>,
 }
 
 impl Iterator for Feed<'_> {
@@ -162,11 +165,11 @@ impl Iterator for Feed<'_> {
                         }
                     }
                     if chunk.batch.num_rows() > 0 {
-                        if let Some(tap) = self.tap.as_mut() {
-                            if let Err(e) = tap(&chunk) {
-                                self.error = Some(e);
-                                return None;
-                            }
+                        if let Some(tap) = self.tap.as_mut()
+                            && let Err(e) = tap(&chunk)
+                        {
+                            self.error = Some(e);
+                            return None;
                         }
                         return Some(chunk.batch);
                     }
@@ -886,7 +889,10 @@ impl Run {
         use std::rc::Rc;
 
         let carried_columns = builtin.input_columns();
-        let pending: Rc<RefCell<VecDeque<(RecordBatch, Vec<u64>)>>> = Rc::default();
+        // Input batches' carried columns and record numbers, oldest first,
+        // waiting for their outputs (which come back in input order).
+        type Carried = (RecordBatch, Vec<u64>);
+        let pending: Rc<RefCell<VecDeque<Carried>>> = Rc::default();
         {
             let pending = pending.clone();
             let columns = carried_columns.clone();
@@ -900,18 +906,19 @@ impl Run {
         }
         let mut scored: Vec<RecordBatch> = Vec::new();
         let progress = self.progress.clone();
-        let mut on_output = |_seq: u64, outs: Vec<RecordBatch>| -> std::result::Result<(), String> {
-            let (carried, records) = pending
-                .borrow_mut()
-                .pop_front()
-                .ok_or("an output arrived for no input")?;
-            let joined = crate::quality::join_scored(&carried, &records, &outs)?;
-            progress
-                .written
-                .fetch_add(joined.num_rows() as u64, Ordering::Relaxed);
-            scored.push(joined);
-            Ok(())
-        };
+        let mut on_output =
+            |_seq: u64, outs: Vec<RecordBatch>| -> std::result::Result<(), String> {
+                let (carried, records) = pending
+                    .borrow_mut()
+                    .pop_front()
+                    .ok_or("an output arrived for no input")?;
+                let joined = crate::quality::join_scored(&carried, &records, &outs)?;
+                progress
+                    .written
+                    .fetch_add(joined.num_rows() as u64, Ordering::Relaxed);
+                scored.push(joined);
+                Ok(())
+            };
         let run = keel_runner::run_scoring(
             spec,
             self.spec.workers.max(1) as usize,
@@ -925,16 +932,15 @@ impl Run {
         }
         run.map_err(|f| {
             let mut e = f.into_job_error();
-            if e.kind == JobErrorKind::Internal && e.message.contains("one output record per input record") {
+            if e.kind == JobErrorKind::Internal
+                && e.message.contains("one output record per input record")
+            {
                 e.kind = JobErrorKind::UserError;
             }
             e
         })?;
-        drop(on_output);
         let invalid = |e: String| failure(JobErrorKind::InvalidInput, e);
-        let metrics_spec = builtin
-            .spec(&scored)
-            .map_err(|e| invalid(e.to_string()))?;
+        let metrics_spec = builtin.spec(&scored).map_err(|e| invalid(e.to_string()))?;
         self.log.note(&format!(
             "built-in {} metrics over {} scored records (label '{}'{}{})",
             metrics_spec.problem_type,
@@ -954,8 +960,8 @@ impl Run {
         let doc = keel_metrics::report::evaluate(&scored, &metrics_spec)
             .map_err(|e| invalid(format!("cannot compute the built-in metrics: {e}")))?;
         let path = self.workdir.join(".keel-scores.parquet");
-        let batches = keel_data::unify(scored)
-            .map_err(|e| failure(JobErrorKind::Internal, e.to_string()))?;
+        let batches =
+            keel_data::unify(scored).map_err(|e| failure(JobErrorKind::Internal, e.to_string()))?;
         let mut file = OutputFile::create(&path, DataFormat::Parquet)
             .map_err(|e| failure(JobErrorKind::Internal, e.to_string()))?;
         for b in &batches {

@@ -336,7 +336,9 @@ impl Keel {
             ));
         }
         if !req.policy.min_delta.is_finite() {
-            return Err(Error::InvalidArgument("--min-delta must be a number.".into()));
+            return Err(Error::InvalidArgument(
+                "--min-delta must be a number.".into(),
+            ));
         }
         let (a, b) = match (
             req.champion_job,
@@ -425,7 +427,8 @@ impl Keel {
         }
         let a = self.job(rec.champion_job).await?;
         let b = self.job(rec.challenger_job).await?;
-        let terminal = |s: &str| s != JobStatus::Pending.as_str() && s != JobStatus::InProgress.as_str();
+        let terminal =
+            |s: &str| s != JobStatus::Pending.as_str() && s != JobStatus::InProgress.as_str();
         if !terminal(&a.status) || !terminal(&b.status) {
             return view(rec);
         }
@@ -452,10 +455,7 @@ impl Keel {
     }
 
     /// Comparisons, newest first.
-    pub async fn list_comparisons(
-        &self,
-        q: &api::PageQuery,
-    ) -> Result<api::Page<api::Comparison>> {
+    pub async fn list_comparisons(&self, q: &api::PageQuery) -> Result<api::Page<api::Comparison>> {
         let page = crate::registry::page(q);
         let got = self.store.list_comparisons(&page).await?;
         Ok(api::Page {
@@ -505,10 +505,13 @@ impl Keel {
         let spec2 = spec.clone();
         let (prepared, records) = tokio::task::spawn_blocking(move || -> Result<_> {
             let mut batches = Vec::new();
-            for chunk in keel_data::open(&path, &keel_data::ReadOptions {
-                batch_size: 65_536,
-                ..Default::default()
-            })? {
+            for chunk in keel_data::open(
+                &path,
+                &keel_data::ReadOptions {
+                    batch_size: 65_536,
+                    ..Default::default()
+                },
+            )? {
                 batches.push(chunk?.batch);
             }
             let mut with_record = spec2.clone();
@@ -651,8 +654,14 @@ fn decide(a: &Side, b: &Side, policy: &api::ComparePolicy) -> Result<Value> {
             if actual != actual_b {
                 return Err(mismatch("labels"));
             }
-            let pa: Vec<u32> = ia.iter().map(|&i| code(&x.classes, x.predicted[i])).collect();
-            let pb: Vec<u32> = ib.iter().map(|&i| code(&y.classes, y.predicted[i])).collect();
+            let pa: Vec<u32> = ia
+                .iter()
+                .map(|&i| code(&x.classes, x.predicted[i]))
+                .collect();
+            let pb: Vec<u32> = ib
+                .iter()
+                .map(|&i| code(&y.classes, y.predicted[i]))
+                .collect();
             keel_metrics::compare::compare(
                 &PairedData::Multiclass {
                     actual: &actual,
@@ -686,7 +695,7 @@ fn decide(a: &Side, b: &Side, policy: &api::ComparePolicy) -> Result<Value> {
     let side_by_side = side_by_side(&a.doc, &b.doc, a.spec.problem_type);
     let test = serde_json::to_value(&decision.test)
         .map_err(|e| Error::Internal(format!("cannot render the test: {e}")))?;
-    let verdict = serde_json::to_value(&decision.verdict)
+    let verdict = serde_json::to_value(decision.verdict)
         .map_err(|e| Error::Internal(format!("cannot render the verdict: {e}")))?;
     Ok(json!({
         "metric": policy.metric,
@@ -726,9 +735,8 @@ fn side_by_side(a: &Value, b: &Value, pt: ProblemType) -> Vec<Value> {
     ) else {
         return Vec::new();
     };
-    let value = |m: &Map<String, Value>, k: &str| -> Option<f64> {
-        m.get(k)?.get("value")?.as_f64()
-    };
+    let value =
+        |m: &Map<String, Value>, k: &str| -> Option<f64> { m.get(k)?.get("value")?.as_f64() };
     let mut rows = Vec::new();
     for (k, v) in ma {
         if v.get("value").is_none() {
@@ -747,7 +755,10 @@ fn side_by_side(a: &Value, b: &Value, pt: ProblemType) -> Vec<Value> {
 }
 
 /// The carried input columns of one batch, for joining with its output.
-pub(crate) fn carry(batch: &RecordBatch, columns: &[String]) -> std::result::Result<RecordBatch, String> {
+pub(crate) fn carry(
+    batch: &RecordBatch,
+    columns: &[String],
+) -> std::result::Result<RecordBatch, String> {
     let schema = batch.schema();
     let mut idx = Vec::with_capacity(columns.len());
     for c in columns {

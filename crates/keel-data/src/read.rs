@@ -118,7 +118,11 @@ fn project(chunks: Chunks, columns: Vec<String>, name: String) -> Chunks {
         let schema = chunk.batch.schema();
         let mut indices = Vec::with_capacity(columns.len());
         for c in &columns {
-            indices.push(schema.index_of(c).map_err(|_| missing_column(&name, c, &schema))?);
+            indices.push(
+                schema
+                    .index_of(c)
+                    .map_err(|_| missing_column(&name, c, &schema))?,
+            );
         }
         chunk.batch = chunk
             .batch

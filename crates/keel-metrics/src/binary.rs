@@ -419,7 +419,7 @@ pub fn binary(input: &BinaryInput, u: &Uncertainty) -> Result<BinaryMetrics> {
     }
 
     // Sort once by score, carrying the label and the membership bits.
-    let mut keys: Vec<u64> = match input.score {
+    let keys: Vec<u64> = match input.score {
         Some(score) => score.iter().map(|&x| key(x)).collect(),
         None => input
             .predicted
@@ -427,17 +427,29 @@ pub fn binary(input: &BinaryInput, u: &Uncertainty) -> Result<BinaryMetrics> {
             .map(|&p| key(f64::from(u8::from(p))))
             .collect(),
     };
-    let mut vals: Vec<u16> = input
-        .actual
-        .iter()
-        .enumerate()
-        .map(|(i, &a)| ((bit(i) as u16) << 1) | u16::from(a))
-        .collect();
-    sort_pairs(&mut keys, &mut vals);
-
     let positives = input.actual.iter().filter(|&&a| a).count() as u64;
     let negatives = n as u64 - positives;
-    let (all, subs, roc, pr) = walk(&keys, &vals, s, positives, negatives);
+    // The payload is the label in bit 0 and the membership above it: a byte
+    // holds up to 7 subsamples, which keeps the sort's memory traffic low in
+    // the common case; 8 subsamples need a second byte.
+    let payload = |i: usize, a: bool| ((bit(i) as u16) << 1) | u16::from(a);
+    let (all, subs, roc, pr) = if s < 8 {
+        let vals: Vec<u8> = input
+            .actual
+            .iter()
+            .enumerate()
+            .map(|(i, &a)| payload(i, a) as u8)
+            .collect();
+        sorted_walk(keys, vals, s, positives, negatives)
+    } else {
+        let vals: Vec<u16> = input
+            .actual
+            .iter()
+            .enumerate()
+            .map(|(i, &a)| payload(i, a))
+            .collect();
+        sorted_walk(keys, vals, s, positives, negatives)
+    };
 
     let sum_counts = |k: Option<usize>| {
         let mut c = [0u64; 4];
@@ -522,13 +534,25 @@ pub fn binary(input: &BinaryInput, u: &Uncertainty) -> Result<BinaryMetrics> {
     })
 }
 
+/// Sorts the rows by score, carrying their payloads, and [`walk`]s them.
+fn sorted_walk<T: Copy + Default + Into<u16>>(
+    mut keys: Vec<u64>,
+    mut vals: Vec<T>,
+    s: usize,
+    positives: u64,
+    negatives: u64,
+) -> (Walk, Vec<Walk>, RocCurve, PrCurve) {
+    sort_pairs(&mut keys, &mut vals);
+    walk(&keys, &vals, s, positives, negatives)
+}
+
 /// Walks the sorted scores from the highest down, one distinct score (one
 /// threshold) at a time: builds both curves for all rows and accumulates AUC
 /// and average precision for all rows and for each of the `s` subsamples,
 /// whose membership is in bits `1..=s` of each payload (bit 0 is the label).
-fn walk(
+fn walk<T: Copy + Into<u16>>(
     keys: &[u64],
-    vals: &[u16],
+    vals: &[T],
     s: usize,
     positives: u64,
     negatives: u64,
@@ -536,17 +560,29 @@ fn walk(
     let mut all = Walk::default();
     let mut subs = vec![Walk::default(); s];
     let mut roc = RocBuilder::new(positives, negatives);
-    let mut pr = PrCurve::default();
+    // Counting the thresholds first lets the PR curve, which sklearn orders
+    // by ascending threshold, be filled from the back at its final size
+    // instead of grown and reversed.
+    let distinct = keys.windows(2).filter(|w| w[0] != w[1]).count() + usize::from(!keys.is_empty());
+    let mut pr = PrCurve {
+        precisions: vec![0.0; distinct + 1],
+        recalls: vec![0.0; distinct + 1],
+        thresholds: vec![0.0; distinct],
+    };
+    pr.precisions[distinct] = 1.0;
+    let mut slot = distinct;
     let mut end = keys.len();
     while end > 0 {
         let k = keys[end - 1];
         let mut start = end;
+        let mut touched = 0u16;
         while start > 0 && keys[start - 1] == k {
             start -= 1;
-            let v = vals[start];
+            let v: u16 = vals[start].into();
             let label = u64::from(v & 1);
             all.tp += label;
             let mut m = v >> 1;
+            touched |= m;
             for w in subs.iter_mut() {
                 let inside = u64::from(m & 1);
                 w.tp += inside & label;
@@ -556,28 +592,26 @@ fn walk(
         }
         all.n += (end - start) as u64;
         all.close();
-        for w in subs.iter_mut() {
-            w.close();
+        // A subsample without rows at this threshold has nothing to close.
+        while touched != 0 {
+            subs[touched.trailing_zeros() as usize].close();
+            touched &= touched - 1;
         }
         let threshold = unkey(k);
         let fp = all.n - all.tp;
         roc.push(fp, all.tp, threshold);
-        pr.precisions.push(all.tp as f64 / all.n as f64);
+        slot -= 1;
+        pr.precisions[slot] = all.tp as f64 / all.n as f64;
         // sklearn sets recall to 1 at every threshold when there are no
         // positives.
-        pr.recalls.push(if positives == 0 {
+        pr.recalls[slot] = if positives == 0 {
             1.0
         } else {
             all.tp as f64 / positives as f64
-        });
-        pr.thresholds.push(threshold);
+        };
+        pr.thresholds[slot] = threshold;
         end = start;
     }
-    pr.precisions.reverse();
-    pr.recalls.reverse();
-    pr.thresholds.reverse();
-    pr.precisions.push(1.0);
-    pr.recalls.push(0.0);
     (all, subs, roc.finish(), pr)
 }
 

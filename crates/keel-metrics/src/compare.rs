@@ -371,9 +371,9 @@ fn decide(test: PairedTest, higher: bool, min_delta: f64) -> Decision {
         (-test.delta, -test.ci_high, -test.ci_low)
     };
     let alpha = 1.0 - test.confidence;
-    let pct = test.confidence * 100.0;
+    let pct = (test.confidence * 100.0 * 1e6).round() / 1e6;
     let detail = format!(
-        "{} changes by {:.6} (challenger {:.6}, champion {:.6}); the {pct:.4}% interval of the \
+        "{} changes by {:.6} (challenger {:.6}, champion {:.6}); the {pct}% interval of the \
          improvement is [{lo:.6}, {hi:.6}] against a minimum of {min_delta}, p = {:.4e} ({})",
         test.metric, test.delta, test.challenger, test.champion, test.p_value, test.method
     );
@@ -651,8 +651,9 @@ pub fn resample_index(seed: u64, r: u32, j: u64, n: u64) -> u64 {
 trait PairState {
     /// Forgets every row added so far.
     fn reset(&mut self);
-    /// Adds row `i` once more (a row drawn k times is added k times).
-    fn add(&mut self, i: usize);
+    /// Adds row `i` with weight `w`, the number of times it was drawn (0
+    /// must leave the state unchanged).
+    fn add(&mut self, i: usize, w: u32);
     /// The metric of the champion and of the challenger over the rows added.
     fn values(&self) -> (f64, f64);
 }
@@ -663,7 +664,7 @@ trait PairState {
 /// Each of `resamples` resamples draws the n row indices with replacement
 /// by [`resample_index`], the same rows for both models; the metric of each
 /// model is computed on the resample (rows weighted by how often they were
-/// drawn, accumulated in place without allocating per resample), and the
+/// drawn, counted in one buffer that every resample reuses), and the
 /// resample's delta is `challenger − champion`. The interval is the
 /// percentile interval of the deltas at `(1 − confidence)/2` and
 /// `(1 + confidence)/2`, with numpy's default linear interpolation; the
@@ -837,9 +838,11 @@ pub fn paired_bootstrap(
                 .iter()
                 .chain(champion)
                 .chain(challenger)
-                .any(|x| x.is_nan())
+                .any(|x| !x.is_finite())
             {
-                return Err(Error::InvalidInput("compare: a value is NaN".into()));
+                return Err(Error::InvalidInput(
+                    "compare: a value is NaN or infinite".into(),
+                ));
             }
             let per_row = |f: fn(f64, f64) -> f64| -> (Vec<f64>, Vec<f64>) {
                 (
@@ -925,6 +928,11 @@ pub fn paired_bootstrap(
 /// Runs the metric on all rows and on every resample: returns the champion's
 /// and challenger's full-data values, the resample deltas and n.
 /// It is generic so that the hot loop is compiled for each state type.
+///
+/// Each resample first counts how often each row is drawn (one reused
+/// buffer), then adds the rows in order with those counts as weights: the
+/// random accesses touch only the counts, and the per-row data are read
+/// sequentially, which matters once they no longer fit in cache.
 fn bootstrap<S: PairState>(
     st: &mut S,
     n: usize,
@@ -933,17 +941,22 @@ fn bootstrap<S: PairState>(
 ) -> (f64, f64, Vec<f64>, u64) {
     st.reset();
     for i in 0..n {
-        st.add(i);
+        st.add(i, 1);
     }
     let (full1, full2) = st.values();
     let nn = n as u128;
+    let mut counts = vec![0u32; n];
     let mut deltas = Vec::with_capacity(resamples as usize);
     for r in 0..resamples {
-        st.reset();
+        counts.iter_mut().for_each(|c| *c = 0);
         let base = mix(seed ^ (r as u64 + 1).wrapping_mul(GOLDEN));
         for j in 0..n as u64 {
             let idx = ((mix(base ^ j) as u128 * nn) >> 64) as usize;
-            st.add(idx);
+            counts[idx] += 1;
+        }
+        st.reset();
+        for (i, &w) in counts.iter().enumerate() {
+            st.add(i, w);
         }
         let (m1, m2) = st.values();
         deltas.push(m2 - m1);
@@ -1018,8 +1031,8 @@ impl PairState for BinaryState<'_> {
         self.hist = [0; 8];
     }
     #[inline]
-    fn add(&mut self, i: usize) {
-        self.hist[(self.codes[i] & 7) as usize] += 1;
+    fn add(&mut self, i: usize, w: u32) {
+        self.hist[(self.codes[i] & 7) as usize] += u64::from(w);
     }
     fn values(&self) -> (f64, f64) {
         let h = &self.hist;
@@ -1061,10 +1074,12 @@ impl PairState for MeanState<'_> {
         (self.s1, self.s2, self.count) = (0.0, 0.0, 0);
     }
     #[inline]
-    fn add(&mut self, i: usize) {
-        self.s1 += self.a1[i];
-        self.s2 += self.a2[i];
-        self.count += 1;
+    fn add(&mut self, i: usize, w: u32) {
+        // The per-row values are finite, so a zero weight adds exactly 0.
+        let wf = f64::from(w);
+        self.s1 += wf * self.a1[i];
+        self.s2 += wf * self.a2[i];
+        self.count += u64::from(w);
     }
     fn values(&self) -> (f64, f64) {
         let c = self.count as f64;
@@ -1090,9 +1105,11 @@ impl PairState for MaxState<'_> {
         (self.m1, self.m2) = (0.0, 0.0);
     }
     #[inline]
-    fn add(&mut self, i: usize) {
-        self.m1 = self.m1.max(self.a1[i]);
-        self.m2 = self.m2.max(self.a2[i]);
+    fn add(&mut self, i: usize, w: u32) {
+        if w > 0 {
+            self.m1 = self.m1.max(self.a1[i]);
+            self.m2 = self.m2.max(self.a2[i]);
+        }
     }
     fn values(&self) -> (f64, f64) {
         (self.m1, self.m2)
@@ -1120,16 +1137,19 @@ impl PairState for R2State<'_> {
         (self.lo, self.hi) = (f64::INFINITY, f64::NEG_INFINITY);
     }
     #[inline]
-    fn add(&mut self, i: usize) {
-        self.s1 += self.e1[i];
-        self.s2 += self.e2[i];
+    fn add(&mut self, i: usize, w: u32) {
+        let wf = f64::from(w);
+        self.s1 += wf * self.e1[i];
+        self.s2 += wf * self.e2[i];
         let d = self.yc[i];
-        self.sy += d;
-        self.syy += d * d;
-        self.count += 1;
-        let y = self.y[i];
-        self.lo = self.lo.min(y);
-        self.hi = self.hi.max(y);
+        self.sy += wf * d;
+        self.syy += wf * d * d;
+        self.count += u64::from(w);
+        if w > 0 {
+            let y = self.y[i];
+            self.lo = self.lo.min(y);
+            self.hi = self.hi.max(y);
+        }
     }
     fn values(&self) -> (f64, f64) {
         // A constant truth has no spread; scikit-learn then scores 1 for a
@@ -1222,14 +1242,15 @@ impl PairState for MulticlassState<'_> {
         }
     }
     #[inline]
-    fn add(&mut self, i: usize) {
+    fn add(&mut self, i: usize, w: u32) {
         let a = self.actual[i] as usize;
         let (p1, p2) = (self.p1[i] as usize, self.p2[i] as usize);
-        self.true_count[a] += 1;
-        self.pred1[p1] += 1;
-        self.pred2[p2] += 1;
-        self.tp1[a] += u64::from(a == p1);
-        self.tp2[a] += u64::from(a == p2);
+        let w = u64::from(w);
+        self.true_count[a] += w;
+        self.pred1[p1] += w;
+        self.pred2[p2] += w;
+        self.tp1[a] += w * u64::from(a == p1);
+        self.tp2[a] += w * u64::from(a == p2);
     }
     fn values(&self) -> (f64, f64) {
         (

@@ -129,8 +129,13 @@ pub fn numeric_drift(
     if baseline.iter().chain(current).any(|x| x.is_nan()) {
         return Err(Error::InvalidInput("drift: a value is NaN".into()));
     }
-    let a = sort::sort_f64(baseline);
-    let b = sort::sort_f64(current);
+    // Everything below works on the sorted order-preserving keys, which
+    // saves converting 2n values back to floats; a key is turned back into
+    // its float only where arithmetic needs it.
+    let mut a: Vec<u64> = baseline.iter().map(|&x| sort::key(x)).collect();
+    let mut b: Vec<u64> = current.iter().map(|&x| sort::key(x)).collect();
+    sort::sort_keys(&mut a);
+    sort::sort_keys(&mut b);
     let (n1, n2) = (a.len(), b.len());
 
     let edges = quantile_edges(&a, opts.bins);
@@ -168,7 +173,7 @@ pub fn numeric_drift(
 
 /// The baseline's quantiles at `1/bins .. (bins−1)/bins`, computed as
 /// `np.quantile(a, q)` with its default linear method, sorted and deduplicated.
-fn quantile_edges(sorted: &[f64], bins: usize) -> Vec<f64> {
+fn quantile_edges(sorted: &[u64], bins: usize) -> Vec<f64> {
     let n = sorted.len();
     let mut edges: Vec<f64> = (1..bins)
         .map(|i| {
@@ -178,7 +183,7 @@ fn quantile_edges(sorted: &[f64], bins: usize) -> Vec<f64> {
             let gamma = virtual_index - previous;
             let lo = (previous as usize).min(n - 1);
             let hi = (lo + 1).min(n - 1);
-            lerp(sorted[lo], sorted[hi], gamma)
+            lerp(sort::unkey(sorted[lo]), sort::unkey(sorted[hi]), gamma)
         })
         .collect();
     edges.sort_by(f64::total_cmp);
@@ -199,11 +204,12 @@ fn lerp(a: f64, b: f64, t: f64) -> f64 {
 
 /// The share of the sorted values in each bin: bin `k` holds the values with
 /// `k` edges at or below them.
-fn bin_fractions(sorted: &[f64], edges: &[f64]) -> Vec<f64> {
+fn bin_fractions(sorted: &[u64], edges: &[f64]) -> Vec<f64> {
     let n = sorted.len() as f64;
     let mut fractions = Vec::with_capacity(edges.len() + 1);
     let mut below = 0;
     for &e in edges {
+        let e = sort::key(e);
         let upto = sorted.partition_point(|&x| x < e);
         fractions.push((upto - below) as f64 / n);
         below = upto;
@@ -245,37 +251,34 @@ struct Walk {
     wasserstein: f64,
 }
 
-/// Walks the distinct values of both sorted samples in order. After each
-/// value both empirical distribution functions are known, `i/n1` and `j/n2`
-/// (computed as scipy computes them, by one division each), which gives the
-/// KS gaps and the Wasserstein area up to the next value.
-fn merge_walk(a: &[f64], b: &[f64]) -> Walk {
-    let (n1, n2) = (a.len() as f64, b.len() as f64);
+/// Walks the distinct values of both sorted samples (as keys) in order.
+/// After each value both empirical distribution functions are known, `i/n1`
+/// and `j/n2` (computed as scipy computes them, by one division each), which
+/// gives the KS gaps and the Wasserstein area up to the next value.
+fn merge_walk(a: &[u64], b: &[u64]) -> Walk {
+    let (n1, n2) = (a.len(), b.len());
+    let (f1, f2) = (n1 as f64, n2 as f64);
+    // Past the end, a sample reads as u64::MAX, above every key of a number.
+    let at = |s: &[u64], i: usize| s.get(i).copied().unwrap_or(u64::MAX);
     let (mut i, mut j) = (0usize, 0usize);
     let mut max_gap = f64::NEG_INFINITY;
     let mut min_gap = f64::INFINITY;
     // Neumaier summation: the area is a sum of up to n1 + n2 small terms.
     let (mut sum, mut comp) = (0.0f64, 0.0f64);
-    let next = |i: usize, j: usize| match (a.get(i), b.get(j)) {
-        (Some(&x), Some(&y)) => Some(x.min(y)),
-        (Some(&x), None) => Some(x),
-        (None, Some(&y)) => Some(y),
-        (None, None) => None,
-    };
-    let mut current = next(0, 0);
-    while let Some(v) = current {
-        while i < a.len() && a[i] == v {
+    let mut v = at(a, 0).min(at(b, 0));
+    while v != u64::MAX {
+        while i < n1 && a[i] == v {
             i += 1;
         }
-        while j < b.len() && b[j] == v {
+        while j < n2 && b[j] == v {
             j += 1;
         }
-        let gap = i as f64 / n1 - j as f64 / n2;
+        let gap = i as f64 / f1 - j as f64 / f2;
         max_gap = max_gap.max(gap);
         min_gap = min_gap.min(gap);
-        current = next(i, j);
-        if let Some(w) = current {
-            let term = gap.abs() * (w - v);
+        let w = at(a, i).min(at(b, j));
+        if w != u64::MAX {
+            let term = gap.abs() * (sort::unkey(w) - sort::unkey(v));
             let t = sum + term;
             if sum.abs() >= term.abs() {
                 comp += (sum - t) + term;
@@ -284,6 +287,7 @@ fn merge_walk(a: &[f64], b: &[f64]) -> Walk {
             }
             sum = t;
         }
+        v = w;
     }
     Walk {
         max_gap,

@@ -155,16 +155,16 @@ fn averages(stats: impl Iterator<Item = (u64, u64, u64)>) -> Averages {
     let mut classes = 0usize;
     for (tp, pred, support) in stats {
         let s = class_scores(tp, pred, support);
-        for j in 0..5 {
-            a.weighted[j] += s[j] * support as f64;
-            a.macro_[j] += s[j];
+        for ((w, m), x) in a.weighted.iter_mut().zip(&mut a.macro_).zip(s) {
+            *w += x * support as f64;
+            *m += x;
         }
         total += support;
         classes += 1;
     }
-    for j in 0..5 {
-        a.weighted[j] /= total as f64;
-        a.macro_[j] /= classes as f64;
+    for (w, m) in a.weighted.iter_mut().zip(&mut a.macro_) {
+        *w /= total as f64;
+        *m /= classes as f64;
     }
     a
 }
@@ -226,7 +226,9 @@ const PATTERN_CELLS: usize = 1 << 20;
 ///   precision 0 and a class that never occurs has recall 0
 ///   (`zero_division=0`), and both still count in macro averages.
 /// - Ties: in the best constant classifier, equally frequent classes resolve
-///   to the lowest code. Predictions have no scores, so nothing else ties.
+///   to the lowest code; every metric reported for it has the same value
+///   whichever of them is chosen. Predictions have no scores, so nothing
+///   else ties.
 pub fn multiclass(input: &MulticlassInput, u: &Uncertainty) -> Result<MulticlassMetrics> {
     let n = input.actual.len();
     if input.predicted.len() != n {

@@ -334,16 +334,16 @@ fn binary_json(
     ] {
         o.insert(k.into(), scalar(s));
     }
-    if b.scores_are_probabilities {
-        if let Some(s) = &m.log_loss {
-            o.insert("log_loss".into(), scalar(s));
-        }
+    if b.scores_are_probabilities
+        && let Some(s) = &m.log_loss
+    {
+        o.insert("log_loss".into(), scalar(s));
     }
     o.insert("average_precision".into(), scalar(&m.average_precision));
-    if b.scores_are_probabilities {
-        if let Some(s) = &m.brier_score {
-            o.insert("brier_score".into(), scalar(s));
-        }
+    if b.scores_are_probabilities
+        && let Some(s) = &m.brier_score
+    {
+        o.insert("brier_score".into(), scalar(s));
     }
     Value::Object(o)
 }
@@ -505,6 +505,125 @@ fn inferred_type(dt: &arrow_schema::DataType) -> &'static str {
     }
 }
 
+/// One feature's drift entry and its ModelOp-style test.
+type FeatureDrift = (Value, Option<Value>);
+
+/// The drift of one feature, and its ModelOp-style test.
+fn feature_drift(
+    baseline: &[RecordBatch],
+    current: &[RecordBatch],
+    name: &str,
+    opts: &DriftOptions,
+) -> Result<FeatureDrift> {
+    let mut test = None;
+    let b = column::gather(baseline, name)
+        .map_err(|e| Error::InvalidInput(format!("baseline: {e}")))?;
+    let c = column::gather(current, name)
+        .map_err(|e| Error::InvalidInput(format!("current data: {e}")))?;
+    let kind = b
+        .first()
+        .map(|a| inferred_type(a.data_type()))
+        .unwrap_or("Unknown");
+    let mut f = Map::new();
+    f.insert("name".into(), json!(name));
+    f.insert("inferred_type".into(), json!(kind));
+    if kind == "Fractional" || kind == "Integral" {
+        let bv = column::floats(&b, name)?;
+        let cv = column::floats(&c, name)?;
+        let bk: Vec<f64> = bv.iter().copied().filter(|x| !x.is_nan()).collect();
+        let ck: Vec<f64> = cv.iter().copied().filter(|x| !x.is_nan()).collect();
+        f.insert("baseline_missing".into(), json!(bv.len() - bk.len()));
+        f.insert("current_missing".into(), json!(cv.len() - ck.len()));
+        if bk.is_empty() || ck.is_empty() {
+            f.insert(
+                "error".into(),
+                json!("no values to compare: the column is empty or all null"),
+            );
+        } else {
+            let d = crate::drift::numeric_drift(&bk, &ck, opts)?;
+            for (k, v) in [
+                ("psi", d.psi),
+                ("ks_statistic", d.ks_statistic),
+                ("ks_p_value", d.ks_p_value),
+                ("jensen_shannon_distance", d.jensen_shannon_distance),
+                ("wasserstein_distance", d.wasserstein_distance),
+            ] {
+                f.insert(k.into(), num(v));
+            }
+            test = Some(json!({
+                "test_category": "data_drift",
+                "test_name": "Numerical Drift",
+                "test_type": "numerical_drift",
+                "test_id": format!("data_drift_numerical_{name}"),
+                "feature": name,
+                "values": {
+                    "psi": num(d.psi),
+                    "ks_statistic": num(d.ks_statistic),
+                    "ks_p_value": num(d.ks_p_value),
+                    "jensen_shannon_distance": num(d.jensen_shannon_distance),
+                    "wasserstein_distance": num(d.wasserstein_distance),
+                },
+            }));
+            f.insert(
+                "bins".into(),
+                json!({
+                    "edges": Value::Array(d.bin_edges.iter().map(|&x| num(x)).collect()),
+                    "baseline_fractions": Value::Array(d.baseline_fractions.iter().map(|&x| num(x)).collect()),
+                    "current_fractions": Value::Array(d.current_fractions.iter().map(|&x| num(x)).collect()),
+                }),
+            );
+        }
+    } else {
+        let mut enc = column::CategoryEncoder::default();
+        let bcodes = enc.encode(&b, name)?;
+        let ccodes = enc.encode(&c, name)?;
+        let categories = enc.names();
+        let bk: Vec<u32> = bcodes.iter().copied().filter(|&x| x != u32::MAX).collect();
+        let ck: Vec<u32> = ccodes.iter().copied().filter(|&x| x != u32::MAX).collect();
+        f.insert("baseline_missing".into(), json!(bcodes.len() - bk.len()));
+        f.insert("current_missing".into(), json!(ccodes.len() - ck.len()));
+        if bk.is_empty() || ck.is_empty() {
+            f.insert(
+                "error".into(),
+                json!("no values to compare: the column is empty or all null"),
+            );
+        } else {
+            let d = crate::drift::categorical_drift(&bk, &ck, categories.len())?;
+            f.insert("chi_squared".into(), num(d.chi_squared));
+            f.insert("chi_squared_p_value".into(), num(d.chi_squared_p_value));
+            f.insert("degrees_of_freedom".into(), json!(d.degrees_of_freedom));
+            f.insert("l_infinity".into(), num(d.l_infinity));
+            test = Some(json!({
+                "test_category": "data_drift",
+                "test_name": "Categorical Drift",
+                "test_type": "categorical_drift",
+                "test_id": format!("data_drift_categorical_{name}"),
+                "feature": name,
+                "values": {
+                    "chi_squared": num(d.chi_squared),
+                    "chi_squared_p_value": num(d.chi_squared_p_value),
+                    "l_infinity": num(d.l_infinity),
+                },
+            }));
+            let bf: Map<String, Value> = categories
+                .iter()
+                .zip(&d.baseline_fractions)
+                .map(|(k, &v)| (k.clone(), num(v)))
+                .collect();
+            let cf: Map<String, Value> = categories
+                .iter()
+                .zip(&d.current_fractions)
+                .map(|(k, &v)| (k.clone(), num(v)))
+                .collect();
+            f.insert(
+                "categories".into(),
+                json!({"baseline_fractions": bf, "current_fractions": cf}),
+            );
+        }
+    }
+    Ok((Value::Object(f), test))
+}
+
 /// Data drift of every feature between a baseline and a current sample.
 /// `columns` picks the features; by default every column of the baseline,
 /// each of which the current sample must also have. Numeric columns get PSI,
@@ -533,115 +652,34 @@ pub fn drift(
     if cur_rows == 0 {
         return Err(Error::EmptyInput("the current data has no rows".into()));
     }
+    // Features are independent: spread them over the cores (each feature's
+    // two sorts dominate the cost).
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .clamp(1, names.len().max(1));
+    let mut results: Vec<Option<Result<FeatureDrift>>> = Vec::new();
+    results.resize_with(names.len(), || None);
+    std::thread::scope(|scope| {
+        for (t, slots) in results
+            .chunks_mut(names.len().div_ceil(threads).max(1))
+            .enumerate()
+        {
+            let start = t * names.len().div_ceil(threads).max(1);
+            let names = &names;
+            scope.spawn(move || {
+                for (k, slot) in slots.iter_mut().enumerate() {
+                    *slot = Some(feature_drift(baseline, current, &names[start + k], opts));
+                }
+            });
+        }
+    });
     let mut features = Vec::with_capacity(names.len());
     let mut tests = Vec::new();
-    for name in &names {
-        let b = column::gather(baseline, name)
-            .map_err(|e| Error::InvalidInput(format!("baseline: {e}")))?;
-        let c = column::gather(current, name)
-            .map_err(|e| Error::InvalidInput(format!("current data: {e}")))?;
-        let kind = b
-            .first()
-            .map(|a| inferred_type(a.data_type()))
-            .unwrap_or("Unknown");
-        let mut f = Map::new();
-        f.insert("name".into(), json!(name));
-        f.insert("inferred_type".into(), json!(kind));
-        if kind == "Fractional" || kind == "Integral" {
-            let bv = column::floats(&b, name)?;
-            let cv = column::floats(&c, name)?;
-            let bk: Vec<f64> = bv.iter().copied().filter(|x| !x.is_nan()).collect();
-            let ck: Vec<f64> = cv.iter().copied().filter(|x| !x.is_nan()).collect();
-            f.insert("baseline_missing".into(), json!(bv.len() - bk.len()));
-            f.insert("current_missing".into(), json!(cv.len() - ck.len()));
-            if bk.is_empty() || ck.is_empty() {
-                f.insert(
-                    "error".into(),
-                    json!("no values to compare: the column is empty or all null"),
-                );
-            } else {
-                let d = crate::drift::numeric_drift(&bk, &ck, opts)?;
-                for (k, v) in [
-                    ("psi", d.psi),
-                    ("ks_statistic", d.ks_statistic),
-                    ("ks_p_value", d.ks_p_value),
-                    ("jensen_shannon_distance", d.jensen_shannon_distance),
-                    ("wasserstein_distance", d.wasserstein_distance),
-                ] {
-                    f.insert(k.into(), num(v));
-                }
-                tests.push(json!({
-                    "test_category": "data_drift",
-                    "test_name": "Numerical Drift",
-                    "test_type": "numerical_drift",
-                    "test_id": format!("data_drift_numerical_{name}"),
-                    "feature": name,
-                    "values": {
-                        "psi": num(d.psi),
-                        "ks_statistic": num(d.ks_statistic),
-                        "ks_p_value": num(d.ks_p_value),
-                        "jensen_shannon_distance": num(d.jensen_shannon_distance),
-                        "wasserstein_distance": num(d.wasserstein_distance),
-                    },
-                }));
-                f.insert(
-                    "bins".into(),
-                    json!({
-                        "edges": Value::Array(d.bin_edges.iter().map(|&x| num(x)).collect()),
-                        "baseline_fractions": Value::Array(d.baseline_fractions.iter().map(|&x| num(x)).collect()),
-                        "current_fractions": Value::Array(d.current_fractions.iter().map(|&x| num(x)).collect()),
-                    }),
-                );
-            }
-        } else {
-            let mut enc = column::CategoryEncoder::default();
-            let bcodes = enc.encode(&b, name)?;
-            let ccodes = enc.encode(&c, name)?;
-            let categories = enc.names();
-            let bk: Vec<u32> = bcodes.iter().copied().filter(|&x| x != u32::MAX).collect();
-            let ck: Vec<u32> = ccodes.iter().copied().filter(|&x| x != u32::MAX).collect();
-            f.insert("baseline_missing".into(), json!(bcodes.len() - bk.len()));
-            f.insert("current_missing".into(), json!(ccodes.len() - ck.len()));
-            if bk.is_empty() || ck.is_empty() {
-                f.insert(
-                    "error".into(),
-                    json!("no values to compare: the column is empty or all null"),
-                );
-            } else {
-                let d = crate::drift::categorical_drift(&bk, &ck, categories.len())?;
-                f.insert("chi_squared".into(), num(d.chi_squared));
-                f.insert("chi_squared_p_value".into(), num(d.chi_squared_p_value));
-                f.insert("degrees_of_freedom".into(), json!(d.degrees_of_freedom));
-                f.insert("l_infinity".into(), num(d.l_infinity));
-                tests.push(json!({
-                    "test_category": "data_drift",
-                    "test_name": "Categorical Drift",
-                    "test_type": "categorical_drift",
-                    "test_id": format!("data_drift_categorical_{name}"),
-                    "feature": name,
-                    "values": {
-                        "chi_squared": num(d.chi_squared),
-                        "chi_squared_p_value": num(d.chi_squared_p_value),
-                        "l_infinity": num(d.l_infinity),
-                    },
-                }));
-                let bf: Map<String, Value> = categories
-                    .iter()
-                    .zip(&d.baseline_fractions)
-                    .map(|(k, &v)| (k.clone(), num(v)))
-                    .collect();
-                let cf: Map<String, Value> = categories
-                    .iter()
-                    .zip(&d.current_fractions)
-                    .map(|(k, &v)| (k.clone(), num(v)))
-                    .collect();
-                f.insert(
-                    "categories".into(),
-                    json!({"baseline_fractions": bf, "current_fractions": cf}),
-                );
-            }
-        }
-        features.push(Value::Object(f));
+    for r in results {
+        let (f, t) = r.ok_or_else(|| Error::InvalidInput("a drift worker stopped".into()))??;
+        features.push(f);
+        tests.extend(t);
     }
     Ok(json!({
         "version": VERSION,

@@ -48,7 +48,7 @@ pub fn sort_pairs<T: Copy + Default>(keys: &mut Vec<u64>, vals: &mut Vec<T>) {
     let mut v2 = vec![T::default(); n];
     for (pass, count) in counts.iter().enumerate() {
         // A pass where every key has the same digit changes nothing.
-        if count.iter().any(|&c| c == n) {
+        if count.contains(&n) {
             continue;
         }
         let mut offsets = [0usize; BUCKETS];
@@ -80,7 +80,7 @@ pub fn sort_keys(keys: &mut Vec<u64>) {
     let counts = histograms(keys);
     let mut k2 = vec![0u64; n];
     for (pass, count) in counts.iter().enumerate() {
-        if count.iter().any(|&c| c == n) {
+        if count.contains(&n) {
             continue;
         }
         let mut offsets = [0usize; BUCKETS];

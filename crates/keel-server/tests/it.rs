@@ -502,7 +502,8 @@ async fn register_score_and_fetch_result() -> TestResult {
     .await?;
 
     // Comparisons need two metrics jobs and a metric Keel knows.
-    let compare = |body: serde_json::Value| s.http.post(s.url("/api/v1/comparisons")).json(&body).send();
+    let compare =
+        |body: serde_json::Value| s.http.post(s.url("/api/v1/comparisons")).json(&body).send();
     let p = expect_problem(
         compare(serde_json::json!({
             "champion_job": job.id, "challenger_job": job.id, "policy": {"metric": "auc"}

@@ -16,8 +16,7 @@ pub use artifacts::{ArtifactStore, blob_key};
 pub use error::{Error, Result};
 pub use meta::{MetaStore, open, open_sqlite};
 pub use records::{
-    ComparisonRecord,
-    AliasEvent, AliasRecord, JobFilter, JobRecord, ModelRecord, Page, Paged, UploadRecord,
-    VersionFile, VersionRecord,
+    AliasEvent, AliasRecord, ComparisonRecord, JobFilter, JobRecord, ModelRecord, Page, Paged,
+    UploadRecord, VersionFile, VersionRecord,
 };
 pub use sqlite::SqliteStore;

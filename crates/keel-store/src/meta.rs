@@ -10,8 +10,8 @@ use keel_types::{ComparisonId, JobError, JobId, JobStatus, ModelId, UploadId, Ve
 
 use crate::error::{Error, Result};
 use crate::records::{
-    AliasEvent, ComparisonRecord, AliasRecord, JobFilter, JobRecord, ModelRecord, Page, Paged, UploadRecord,
-    VersionFile, VersionRecord,
+    AliasEvent, AliasRecord, ComparisonRecord, JobFilter, JobRecord, ModelRecord, Page, Paged,
+    UploadRecord, VersionFile, VersionRecord,
 };
 
 /// Keel's metadata: models, versions, aliases, jobs and uploads.

@@ -2,9 +2,7 @@
 //! `keel-core` and the HTTP API see; they hold no database types.
 
 use chrono::{DateTime, SubsecRound, Utc};
-use keel_types::{
-    ComparisonId, JobError, JobId, JobKind, JobStatus, ModelId, UploadId, VersionId,
-};
+use keel_types::{ComparisonId, JobError, JobId, JobKind, JobStatus, ModelId, UploadId, VersionId};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};

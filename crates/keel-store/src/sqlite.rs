@@ -14,8 +14,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, SubsecRound, Utc};
 use keel_types::{
-    ComparisonId,
-    JobError, JobErrorKind, JobId, JobKind, JobStatus, ModelId, UploadId, VersionId, valid_name,
+    ComparisonId, JobError, JobErrorKind, JobId, JobKind, JobStatus, ModelId, UploadId, VersionId,
+    valid_name,
 };
 use sqlx::Row;
 use sqlx::migrate::Migrator;
@@ -27,8 +27,8 @@ use sqlx::sqlite::{
 use crate::error::{Error, Result};
 use crate::meta::MetaStore;
 use crate::records::{
-    AliasEvent, ComparisonRecord, AliasRecord, JobFilter, JobRecord, ModelRecord, Page, Paged, UploadRecord,
-    VersionFile, VersionRecord, decode_cursor, encode_cursor,
+    AliasEvent, AliasRecord, ComparisonRecord, JobFilter, JobRecord, ModelRecord, Page, Paged,
+    UploadRecord, VersionFile, VersionRecord, decode_cursor, encode_cursor,
 };
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -980,7 +980,12 @@ impl MetaStore for SqliteStore {
         .bind(c.champion_job.to_string())
         .bind(c.challenger_job.to_string())
         .bind(to_json(&c.policy, "comparison policy")?)
-        .bind(c.result.as_ref().map(|r| to_json(r, "comparison result")).transpose()?)
+        .bind(
+            c.result
+                .as_ref()
+                .map(|r| to_json(r, "comparison result"))
+                .transpose()?,
+        )
         .bind(&c.error)
         .bind(ts(c.created_at))
         .bind(c.finished_at.map(ts))
@@ -1051,7 +1056,11 @@ impl MetaStore for SqliteStore {
              WHERE id = ? AND status = 'PENDING'",
         )
         .bind(status)
-        .bind(result.map(|r| to_json(r, "comparison result")).transpose()?)
+        .bind(
+            result
+                .map(|r| to_json(r, "comparison result"))
+                .transpose()?,
+        )
         .bind(error)
         .bind(ts(now))
         .bind(id.to_string())

@@ -12,9 +12,7 @@ use keel_types::{
 };
 use serde_json::json;
 
-use crate::records::{
-    ComparisonRecord, JobFilter, JobRecord, Page, UploadRecord, VersionFile,
-};
+use crate::records::{ComparisonRecord, JobFilter, JobRecord, Page, UploadRecord, VersionFile};
 use crate::{ArtifactStore, Error, MetaStore, SqliteStore, blob_key, open, open_sqlite};
 
 type TestResult = std::result::Result<(), Box<dyn std::error::Error>>;
@@ -669,7 +667,10 @@ async fn comparisons(store: &Arc<dyn MetaStore>) {
         store.create_comparison(&c).await.unwrap();
         made.push(c);
     }
-    assert_eq!(store.comparison(made[0].id).await.unwrap(), Some(made[0].clone()));
+    assert_eq!(
+        store.comparison(made[0].id).await.unwrap(),
+        Some(made[0].clone())
+    );
     assert_eq!(store.comparison(ComparisonId::new()).await.unwrap(), None);
     let dup = store.create_comparison(&made[0]).await.unwrap_err();
     assert_eq!(dup.code(), Code::AlreadyExists, "{dup}");
@@ -689,20 +690,27 @@ async fn comparisons(store: &Arc<dyn MetaStore>) {
         .list_comparisons(&Page::after(2, first.next_cursor.clone().unwrap()))
         .await
         .unwrap();
-    assert_eq!(rest.items.iter().map(|c| c.id).collect::<Vec<_>>(), vec![made[0].id]);
+    assert_eq!(
+        rest.items.iter().map(|c| c.id).collect::<Vec<_>>(),
+        vec![made[0].id]
+    );
     assert_eq!(rest.next_cursor, None);
 
     // Finishing happens once; the second finisher changes nothing.
     let now = Utc::now().trunc_subsecs(6);
     let result = json!({"verdict": "challenger_better"});
-    assert!(store
-        .finish_comparison(made[0].id, "COMPLETED", Some(&result), None, now)
-        .await
-        .unwrap());
-    assert!(!store
-        .finish_comparison(made[0].id, "FAILED", None, Some("late"), now)
-        .await
-        .unwrap());
+    assert!(
+        store
+            .finish_comparison(made[0].id, "COMPLETED", Some(&result), None, now)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .finish_comparison(made[0].id, "FAILED", None, Some("late"), now)
+            .await
+            .unwrap()
+    );
     let done = store.comparison(made[0].id).await.unwrap().unwrap();
     assert_eq!(done.status, "COMPLETED");
     assert_eq!(done.result, Some(result));

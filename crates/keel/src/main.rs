@@ -157,7 +157,7 @@ impl PageArgs {
 #[derive(Subcommand)]
 enum JobCmd {
     /// Creates a job: KIND is scoring|metrics|training (or batchjob|testjob|trainingjob).
-    Create(CreateArgs),
+    Create(Box<CreateArgs>),
     /// Lists jobs, newest first.
     #[command(alias = "ls")]
     List {
@@ -358,7 +358,7 @@ fn inspect(fmt: Format, dir: &Path, attach: &[PathBuf]) -> anyhow::Result<i32> {
 
 async fn job_cmd(b: &Backend, fmt: Format, cmd: JobCmd) -> anyhow::Result<i32> {
     match cmd {
-        JobCmd::Create(a) => create_job(b, fmt, a).await,
+        JobCmd::Create(a) => create_job(b, fmt, *a).await,
         JobCmd::List {
             status,
             kind,

@@ -435,7 +435,10 @@ fn fmt_num(v: Option<&serde_json::Value>) -> String {
 /// A metrics document as a table of its scalars (value ± standard deviation),
 /// then the fairness groups. `-o json` prints the whole document.
 pub fn metrics_summary(doc: &serde_json::Value) {
-    let pt = doc.get("problem_type").and_then(|v| v.as_str()).unwrap_or("?");
+    let pt = doc
+        .get("problem_type")
+        .and_then(|v| v.as_str())
+        .unwrap_or("?");
     let ds = doc.get("dataset");
     outln!(
         "{pt}: {} of {} records evaluated ({} dropped)",
@@ -484,7 +487,9 @@ pub fn metrics_summary(doc: &serde_json::Value) {
             outln!();
             outln!(
                 "fairness by {attr} (reference group {})",
-                v.get("reference_group").and_then(|g| g.as_str()).unwrap_or("?")
+                v.get("reference_group")
+                    .and_then(|g| g.as_str())
+                    .unwrap_or("?")
             );
             let rows: Vec<Vec<String>> = v
                 .get("groups")
@@ -493,7 +498,10 @@ pub fn metrics_summary(doc: &serde_json::Value) {
                     gs.iter()
                         .map(|g| {
                             vec![
-                                g.get("group").and_then(|x| x.as_str()).unwrap_or("").to_string(),
+                                g.get("group")
+                                    .and_then(|x| x.as_str())
+                                    .unwrap_or("")
+                                    .to_string(),
                                 fmt_count(g.get("count")),
                                 fmt_num(g.get("positive_rate")),
                                 fmt_num(g.get("true_positive_rate")),
@@ -508,7 +516,9 @@ pub fn metrics_summary(doc: &serde_json::Value) {
                 })
                 .unwrap_or_default();
             table(
-                &["GROUP", "COUNT", "POS_RATE", "TPR", "FPR", "SPD", "DI", "EOD", "AOD"],
+                &[
+                    "GROUP", "COUNT", "POS_RATE", "TPR", "FPR", "SPD", "DI", "EOD", "AOD",
+                ],
                 &rows,
             );
         }
@@ -529,8 +539,14 @@ pub fn drift_summary(doc: &serde_json::Value) {
                 .map(|f| {
                     let g = |k: &str| fmt_num(f.get(k));
                     vec![
-                        f.get("name").and_then(|x| x.as_str()).unwrap_or("").to_string(),
-                        f.get("inferred_type").and_then(|x| x.as_str()).unwrap_or("").to_string(),
+                        f.get("name")
+                            .and_then(|x| x.as_str())
+                            .unwrap_or("")
+                            .to_string(),
+                        f.get("inferred_type")
+                            .and_then(|x| x.as_str())
+                            .unwrap_or("")
+                            .to_string(),
                         g("psi"),
                         g("ks_statistic"),
                         g("ks_p_value"),
@@ -544,7 +560,17 @@ pub fn drift_summary(doc: &serde_json::Value) {
         })
         .unwrap_or_default();
     table(
-        &["FEATURE", "TYPE", "PSI", "KS", "KS_P", "JS", "WASSERSTEIN", "CHI2_P", "L_INF"],
+        &[
+            "FEATURE",
+            "TYPE",
+            "PSI",
+            "KS",
+            "KS_P",
+            "JS",
+            "WASSERSTEIN",
+            "CHI2_P",
+            "L_INF",
+        ],
         &rows,
     );
 }
@@ -586,7 +612,10 @@ pub fn comparison(fmt: Format, c: &api::Comparison) -> anyhow::Result<()> {
             ms.iter()
                 .map(|m| {
                     vec![
-                        m.get("name").and_then(|x| x.as_str()).unwrap_or("").to_string(),
+                        m.get("name")
+                            .and_then(|x| x.as_str())
+                            .unwrap_or("")
+                            .to_string(),
                         fmt_num(m.get("champion")),
                         fmt_num(m.get("challenger")),
                         fmt_num(m.get("delta")),

@@ -201,9 +201,7 @@ fn sort_once(batches: &[RecordBatch], name: &str) -> Duration {
     let mut values: Vec<f64> = Vec::new();
     for b in batches {
         if let Some(c) = b.column_by_name(name)
-            && let Some(a) = c
-                .as_any()
-                .downcast_ref::<arrow_array::Float64Array>()
+            && let Some(a) = c.as_any().downcast_ref::<arrow_array::Float64Array>()
         {
             values.extend(a.values().iter().copied().filter(|x| !x.is_nan()));
         }
@@ -215,7 +213,12 @@ fn sort_once(batches: &[RecordBatch], name: &str) -> Duration {
     t.elapsed()
 }
 
-fn write_doc(doc: &Value, out: &Option<PathBuf>, fmt: Format, summary: fn(&Value)) -> anyhow::Result<()> {
+fn write_doc(
+    doc: &Value,
+    out: &Option<PathBuf>,
+    fmt: Format,
+    summary: fn(&Value),
+) -> anyhow::Result<()> {
     match out {
         Some(path) => {
             let text = serde_json::to_vec_pretty(doc)?;
@@ -226,7 +229,9 @@ fn write_doc(doc: &Value, out: &Option<PathBuf>, fmt: Format, summary: fn(&Value
             }
             eprintln!("wrote {}", path.display());
         }
-        None if fmt == Format::Json => output::out(&format!("{}\n", serde_json::to_string_pretty(doc)?)),
+        None if fmt == Format::Json => {
+            output::out(&format!("{}\n", serde_json::to_string_pretty(doc)?))
+        }
         None => summary(doc),
     }
     Ok(())
@@ -367,7 +372,9 @@ pub async fn compare(b: &Backend, fmt: Format, a: CompareArgs) -> anyhow::Result
     };
     let req = if a.jobs.is_empty() {
         let (Some(champion), Some(challenger)) = (&a.champion, &a.challenger) else {
-            bail!("name the champion and the challenger (such as fraud@champion fraud@challenger), or two metrics jobs with --jobs");
+            bail!(
+                "name the champion and the challenger (such as fraud@champion fraud@challenger), or two metrics jobs with --jobs"
+            );
         };
         let Some(data) = &a.data else {
             bail!("name the labeled data both versions run on: --data FILE");
@@ -405,7 +412,10 @@ pub async fn compare(b: &Backend, fmt: Format, a: CompareArgs) -> anyhow::Result
         for job in [c.champion_job, c.challenger_job] {
             let j = b.job(job.into()).await?;
             if j.status == "PENDING" {
-                eprintln!("running {} job {} on {} version {}", j.kind, j.id, j.model_name, j.version);
+                eprintln!(
+                    "running {} job {} on {} version {}",
+                    j.kind, j.id, j.model_name, j.version
+                );
                 b.run_local(job.into()).await?;
             }
         }

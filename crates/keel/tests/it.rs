@@ -830,7 +830,6 @@ fn server_mode_end_to_end() {
         .stdout;
     assert!(logs.contains("trained on 569 rows"), "{logs}");
 
-
     let jobs = env.keel(&["job", "list", "-o", "json"]).ok_json();
     let items = jobs["items"].as_array().expect("items");
     assert!(items.len() >= 3, "{jobs:#}");
@@ -859,11 +858,20 @@ fn server_mode_end_to_end() {
         ])
         .ok_json();
     assert_eq!(cmp["status"], "COMPLETED", "{cmp:#}");
-    assert_eq!(cmp["result"]["test"]["method"], "paired_bootstrap", "{cmp:#}");
+    assert_eq!(
+        cmp["result"]["test"]["method"], "paired_bootstrap",
+        "{cmp:#}"
+    );
     assert_eq!(cmp["result"]["test"]["resamples"], 200, "{cmp:#}");
     assert!(cmp["verdict"].is_string(), "{cmp:#}");
     let shown = env
-        .keel(&["comparison", "show", cmp["id"].as_str().unwrap_or(""), "-o", "json"])
+        .keel(&[
+            "comparison",
+            "show",
+            cmp["id"].as_str().unwrap_or(""),
+            "-o",
+            "json",
+        ])
         .ok_json();
     assert_eq!(shown["verdict"], cmp["verdict"]);
 
@@ -956,7 +964,15 @@ fn builtin_metrics_take_roles_from_schemas_or_flags() {
     // fraud_roles marks the label and the score in its schemas: no flags needed.
     env.register("fraud_roles");
     let job = env
-        .keel(&["job", "create", "metrics", "fraud_roles", "labeled.parquet", "-o", "json"])
+        .keel(&[
+            "job",
+            "create",
+            "metrics",
+            "fraud_roles",
+            "labeled.parquet",
+            "-o",
+            "json",
+        ])
         .ok_json();
     assert_eq!(job["status"], "COMPLETED", "{job:#}");
     let doc = &job["result"]["metrics"];
@@ -974,12 +990,21 @@ fn builtin_metrics_take_roles_from_schemas_or_flags() {
          p = pd.read_csv('reference_scores.csv')['probability']\n\
          print(json.dumps({'auc': roc_auc_score(y, p), 'f1': f1_score(y, p > 0.5)}))",
     );
-    assert!((auc - want["auc"].as_f64().unwrap_or(0.0)).abs() < 1e-9, "{auc} vs {want}");
+    assert!(
+        (auc - want["auc"].as_f64().unwrap_or(0.0)).abs() < 1e-9,
+        "{auc} vs {want}"
+    );
     let f1 = metric(doc, "binary_classification_metrics", "f1");
-    assert!((f1 - want["f1"].as_f64().unwrap_or(0.0)).abs() < 1e-9, "{f1} vs {want}");
+    assert!(
+        (f1 - want["f1"].as_f64().unwrap_or(0.0)).abs() < 1e-9,
+        "{f1} vs {want}"
+    );
     let std = doc["binary_classification_metrics"]["auc"]["standard_deviation"].as_f64();
     assert!(std.is_some_and(|s| s > 0.0 && s < 0.05), "{doc:#}");
-    assert_eq!(doc["performance"][0]["test_id"], "performance_classification_metrics");
+    assert_eq!(
+        doc["performance"][0]["test_id"],
+        "performance_classification_metrics"
+    );
 
     // The document is the job's result file too.
     let printed = env.keel(&["job", "result", &job_id(&job)]).expect(0).stdout;
@@ -1006,7 +1031,9 @@ fn builtin_metrics_take_roles_from_schemas_or_flags() {
         .ok_json();
     assert_eq!(both["status"], "COMPLETED", "{both:#}");
     let d = &both["result"]["metrics"];
-    let own = d["model_metrics"]["auc"].as_f64().expect("the model's own auc");
+    let own = d["model_metrics"]["auc"]
+        .as_f64()
+        .expect("the model's own auc");
     let builtin = metric(d, "binary_classification_metrics", "auc");
     assert!((own - builtin).abs() < 1e-12, "{own} vs {builtin}");
 
@@ -1019,13 +1046,23 @@ fn builtin_metrics_take_roles_from_schemas_or_flags() {
     // A label column the data does not have fails the job, naming the columns.
     let failed = env
         .keel(&[
-            "job", "create", "metrics", "fraud_batch", "labeled.parquet", "--label", "nope",
-            "-o", "json",
+            "job",
+            "create",
+            "metrics",
+            "fraud_batch",
+            "labeled.parquet",
+            "--label",
+            "nope",
+            "-o",
+            "json",
         ])
         .expect(6)
         .json();
     let msg = failed["error"]["message"].as_str().unwrap_or("");
-    assert!(msg.contains("nope") && msg.contains("flagged"), "{failed:#}");
+    assert!(
+        msg.contains("nope") && msg.contains("flagged"),
+        "{failed:#}"
+    );
 }
 
 #[test]
@@ -1062,8 +1099,16 @@ fn metrics_and_drift_over_files_match_scipy() {
 
     let doc = env
         .keel(&[
-            "metrics", "preds.parquet", "--label", "y", "--probability", "p", "--protected", "g",
-            "-o", "json",
+            "metrics",
+            "preds.parquet",
+            "--label",
+            "y",
+            "--probability",
+            "p",
+            "--protected",
+            "g",
+            "-o",
+            "json",
         ])
         .ok_json();
     assert_eq!(doc["dataset"]["dropped_by_column"]["p"], 1, "{doc:#}");
@@ -1076,14 +1121,28 @@ fn metrics_and_drift_over_files_match_scipy() {
         .as_array()
         .and_then(|gs| gs.iter().find(|g| g["group"] == "b"))
         .expect("group b");
-    let spd = b["statistical_parity_difference"].as_f64().unwrap_or(f64::NAN);
+    let spd = b["statistical_parity_difference"]
+        .as_f64()
+        .unwrap_or(f64::NAN);
     assert!(close(spd, w("spd_b")), "{spd} vs {}", w("spd_b"));
 
     let reg = env
-        .keel(&["metrics", "reg.csv", "--label", "y", "--prediction", "yhat", "-o", "json"])
+        .keel(&[
+            "metrics",
+            "reg.csv",
+            "--label",
+            "y",
+            "--prediction",
+            "yhat",
+            "-o",
+            "json",
+        ])
         .ok_json();
     assert_eq!(reg["problem_type"], "Regression", "{reg:#}");
-    assert!(close(metric(&reg, "regression_metrics", "mae"), w("mae")), "{reg:#}");
+    assert!(
+        close(metric(&reg, "regression_metrics", "mae"), w("mae")),
+        "{reg:#}"
+    );
 
     let out = env.data().join("drift.json");
     env.keel(&[
@@ -1098,29 +1157,71 @@ fn metrics_and_drift_over_files_match_scipy() {
         serde_json::from_slice(&std::fs::read(&out).expect("drift.json")).expect("JSON");
     let x = &drift["features"][0];
     assert_eq!(x["name"], "x");
-    assert!(close(x["ks_statistic"].as_f64().unwrap_or(f64::NAN), w("ks")), "{x:#}");
-    assert!(close(x["ks_p_value"].as_f64().unwrap_or(f64::NAN), w("ks_p")), "{x:#}");
-    assert!(close(x["wasserstein_distance"].as_f64().unwrap_or(f64::NAN), w("w")), "{x:#}");
+    assert!(
+        close(x["ks_statistic"].as_f64().unwrap_or(f64::NAN), w("ks")),
+        "{x:#}"
+    );
+    assert!(
+        close(x["ks_p_value"].as_f64().unwrap_or(f64::NAN), w("ks_p")),
+        "{x:#}"
+    );
+    assert!(
+        close(
+            x["wasserstein_distance"].as_f64().unwrap_or(f64::NAN),
+            w("w")
+        ),
+        "{x:#}"
+    );
 
     // Bad input is a clear error, not a crash.
     let bad = env
-        .keel(&["metrics", "preds.parquet", "--label", "missing", "--probability", "p"])
+        .keel(&[
+            "metrics",
+            "preds.parquet",
+            "--label",
+            "missing",
+            "--probability",
+            "p",
+        ])
         .expect(1);
     assert!(bad.stderr.contains("no column 'missing'"), "{}", bad.stderr);
     let three = env
-        .keel(&["metrics", "preds.parquet", "--label", "g", "--prediction", "g", "--problem-type", "binary"])
+        .keel(&[
+            "metrics",
+            "preds.parquet",
+            "--label",
+            "g",
+            "--prediction",
+            "g",
+            "--problem-type",
+            "binary",
+        ])
         .expect(1);
-    assert!(three.stderr.contains("more than two labels"), "{}", three.stderr);
+    assert!(
+        three.stderr.contains("more than two labels"),
+        "{}",
+        three.stderr
+    );
 }
 
 #[test]
 fn compare_tells_a_weaker_challenger_apart() {
     let Some(env) = Env::new() else { return };
     env.register("fraud_roles");
-    env.keel(&["model", "register", "../fraud_weak", "--name", "fraud_roles", "-o", "json"])
+    env.keel(&[
+        "model",
+        "register",
+        "../fraud_weak",
+        "--name",
+        "fraud_roles",
+        "-o",
+        "json",
+    ])
+    .expect(0);
+    env.keel(&["model", "alias", "fraud_roles", "champion", "1"])
         .expect(0);
-    env.keel(&["model", "alias", "fraud_roles", "champion", "1"]).expect(0);
-    env.keel(&["model", "alias", "fraud_roles", "challenger", "2"]).expect(0);
+    env.keel(&["model", "alias", "fraud_roles", "challenger", "2"])
+        .expect(0);
     let cmp = env
         .keel(&[
             "compare",
@@ -1155,17 +1256,32 @@ fn compare_tells_a_weaker_challenger_apart() {
         cmp["challenger_job"].as_str().unwrap_or("").to_string(),
     );
     let flipped = env
-        .keel(&["compare", "--jobs", &b, &a, "--metric", "accuracy", "-o", "json"])
+        .keel(&[
+            "compare", "--jobs", &b, &a, "--metric", "accuracy", "-o", "json",
+        ])
         .ok_json();
-    assert_eq!(flipped["result"]["test"]["method"], "mcnemar", "{flipped:#}");
+    assert_eq!(
+        flipped["result"]["test"]["method"], "mcnemar",
+        "{flipped:#}"
+    );
     assert_eq!(flipped["verdict"], "challenger_better", "{flipped:#}");
-    let table = env.keel(&["comparison", "show", flipped["id"].as_str().unwrap_or("")]).expect(0);
-    assert!(table.stdout.contains("verdict: challenger_better"), "{}", table.stdout);
+    let table = env
+        .keel(&["comparison", "show", flipped["id"].as_str().unwrap_or("")])
+        .expect(0);
+    assert!(
+        table.stdout.contains("verdict: challenger_better"),
+        "{}",
+        table.stdout
+    );
     let list = env.keel(&["comparison", "list", "-o", "json"]).ok_json();
     assert_eq!(list["items"].as_array().map(Vec::len), Some(2));
 
     let unknown = env
         .keel(&["compare", "--jobs", &a, &b, "--metric", "vibes"])
         .expect(1);
-    assert!(unknown.stderr.contains("cannot compare on 'vibes'"), "{}", unknown.stderr);
+    assert!(
+        unknown.stderr.contains("cannot compare on 'vibes'"),
+        "{}",
+        unknown.stderr
+    );
 }
