@@ -157,7 +157,7 @@ print("\n".join(splits))
 # out: the two sides draw different random subsamples. Keel's sections that
 # restate the input or repeat the same numbers in ModelOp's test shape are
 # left out too.
-KEEL_ONLY = {"version", "problem_type", "dataset", "settings", "performance", "bias"}
+KEEL_ONLY = {"version", "problem_type", "dataset", "settings", "performance", "bias", "data_drift"}
 def flatten(x, path, acc):
     if isinstance(x, dict):
         if "value" in x and "standard_deviation" in x:

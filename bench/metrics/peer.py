@@ -145,6 +145,20 @@ def multiclass_scalars(y, yhat):
             out[f"{avg}_{name}"] = f
         out[f"{avg}_recall"] = rec
         out[f"{avg}_precision"] = prec
+    # The best constant classifier predicts the most frequent class c (share
+    # pi) for every row: precision pi and recall 1 on c, 0 on every other class.
+    labels, counts = np.unique(y, return_counts=True)
+    pi, k = counts.max() / len(y), len(labels)
+    fc = {name: (1 + beta**2) * pi / (beta**2 * pi + 1)
+          for beta, name in ((0.5, "f0_5"), (1, "f1"), (2, "f2"))}
+    out["accuracy_best_constant_classifier"] = pi
+    out["weighted_recall_best_constant_classifier"] = pi
+    out["weighted_precision_best_constant_classifier"] = pi * pi
+    out["macro_recall_best_constant_classifier"] = 1 / k
+    out["macro_precision_best_constant_classifier"] = pi / k
+    for name, f in fc.items():
+        out[f"weighted_{name}_best_constant_classifier"] = pi * f
+        out[f"macro_{name}_best_constant_classifier"] = f / k
     return out
 
 
@@ -155,6 +169,13 @@ def multiclass(path):
     labels = np.union1d(np.unique(y), np.unique(yhat)).tolist()
     m = {"confusion_matrix": confusion(y, yhat, labels)}
     m.update(with_std((y, yhat), multiclass_scalars))
+    prec, rec, f1, support = skm.precision_recall_fscore_support(
+        y, yhat, labels=labels, average=None, zero_division=0)
+    predicted = pd.Series(yhat).value_counts().reindex(labels, fill_value=0)
+    m["per_class"] = {
+        str(c): {"support": int(support[i]), "predicted": int(predicted[c]),
+                 "precision": float(prec[i]), "recall": float(rec[i]), "f1": float(f1[i])}
+        for i, c in enumerate(labels)}
     return t_read, {"multiclass_classification_metrics": m}
 
 
@@ -225,7 +246,8 @@ def drift(baseline_path, current_path):
             d = numeric_drift(b.to_numpy(dtype=float), c.to_numpy(dtype=float))
         else:
             d = categorical_drift(b, c)
-        features.append({"name": col, **d})
+        features.append({"name": col, "baseline_missing": int(base[col].isna().sum()),
+                         "current_missing": int(cur[col].isna().sum()), **d})
     return t_read, {"features": features}
 
 

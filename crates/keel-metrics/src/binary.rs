@@ -296,13 +296,19 @@ struct RocBuilder {
 }
 
 impl RocBuilder {
-    fn new(pos: u64, neg: u64) -> Self {
+    /// A builder for at most `points` thresholds; reserving them up front
+    /// avoids copying a growing curve (pages never written cost nothing).
+    fn new(pos: u64, neg: u64, points: usize) -> Self {
         let mut b = RocBuilder {
             pos: pos as f64,
             neg: neg as f64,
             before: None,
             pending: None,
-            curve: RocCurve::default(),
+            curve: RocCurve {
+                false_positive_rates: Vec::with_capacity(points + 1),
+                true_positive_rates: Vec::with_capacity(points + 1),
+                thresholds: Vec::with_capacity(points + 1),
+            },
         };
         // sklearn prepends (0, 0) at +inf so the curve starts at the origin.
         b.emit(0, 0, f64::INFINITY);
@@ -334,6 +340,9 @@ impl RocBuilder {
         if let Some((fp, tp, thr)) = self.pending.take() {
             self.emit(fp, tp, thr);
         }
+        self.curve.false_positive_rates.shrink_to_fit();
+        self.curve.true_positive_rates.shrink_to_fit();
+        self.curve.thresholds.shrink_to_fit();
         self.curve
     }
 }
@@ -559,11 +568,11 @@ fn walk<T: Copy + Into<u16>>(
 ) -> (Walk, Vec<Walk>, RocCurve, PrCurve) {
     let mut all = Walk::default();
     let mut subs = vec![Walk::default(); s];
-    let mut roc = RocBuilder::new(positives, negatives);
     // Counting the thresholds first lets the PR curve, which sklearn orders
     // by ascending threshold, be filled from the back at its final size
     // instead of grown and reversed.
     let distinct = keys.windows(2).filter(|w| w[0] != w[1]).count() + usize::from(!keys.is_empty());
+    let mut roc = RocBuilder::new(positives, negatives, distinct);
     let mut pr = PrCurve {
         precisions: vec![0.0; distinct + 1],
         recalls: vec![0.0; distinct + 1],
