@@ -90,14 +90,18 @@ impl LogSink for JobLog {
 
 /// Rejected records, appended as JSON lines with the stage that rejected them.
 struct RejectedLog {
-    path: PathBuf,
+    /// Where to write; `None` discards (a second read of input already logged).
+    path: Option<PathBuf>,
     out: Option<BufWriter<File>>,
 }
 
 impl RejectedLog {
     fn push(&mut self, stage: &str, r: &Rejection) -> std::io::Result<()> {
+        let Some(path) = &self.path else {
+            return Ok(());
+        };
         if self.out.is_none() {
-            self.out = Some(BufWriter::new(File::create(&self.path)?));
+            self.out = Some(BufWriter::new(File::create(path)?));
         }
         if let Some(out) = self.out.as_mut() {
             let mut v = serde_json::to_value(r).unwrap_or(serde_json::Value::Null);
@@ -114,7 +118,7 @@ impl RejectedLog {
         match self.out.take() {
             Some(mut out) => {
                 out.flush()?;
-                Ok(Some(self.path))
+                Ok(self.path)
             }
             None => Ok(None),
         }
@@ -744,19 +748,9 @@ impl Run {
                 "jobParameters": {},
             }),
         };
-        let chunks = keel_data::open(
-            &self.input,
-            &ReadOptions {
-                format: self.spec.format,
-                schema: self.input_schema.clone(),
-                batch_size: 10_000,
-                name: Some(self.input_name.clone()),
-                columns: None,
-            },
-        )
-        .map_err(|e| failure(JobErrorKind::InvalidInput, e.to_string()))?;
+        let chunks = self.open_input()?;
         let rejected = Mutex::new(RejectedLog {
-            path: self.workdir.join(".keel-rejected.jsonl"),
+            path: Some(self.workdir.join(".keel-rejected.jsonl")),
             out: None,
         });
         let mut feed = Feed {
@@ -973,9 +967,9 @@ impl Run {
         Ok((doc, path))
     }
 
-    /// Runs the model's own metrics function over a second read of the input.
-    fn own_metrics(&self, spec: &WorkerSpec) -> std::result::Result<serde_json::Value, JobError> {
-        let chunks = keel_data::open(
+    /// Opens the job's input, checked against the input schema.
+    fn open_input(&self) -> std::result::Result<keel_data::Chunks, JobError> {
+        keel_data::open(
             &self.input,
             &ReadOptions {
                 format: self.spec.format,
@@ -985,11 +979,16 @@ impl Run {
                 columns: None,
             },
         )
-        .map_err(|e| failure(JobErrorKind::InvalidInput, e.to_string()))?;
+        .map_err(|e| failure(JobErrorKind::InvalidInput, e.to_string()))
+    }
+
+    /// Runs the model's own metrics function over a second read of the input.
+    fn own_metrics(&self, spec: &WorkerSpec) -> std::result::Result<serde_json::Value, JobError> {
+        let chunks = self.open_input()?;
         // The first read already counted and logged the rejected records.
         let progress = Progress::default();
         let rejected = Mutex::new(RejectedLog {
-            path: self.workdir.join(".keel-rejected-again.jsonl"),
+            path: None,
             out: None,
         });
         let mut feed = Feed {

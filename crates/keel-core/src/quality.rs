@@ -191,15 +191,13 @@ impl Builtin {
                 .map_err(|e| Error::InvalidArgument(e.to_string()))?,
         };
         let mut spec = Spec::new(problem_type, self.label.clone());
-        if problem_type == ProblemType::Binary {
+        if problem_type == ProblemType::Binary && probability.is_some() {
+            // With a probability, the threshold decides the predicted label,
+            // unless a prediction column was named explicitly.
             spec.probability = probability;
-        }
-        spec.prediction = prediction;
-        if problem_type == ProblemType::Binary && spec.probability.is_some() {
-            // With a probability, the threshold decides the predicted label.
-            if self.prediction.is_none() {
-                spec.prediction = None;
-            }
+            spec.prediction = self.prediction.clone();
+        } else {
+            spec.prediction = prediction;
         }
         spec.threshold = self.threshold;
         spec.positive_label = self.positive_label.clone();

@@ -289,6 +289,13 @@ fn job_from_row(r: &SqliteRow) -> Result<JobRecord> {
     })
 }
 
+/// The columns `comparison_from_row` reads, in one place for every query.
+macro_rules! comparison_columns {
+    () => {
+        "id, status, champion_job, challenger_job, policy, result, error, created_at, finished_at"
+    };
+}
+
 fn comparison_from_row(r: &SqliteRow) -> Result<ComparisonRecord> {
     let opt_json = |col: &str| -> Result<Option<serde_json::Value>> {
         match r.try_get::<Option<String>, _>(col)? {
@@ -1006,10 +1013,11 @@ impl MetaStore for SqliteStore {
     }
 
     async fn comparison(&self, id: ComparisonId) -> Result<Option<ComparisonRecord>> {
-        let row = sqlx::query(
-            "SELECT id, status, champion_job, challenger_job, policy, result, error, created_at, \
-             finished_at FROM comparisons WHERE id = ?",
-        )
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            comparison_columns!(),
+            " FROM comparisons WHERE id = ?"
+        ))
         .bind(id.to_string())
         .fetch_optional(&self.pool)
         .await?;
@@ -1022,10 +1030,11 @@ impl MetaStore for SqliteStore {
             None => None,
         };
         let limit = page.effective_limit();
-        let rows = sqlx::query(
-            "SELECT id, status, champion_job, challenger_job, policy, result, error, created_at, \
-             finished_at FROM comparisons WHERE (? IS NULL OR id < ?) ORDER BY id DESC LIMIT ?",
-        )
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            comparison_columns!(),
+            " FROM comparisons WHERE (? IS NULL OR id < ?) ORDER BY id DESC LIMIT ?"
+        ))
         .bind(before.clone())
         .bind(before)
         .bind(i64::from(limit) + 1)

@@ -104,8 +104,8 @@ impl RoleArgs {
         };
         let pt = match &self.problem_type {
             Some(p) => p.parse::<ProblemType>()?,
-            None if self.probability.is_some() => ProblemType::Binary,
-            None => ProblemType::Binary, // refined from the data in `metrics`
+            // Without a probability, `metrics` refines this from the data.
+            None => ProblemType::Binary,
         };
         let mut spec = Spec::new(pt, label.clone());
         spec.probability = self.probability.clone();
