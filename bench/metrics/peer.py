@@ -8,7 +8,8 @@ data scientist would with pandas + scikit-learn (numpy/scipy for drift).
 
 End to end: read the Parquet file (only the needed columns), compute, write
 JSON. Every scalar is {value, standard_deviation}, the standard deviation over
-5 random 80 % subsamples, each metric recomputed on each. Prints its own timing
+5 random 80 % subsamples, each metric recomputed on each (KEEL_BENCH_SUBSAMPLES
+sets how many; 0 computes none). Prints its own timing
 split to stderr as one JSON line: {"import_ms", "read_ms", "compute_ms",
 "write_ms"} (import_ms: importing pandas, scipy and scikit-learn).
 """
@@ -17,6 +18,7 @@ import time
 T_START = time.perf_counter()
 
 import json  # noqa: E402
+import os  # noqa: E402
 import sys  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -25,7 +27,8 @@ from scipy import stats  # noqa: E402
 from scipy.spatial.distance import jensenshannon  # noqa: E402
 from sklearn import metrics as skm  # noqa: E402
 
-SUBSAMPLES = 5
+# KEEL_BENCH_SUBSAMPLES=0 computes no standard deviations, as `keel metrics --subsamples 0`.
+SUBSAMPLES = int(os.environ.get("KEEL_BENCH_SUBSAMPLES", "5"))
 FRACTION = 0.8
 SEED = 0
 CURVE_POINTS = 1000
@@ -35,6 +38,8 @@ def with_std(data, scalars):
     """{name: {value, standard_deviation}}: scalars(*data) on all rows, and the
     standard deviation of scalars(*subsample) over the random subsamples."""
     full = scalars(*data)
+    if SUBSAMPLES == 0:
+        return {k: {"value": float(v), "standard_deviation": float("nan")} for k, v in full.items()}
     n = len(data[0])
     rng = np.random.default_rng(SEED)
     subs = []
@@ -124,7 +129,8 @@ def binary(path):
     y, p = df["y"].to_numpy(), df["p"].to_numpy()
     m = {"confusion_matrix": confusion(y, (p > 0.5).astype(np.int8), [0, 1])}
     m.update(with_std((y, p), binary_scalars))
-    fpr, tpr, _ = skm.roc_curve(y, p)
+    # Keel thins the curve without dropped points (collinear points included).
+    fpr, tpr, _ = skm.roc_curve(y, p, drop_intermediate=False)
     fpr, tpr = thin(fpr, tpr)
     m["receiver_operating_characteristic_curve"] = {
         "false_positive_rates": fpr, "true_positive_rates": tpr}

@@ -319,6 +319,10 @@ pub struct MetricsOptions {
     /// Curves keep at most this many points (default 1000; 0 keeps all).
     #[serde(default)]
     pub curve_points: Option<usize>,
+    /// Random 80 % subsamples behind each standard deviation (default 5, at
+    /// most 8; 0 computes no standard deviations, which is faster).
+    #[serde(default)]
+    pub subsamples: Option<usize>,
 }
 
 /// The decision rule of a comparison.

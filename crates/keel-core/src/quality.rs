@@ -44,6 +44,13 @@ pub(crate) struct Builtin {
     pub reference_groups: BTreeMap<String, String>,
     pub seed: u64,
     pub curve_points: usize,
+    /// Jobs recorded before this setting existed used the default, 5.
+    #[serde(default = "default_subsamples")]
+    pub subsamples: usize,
+}
+
+fn default_subsamples() -> usize {
+    keel_metrics::Uncertainty::default().subsamples
 }
 
 fn role_of<'a>(schema: Option<&'a AvroSchema>, role: &str) -> Option<&'a keel_data::AvroField> {
@@ -124,6 +131,10 @@ pub(crate) fn resolve(
     } else {
         o.protected.clone()
     };
+    let subsamples = o.subsamples.unwrap_or_else(default_subsamples);
+    // Refused here, before any scoring, rather than when the metrics run.
+    keel_metrics::sample::check_subsamples(subsamples)
+        .map_err(|e| Error::InvalidArgument(e.to_string()))?;
     let threshold = o.threshold.unwrap_or(0.5);
     if !threshold.is_finite() {
         return Err(Error::InvalidArgument(
@@ -141,6 +152,7 @@ pub(crate) fn resolve(
         reference_groups: o.reference_groups.clone(),
         seed: o.seed.unwrap_or(0),
         curve_points: o.curve_points.unwrap_or(1000),
+        subsamples,
     }))
 }
 
@@ -205,6 +217,7 @@ impl Builtin {
         spec.reference_groups = self.reference_groups.clone();
         spec.uncertainty.seed = self.seed;
         spec.curve_points = self.curve_points;
+        spec.uncertainty.subsamples = self.subsamples;
         Ok(spec)
     }
 
@@ -512,20 +525,21 @@ impl Keel {
             )? {
                 batches.push(chunk?.batch);
             }
-            let mut with_record = spec2.clone();
-            // Records are carried as a protected "attribute" only to keep them
-            // aligned with the kept rows; they are not used as groups.
-            with_record.protected = vec![RECORD.to_string()];
-            with_record.problem_type = spec2.problem_type;
-            let prepared = column::prepare(&batches, &with_record)
+            let prepared = column::prepare(&batches, &spec2)
                 .map_err(|e| Error::InvalidArgument(e.to_string()))?;
-            let records: Vec<u64> = {
-                let g = &prepared.groups[0];
-                g.codes
-                    .iter()
-                    .map(|&c| g.names[c as usize].parse::<u64>().unwrap_or(0))
-                    .collect()
-            };
+            // The record number of every row, then of the kept rows only, so
+            // that they line up with the prepared columns.
+            let mut all = Vec::with_capacity(prepared.rows as usize);
+            for b in &batches {
+                let col = b
+                    .column_by_name(RECORD)
+                    .and_then(|c| c.as_any().downcast_ref::<UInt64Array>())
+                    .ok_or_else(|| {
+                        Error::Internal(format!("the scored rows have no {RECORD} column"))
+                    })?;
+                all.extend_from_slice(col.values());
+            }
+            let records: Vec<u64> = prepared.kept_rows().into_iter().map(|i| all[i]).collect();
             Ok((prepared, records))
         })
         .await

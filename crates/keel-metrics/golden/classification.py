@@ -164,6 +164,10 @@ def binary_rank_metrics(y, s):
     }
 
 
+# The curve length the thinned-curve expectations use.
+THIN_POINTS = 7
+
+
 def binary_case(name, actual, score=None, predicted=None, u=DEFAULT_U, valid=None):
     """One binary case. `actual` is 0/1; `score` (or None) the probability of
     the positive class; `predicted` defaults to score > 0.5; `valid` marks the
@@ -201,6 +205,27 @@ def binary_case(name, actual, score=None, predicted=None, u=DEFAULT_U, valid=Non
     prec, rec, pthr = M.precision_recall_curve(y, rank_score)
     exp["pr"] = {"precisions": prec, "recalls": rec, "thresholds": pthr}
 
+    # With more thresholds than THIN_POINTS, Keel thins both curves to points
+    # at evenly spaced indices of the curves without dropped points (see
+    # `binary` in src/binary.rs).
+    thinned = None
+    fpr_all, tpr_all, thr_all = M.roc_curve(y, rank_score, drop_intermediate=False)
+    if len(thr_all) > THIN_POINTS:
+        idx = np.unique(np.round(np.linspace(0, len(thr_all) - 1, THIN_POINTS)).astype(int))
+        thinned = {
+            "curve_points": THIN_POINTS,
+            "roc": {
+                "false_positive_rates": fpr_all[idx],
+                "true_positive_rates": tpr_all[idx],
+                "thresholds": thr_all[idx],
+            },
+            "pr": {
+                "precisions": prec[idx],
+                "recalls": rec[idx],
+                "thresholds": pthr[idx[:-1]],
+            },
+        }
+
     return {
         "name": name,
         "uncertainty": u,
@@ -208,6 +233,7 @@ def binary_case(name, actual, score=None, predicted=None, u=DEFAULT_U, valid=Non
         "predicted": data_list([int(a) for a in predicted], valid),
         "score": None if score is None else data_list([float(x) for x in score], valid),
         "expected": exp,
+        "thinned": thinned,
     }
 
 

@@ -4,13 +4,15 @@
 //! standard deviation over seeded subsamples.
 //!
 //! The work is one pass over the rows for everything that depends on the
-//! predicted labels and the probabilities, one radix sort of the scores, and
-//! one walk over the sorted scores for everything that depends on their
-//! order. Subsample membership travels as bits next to each row, so the
-//! subsample metrics come out of the same pass and the same walk.
+//! predicted labels and the probabilities, one sort of the scores, and one
+//! walk over the sorted scores for everything that depends on their order.
+//! The pass runs on its own thread while the scores sort. Subsample
+//! membership travels as bits next to each row, so the subsample metrics come
+//! out of the same pass and the same walk.
 
 use serde::Serialize;
 
+use crate::par::{available_threads, join};
 use crate::regression::Sum;
 use crate::sample::{self, spread, subsample_count, wants_spread};
 use crate::sort::{key, sort_pairs, unkey};
@@ -28,6 +30,9 @@ pub struct BinaryInput<'a> {
     /// it, AUC, average precision and the curves are computed over
     /// `predicted` as 0/1 scores, and log loss and Brier score are absent.
     pub score: Option<&'a [f64]>,
+    /// The most points each curve keeps; 0 keeps every threshold. See
+    /// [`binary`] for how a curve with more thresholds is thinned.
+    pub curve_points: usize,
 }
 
 /// The confusion matrix of the predicted labels.
@@ -45,8 +50,8 @@ pub struct Confusion {
 }
 
 /// The ROC curve as scikit-learn's `roc_curve` returns it (with
-/// `drop_intermediate=True`): the first point is `(0, 0)` at threshold
-/// `+inf`, thresholds then decrease.
+/// `drop_intermediate=True`, or evenly thinned, see [`binary`]): the first
+/// point is `(0, 0)` at threshold `+inf`, thresholds then decrease.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct RocCurve {
     /// False positive rate at each threshold (all NaN without negatives).
@@ -62,8 +67,9 @@ pub struct RocCurve {
 }
 
 /// The precision-recall curve as scikit-learn's `precision_recall_curve`
-/// returns it (`drop_intermediate=False`): thresholds ascend, and precisions
-/// and recalls have one more entry, the final point `(precision 1, recall 0)`.
+/// returns it (`drop_intermediate=False`, or evenly thinned, see [`binary`]):
+/// thresholds ascend, and precisions and recalls have one more entry, the
+/// final point `(precision 1, recall 0)`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct PrCurve {
     /// Precision at each threshold, then 1.
@@ -76,6 +82,25 @@ pub struct PrCurve {
     /// The distinct scores, ascending.
     #[serde(serialize_with = "crate::serialize_f64s")]
     pub thresholds: Vec<f64>,
+}
+
+/// The indices a curve of `len` points keeps when thinned to `max` points:
+/// `round(k (len − 1) / (max − 1))` for `k = 0..max`, rounding half to even
+/// as `np.round(np.linspace(0, len − 1, max))` does, so evenly spaced and
+/// always the first and the last. `max = 0`, or `len <= max`, keeps all.
+pub fn thin_indices(len: usize, max: usize) -> Vec<usize> {
+    if max == 0 || len <= max {
+        return (0..len).collect();
+    }
+    if max == 1 {
+        return vec![0];
+    }
+    let step = (len - 1) as f64 / (max - 1) as f64;
+    let mut out: Vec<usize> = (0..max)
+        .map(|k| ((k as f64 * step).round_ties_even() as usize).min(len - 1))
+        .collect();
+    out.dedup();
+    out
 }
 
 /// Binary classification metrics. Each scalar carries its standard deviation
@@ -365,6 +390,13 @@ impl RocBuilder {
 ///   threshold at one end (above `+inf` for a positive-signed NaN); nothing
 ///   panics.
 ///
+/// - Curves: with `curve_points` 0, or no more distinct scores than
+///   `curve_points − 1`, the curves are sklearn's, exactly. Otherwise each
+///   is thinned to the `curve_points` points at [`thin_indices`] of the
+///   curve sklearn returns with `drop_intermediate=False` (`d + 1` points for
+///   `d` distinct scores), so its first and last points are always kept. The
+///   full curves are never held in memory.
+///
 /// Without a score, the predicted labels serve as 0/1 scores, which gives what
 /// `roc_auc_score(y, y_pred)` gives.
 pub fn binary(input: &BinaryInput, u: &Uncertainty) -> Result<BinaryMetrics> {
@@ -388,77 +420,35 @@ pub fn binary(input: &BinaryInput, u: &Uncertainty) -> Result<BinaryMetrics> {
             "no rows to compute binary metrics on".into(),
         ));
     }
+    if let Some(score) = input.score
+        && let Some(i) = score
+            .iter()
+            .position(|p| !(0.0..=1.0).contains(p) && !p.is_nan())
+    {
+        return Err(Error::InvalidInput(format!(
+            "score {} at row {i} is not a probability in [0, 1]",
+            score[i]
+        )));
+    }
     let spread_on = wants_spread(u, n);
     let s = if spread_on { subsample_count(u) } else { 0 };
-    let patterns = 1usize << s;
     let bits = if spread_on {
         sample::subsample_bits(u, n)
     } else {
         Vec::new()
     };
-    let bit = |i: usize| if spread_on { bits[i] as usize } else { 0 };
+    let bits = bits.as_slice();
 
-    // One pass over the rows: confusion counts and loss sums per subsample
-    // membership pattern; a subsample's totals are the sum over the patterns
-    // that include it.
-    let mut counts = vec![[0u64; 4]; patterns];
-    for (i, (&a, &p)) in input.actual.iter().zip(input.predicted).enumerate() {
-        counts[bit(i)][(usize::from(a) << 1) | usize::from(p)] += 1;
-    }
-    let mut losses = None;
-    if let Some(score) = input.score {
-        let mut ll = vec![Sum::default(); patterns];
-        let mut br = vec![Sum::default(); patterns];
-        let eps = f64::EPSILON;
-        for (i, (&a, &p)) in input.actual.iter().zip(score).enumerate() {
-            if !(0.0..=1.0).contains(&p) && !p.is_nan() {
-                return Err(Error::InvalidInput(format!(
-                    "score {p} at row {i} is not a probability in [0, 1]"
-                )));
-            }
-            let y = f64::from(u8::from(a));
-            // sklearn clips the probability of the true class to
-            // [eps, 1 - eps] before the logarithm.
-            let q = if a { p } else { 1.0 - p };
-            let b = bit(i);
-            ll[b].add(-q.clamp(eps, 1.0 - eps).ln());
-            br[b].add((y - p) * (y - p));
-        }
-        losses = Some((ll, br));
-    }
-
-    // Sort once by score, carrying the label and the membership bits.
-    let keys: Vec<u64> = match input.score {
-        Some(score) => score.iter().map(|&x| key(x)).collect(),
-        None => input
-            .predicted
-            .iter()
-            .map(|&p| key(f64::from(u8::from(p))))
-            .collect(),
-    };
-    let positives = input.actual.iter().filter(|&&a| a).count() as u64;
+    // The row pass (confusion counts, losses) runs beside the sort and walk.
+    // It is the shorter of the two, so the sort still splits over every
+    // core: once the row pass is done, the sort has them all.
+    let threads = available_threads();
+    let ((counts, losses), (all, subs, roc, pr)) = join(
+        || row_pass(input, bits, 1usize << s),
+        || sorted_walk(input, bits, s, threads),
+    );
+    let positives = all.tp;
     let negatives = n as u64 - positives;
-    // The payload is the label in bit 0 and the membership above it: a byte
-    // holds up to 7 subsamples, which keeps the sort's memory traffic low in
-    // the common case; 8 subsamples need a second byte.
-    let payload = |i: usize, a: bool| ((bit(i) as u16) << 1) | u16::from(a);
-    let (all, subs, roc, pr) = if s < 8 {
-        let vals: Vec<u8> = input
-            .actual
-            .iter()
-            .enumerate()
-            .map(|(i, &a)| payload(i, a) as u8)
-            .collect();
-        sorted_walk(keys, vals, s, positives, negatives)
-    } else {
-        let vals: Vec<u16> = input
-            .actual
-            .iter()
-            .enumerate()
-            .map(|(i, &a)| payload(i, a))
-            .collect();
-        sorted_walk(keys, vals, s, positives, negatives)
-    };
 
     let sum_counts = |k: Option<usize>| {
         let mut c = [0u64; 4];
@@ -543,16 +533,93 @@ pub fn binary(input: &BinaryInput, u: &Uncertainty) -> Result<BinaryMetrics> {
     })
 }
 
-/// Sorts the rows by score, carrying their payloads, and [`walk`]s them.
-fn sorted_walk<T: Copy + Default + Into<u16>>(
-    mut keys: Vec<u64>,
-    mut vals: Vec<T>,
+/// Per subsample membership pattern: the confusion counts (indexed
+/// `actual << 1 | predicted`) and the log-loss and Brier sums; a subsample's
+/// totals are the sum over the patterns that include it.
+type RowPass = (Vec<[u64; 4]>, Option<(Vec<Sum>, Vec<Sum>)>);
+
+/// One pass over the rows for everything that does not depend on their order.
+fn row_pass(input: &BinaryInput, bits: &[u8], patterns: usize) -> RowPass {
+    let bit = |i: usize| bits.get(i).map_or(0, |&b| b as usize);
+    let mut counts = vec![[0u64; 4]; patterns];
+    for (i, (&a, &p)) in input.actual.iter().zip(input.predicted).enumerate() {
+        counts[bit(i)][(usize::from(a) << 1) | usize::from(p)] += 1;
+    }
+    let losses = input.score.map(|score| {
+        let mut ll = vec![Sum::default(); patterns];
+        let mut br = vec![Sum::default(); patterns];
+        let eps = f64::EPSILON;
+        for (i, (&a, &p)) in input.actual.iter().zip(score).enumerate() {
+            let y = f64::from(u8::from(a));
+            // sklearn clips the probability of the true class to
+            // [eps, 1 - eps] before the logarithm.
+            let q = if a { p } else { 1.0 - p };
+            let b = bit(i);
+            ll[b].add(-q.clamp(eps, 1.0 - eps).ln());
+            br[b].add((y - p) * (y - p));
+        }
+        (ll, br)
+    });
+    (counts, losses)
+}
+
+/// Sorts the rows by score, carrying the label in bit 0 of a payload and the
+/// subsample membership above it, and [`walk`]s them. A byte holds the label
+/// and up to 7 subsamples, which keeps the sort's memory traffic low in the
+/// common case; 8 subsamples need a second byte.
+fn sorted_walk(
+    input: &BinaryInput,
+    bits: &[u8],
     s: usize,
-    positives: u64,
-    negatives: u64,
+    threads: usize,
 ) -> (Walk, Vec<Walk>, RocCurve, PrCurve) {
-    sort_pairs(&mut keys, &mut vals);
-    walk(&keys, &vals, s, positives, negatives)
+    let score = |i: usize| match input.score {
+        Some(sc) => sc[i],
+        None => f64::from(u8::from(input.predicted[i])),
+    };
+    let payload =
+        |i: usize, a: bool| (u16::from(bits.get(i).copied().unwrap_or(0)) << 1) | u16::from(a);
+    if s < 8 {
+        let mut pairs: Vec<(u64, u8)> = input
+            .actual
+            .iter()
+            .enumerate()
+            .map(|(i, &a)| (key(score(i)), payload(i, a) as u8))
+            .collect();
+        sort_pairs(&mut pairs, threads);
+        walk(&pairs, s, input.curve_points)
+    } else {
+        let mut pairs: Vec<(u64, u16)> = input
+            .actual
+            .iter()
+            .enumerate()
+            .map(|(i, &a)| (key(score(i)), payload(i, a)))
+            .collect();
+        sort_pairs(&mut pairs, threads);
+        walk(&pairs, s, input.curve_points)
+    }
+}
+
+/// Which points of a curve of `len` points to keep, visited in ascending or
+/// descending order of index.
+struct Keep {
+    idx: Vec<usize>,
+    /// Every point is kept (no thinning).
+    all: bool,
+}
+
+impl Keep {
+    fn new(len: usize, max: usize) -> Self {
+        let all = max == 0 || len <= max;
+        Keep {
+            idx: if all {
+                Vec::new()
+            } else {
+                thin_indices(len, max)
+            },
+            all,
+        }
+    }
 }
 
 /// Walks the sorted scores from the highest down, one distinct score (one
@@ -560,34 +627,54 @@ fn sorted_walk<T: Copy + Default + Into<u16>>(
 /// and average precision for all rows and for each of the `s` subsamples,
 /// whose membership is in bits `1..=s` of each payload (bit 0 is the label).
 fn walk<T: Copy + Into<u16>>(
-    keys: &[u64],
-    vals: &[T],
+    pairs: &[(u64, T)],
     s: usize,
-    positives: u64,
-    negatives: u64,
+    curve_points: usize,
 ) -> (Walk, Vec<Walk>, RocCurve, PrCurve) {
     let mut all = Walk::default();
     let mut subs = vec![Walk::default(); s];
-    // Counting the thresholds first lets the PR curve, which sklearn orders
-    // by ascending threshold, be filled from the back at its final size
-    // instead of grown and reversed.
-    let distinct = keys.windows(2).filter(|w| w[0] != w[1]).count() + usize::from(!keys.is_empty());
-    let mut roc = RocBuilder::new(positives, negatives, distinct);
-    let mut pr = PrCurve {
-        precisions: vec![0.0; distinct + 1],
-        recalls: vec![0.0; distinct + 1],
-        thresholds: vec![0.0; distinct],
+    // Counting the thresholds first tells the curves' final length: the PR
+    // curve, which sklearn orders by ascending threshold, is filled from the
+    // back, and the thinned indices are known before the walk.
+    let distinct =
+        pairs.windows(2).filter(|w| w[0].0 != w[1].0).count() + usize::from(!pairs.is_empty());
+    let positives = pairs.iter().filter(|p| p.1.into() & 1 == 1).count() as u64;
+    let negatives = pairs.len() as u64 - positives;
+    let keep = Keep::new(distinct + 1, curve_points);
+    let size = if keep.all {
+        distinct + 1
+    } else {
+        keep.idx.len()
     };
-    pr.precisions[distinct] = 1.0;
-    let mut slot = distinct;
-    let mut end = keys.len();
+    let mut roc = RocBuilder::new(positives, negatives, if keep.all { distinct } else { 0 });
+    let mut thinned_roc = RocCurve::default();
+    if !keep.all {
+        // Index 0 of the undropped ROC curve is (0, 0) at +inf, always kept.
+        thinned_roc
+            .false_positive_rates
+            .push(0.0 / negatives as f64);
+        thinned_roc.true_positive_rates.push(0.0 / positives as f64);
+        thinned_roc.thresholds.push(f64::INFINITY);
+    }
+    let mut roc_next = 1; // the next kept index after 0, in keep.idx
+    let mut pr = PrCurve {
+        precisions: vec![0.0; size],
+        recalls: vec![0.0; size],
+        thresholds: vec![0.0; size - 1],
+    };
+    pr.precisions[size - 1] = 1.0;
+    // PR slots are visited from distinct - 1 down to 0; `pr_next` walks
+    // keep.idx from its end (its last entry is the final point, `distinct`).
+    let mut pr_next = size - 1;
+    let mut t = 0usize; // thresholds visited
+    let mut end = pairs.len();
     while end > 0 {
-        let k = keys[end - 1];
+        let k = pairs[end - 1].0;
         let mut start = end;
         let mut touched = 0u16;
-        while start > 0 && keys[start - 1] == k {
+        while start > 0 && pairs[start - 1].0 == k {
             start -= 1;
-            let v: u16 = vals[start].into();
+            let v: u16 = pairs[start].1.into();
             let label = u64::from(v & 1);
             all.tp += label;
             let mut m = v >> 1;
@@ -608,20 +695,43 @@ fn walk<T: Copy + Into<u16>>(
         }
         let threshold = unkey(k);
         let fp = all.n - all.tp;
-        roc.push(fp, all.tp, threshold);
-        slot -= 1;
-        pr.precisions[slot] = all.tp as f64 / all.n as f64;
         // sklearn sets recall to 1 at every threshold when there are no
         // positives.
-        pr.recalls[slot] = if positives == 0 {
-            1.0
-        } else {
-            all.tp as f64 / positives as f64
+        let pr_point = |tp: u64, n: u64| {
+            let recall = if positives == 0 {
+                1.0
+            } else {
+                tp as f64 / positives as f64
+            };
+            (tp as f64 / n as f64, recall)
         };
-        pr.thresholds[slot] = threshold;
+        let slot = distinct - 1 - t;
+        if keep.all {
+            roc.push(fp, all.tp, threshold);
+            (pr.precisions[slot], pr.recalls[slot]) = pr_point(all.tp, all.n);
+            pr.thresholds[slot] = threshold;
+        } else {
+            if keep.idx.get(roc_next) == Some(&(t + 1)) {
+                thinned_roc
+                    .false_positive_rates
+                    .push(fp as f64 / negatives as f64);
+                thinned_roc
+                    .true_positive_rates
+                    .push(all.tp as f64 / positives as f64);
+                thinned_roc.thresholds.push(threshold);
+                roc_next += 1;
+            }
+            if pr_next > 0 && keep.idx[pr_next - 1] == slot {
+                pr_next -= 1;
+                (pr.precisions[pr_next], pr.recalls[pr_next]) = pr_point(all.tp, all.n);
+                pr.thresholds[pr_next] = threshold;
+            }
+        }
+        t += 1;
         end = start;
     }
-    (all, subs, roc.finish(), pr)
+    let roc = if keep.all { roc.finish() } else { thinned_roc };
+    (all, subs, roc, pr)
 }
 
 #[cfg(test)]
@@ -641,6 +751,7 @@ mod tests {
             actual,
             predicted: &predicted,
             score: Some(score),
+            curve_points: 0,
         };
         binary(&input, &off()).unwrap()
     }
@@ -652,6 +763,7 @@ mod tests {
                 actual: &[],
                 predicted: &[],
                 score: None,
+                curve_points: 0,
             },
             &off(),
         );
@@ -661,6 +773,7 @@ mod tests {
                 actual: &[true],
                 predicted: &[true, false],
                 score: None,
+                curve_points: 0,
             },
             &off(),
         );
@@ -670,6 +783,7 @@ mod tests {
                 actual: &[true],
                 predicted: &[true],
                 score: Some(&[0.5, 0.5]),
+                curve_points: 0,
             },
             &off(),
         );
@@ -679,6 +793,7 @@ mod tests {
                 actual: &[true],
                 predicted: &[true],
                 score: Some(&[1.5]),
+                curve_points: 0,
             },
             &off(),
         );
@@ -733,6 +848,7 @@ mod tests {
                 actual: &actual,
                 predicted: &predicted,
                 score: None,
+                curve_points: 0,
             },
             &off(),
         )
@@ -772,10 +888,24 @@ mod tests {
             actual: &actual,
             predicted: &predicted,
             score: Some(&score),
+            curve_points: 0,
         };
         let m = binary(&input, &Uncertainty::default()).unwrap();
         assert!(m.auc.standard_deviation > 0.0);
         assert!(m.f1.standard_deviation > 0.0);
         assert!(m.log_loss.unwrap().standard_deviation > 0.0);
+    }
+
+    #[test]
+    fn thinning_keeps_both_ends_and_spreads_evenly() {
+        assert_eq!(thin_indices(5, 10), vec![0, 1, 2, 3, 4]);
+        assert_eq!(thin_indices(5, 0), vec![0, 1, 2, 3, 4]);
+        assert_eq!(
+            thin_indices(101, 11),
+            (0..=10).map(|k| k * 10).collect::<Vec<_>>()
+        );
+        let t = thin_indices(1_000_000, 1000);
+        assert_eq!(t.len(), 1000);
+        assert_eq!((t[0], t[999]), (0, 999_999));
     }
 }

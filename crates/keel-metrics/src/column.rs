@@ -155,7 +155,7 @@ impl Spec {
                 }
             }
         }
-        Ok(())
+        crate::sample::check_subsamples(self.uncertainty.subsamples)
     }
 
     /// Every column the spec reads, without duplicates, label first.
@@ -290,6 +290,33 @@ fn push_f64(a: &dyn Array, name: &str, out: &mut Vec<f64>) -> Result<()> {
     Ok(())
 }
 
+/// A numeric column's values as order-preserving sort keys
+/// ([`crate::sort::key`]), leaving out nulls and NaN, and how many it left
+/// out. One pass, without a float copy of the column.
+pub(crate) fn keys_without_missing(arrays: &[ArrayRef], name: &str) -> Result<(Vec<u64>, usize)> {
+    let rows: usize = arrays.iter().map(|a| a.len()).sum();
+    let mut keys = Vec::with_capacity(rows);
+    let mut buf = Vec::new();
+    for a in arrays {
+        let values: &[f64] = match (a.data_type(), a.null_count()) {
+            (DataType::Float64, 0) => a.as_primitive::<Float64Type>().values(),
+            _ => {
+                buf.clear();
+                push_f64(a.as_ref(), name, &mut buf)?;
+                &buf
+            }
+        };
+        keys.extend(
+            values
+                .iter()
+                .filter(|x| !x.is_nan())
+                .map(|&x| crate::sort::key(x)),
+        );
+    }
+    let missing = rows - keys.len();
+    Ok((keys, missing))
+}
+
 /// A column's values as floats, NaN for null.
 pub(crate) fn floats(arrays: &[ArrayRef], name: &str) -> Result<Vec<f64>> {
     let mut out = Vec::with_capacity(arrays.iter().map(|a| a.len()).sum());
@@ -332,10 +359,192 @@ pub struct CategoryEncoder {
     names: Vec<String>,
     /// The numeric value of each code, when it came from a number.
     numbers: Vec<Option<f64>>,
+    /// `by_num` as a list, while it has at most [`FEW`] entries.
+    few_numbers: Vec<(u64, u32)>,
+}
+
+/// Up to this many distinct values, a linear scan beats a hash lookup.
+const FEW: usize = 16;
+
+/// The widest range of integers [`CategoryEncoder::encode`] looks up in a
+/// direct table (a power of two).
+const SMALL_RANGE: usize = 256;
+/// A table slot not filled yet.
+const UNSET: u32 = u32::MAX - 1;
+
+/// The smallest value when every non-NaN value is an integer and they all lie
+/// within [`SMALL_RANGE`] of each other; `None` otherwise (or when all are
+/// NaN).
+fn small_integer_range(values: &[f64]) -> Option<f64> {
+    let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+    let mut integral = true;
+    for &x in values {
+        if x.is_nan() {
+            continue;
+        }
+        integral &= x.fract() == 0.0;
+        lo = lo.min(x);
+        hi = hi.max(x);
+    }
+    (integral && lo <= hi && hi - lo < SMALL_RANGE as f64).then_some(lo)
 }
 
 /// The code of a null.
 const NULL: u32 = u32::MAX;
+
+/// Applies `$body` to an integer array as its primitive array `$p`, or
+/// evaluates `$other` for any other type.
+macro_rules! with_int_array {
+    ($a:expr, |$p:ident| $body:expr, $other:expr) => {
+        match $a.data_type() {
+            DataType::Int8 => {
+                let $p = $a.as_primitive::<Int8Type>();
+                $body
+            }
+            DataType::Int16 => {
+                let $p = $a.as_primitive::<Int16Type>();
+                $body
+            }
+            DataType::Int32 => {
+                let $p = $a.as_primitive::<Int32Type>();
+                $body
+            }
+            DataType::Int64 => {
+                let $p = $a.as_primitive::<Int64Type>();
+                $body
+            }
+            DataType::UInt8 => {
+                let $p = $a.as_primitive::<UInt8Type>();
+                $body
+            }
+            DataType::UInt16 => {
+                let $p = $a.as_primitive::<UInt16Type>();
+                $body
+            }
+            DataType::UInt32 => {
+                let $p = $a.as_primitive::<UInt32Type>();
+                $body
+            }
+            DataType::UInt64 => {
+                let $p = $a.as_primitive::<UInt64Type>();
+                $body
+            }
+            _ => $other,
+        }
+    };
+}
+
+/// The range that spans two ranges.
+fn widen<T: Ord>((lo, hi): (T, T), (v, w): (T, T)) -> (T, T) {
+    (lo.min(v), hi.max(w))
+}
+
+/// The smallest and largest valid value of an integer column (`Some(None)`
+/// when it has none), or `None` when the column is not all integers.
+fn integer_range(arrays: &[ArrayRef]) -> Option<Option<(i128, i128)>> {
+    let mut range: Option<(i128, i128)> = None;
+    for a in arrays {
+        let r = with_int_array!(
+            a,
+            |p| {
+                match p.nulls() {
+                    // One min-max pass, which the compiler vectorizes.
+                    None => p.values().iter().map(|&v| (v, v)).reduce(widen),
+                    Some(n) => p
+                        .values()
+                        .iter()
+                        .zip(n.iter())
+                        .filter(|v| v.1)
+                        .map(|(&v, _)| (v, v))
+                        .reduce(widen),
+                }
+                .map(|(lo, hi)| (lo as i128, hi as i128))
+            },
+            return None
+        );
+        if let Some(r) = r {
+            range = Some(range.map_or(r, |q| widen(q, r)));
+        }
+    }
+    Some(range)
+}
+
+/// Each value's offset from `lo` (`NULL` for a null), and which offsets
+/// occur. The caller has checked that every value lies in
+/// `lo..lo + SMALL_RANGE` and that `lo` fits in an i64, so the offsets fit.
+// The macro expands for i64 too, where `v as i64` is a no-op.
+#[allow(clippy::unnecessary_cast)]
+fn integer_offsets(arrays: &[ArrayRef], lo: i64) -> (Vec<u32>, [bool; SMALL_RANGE]) {
+    let mut out = Vec::with_capacity(arrays.iter().map(|a| a.len()).sum());
+    for a in arrays {
+        with_int_array!(
+            a,
+            |p| match p.nulls() {
+                None => out.extend(
+                    p.values()
+                        .iter()
+                        .map(|&v| (v as i64).wrapping_sub(lo) as u32)
+                ),
+                Some(n) => out.extend(p.values().iter().zip(n.iter()).map(|(&v, ok)| {
+                    if ok {
+                        (v as i64).wrapping_sub(lo) as u32
+                    } else {
+                        NULL
+                    }
+                })),
+            },
+            {}
+        );
+    }
+    let mut seen = [false; SMALL_RANGE];
+    for &o in &out {
+        if let Some(s) = seen.get_mut(o as usize) {
+            *s = true;
+        }
+    }
+    (out, seen)
+}
+
+/// The class codes of two integer columns whose values all lie within
+/// [`SMALL_RANGE`] of each other (the usual class labels), and the class
+/// names in scikit-learn's (numeric) order; `None` for any other columns,
+/// which [`CategoryEncoder`] then codes.
+///
+/// It gives the codes the encoder gives, in fewer passes: a value's offset
+/// from the smallest value is its code once the offsets that never occur
+/// are squeezed out, and that squeeze is skipped when every offset occurs.
+/// The two columns are read on two threads.
+fn small_integer_classes(columns: [&[ArrayRef]; 2]) -> Option<([Vec<u32>; 2], Vec<String>)> {
+    let [a, b] = columns;
+    let (ra, rb) = crate::par::join(|| integer_range(a), || integer_range(b));
+    let (lo, hi) = match (ra?, rb?) {
+        (Some(x), Some(y)) => widen(x, y),
+        (Some(r), None) | (None, Some(r)) => r,
+        (None, None) => return None,
+    };
+    if hi - lo >= SMALL_RANGE as i128 {
+        return None;
+    }
+    // Every value is within SMALL_RANGE of lo, so `v - lo` fits once lo fits
+    // in an i64 (u64 labels past i64::MAX take the general path).
+    let lo64 = i64::try_from(lo).ok()?;
+    let ((mut ca, sa), (mut cb, sb)) =
+        crate::par::join(|| integer_offsets(a, lo64), || integer_offsets(b, lo64));
+    let mut remap = [NULL; SMALL_RANGE];
+    let mut names = Vec::new();
+    for offset in (0..SMALL_RANGE).filter(|&o| sa[o] || sb[o]) {
+        remap[offset] = names.len() as u32;
+        names.push(class_name((lo + offset as i128) as f64));
+    }
+    if (names.len() as i128) < hi - lo + 1 {
+        for c in ca.iter_mut().chain(cb.iter_mut()) {
+            if *c != NULL {
+                *c = remap[*c as usize];
+            }
+        }
+    }
+    Some(([ca, cb], names))
+}
 
 impl CategoryEncoder {
     fn text(&mut self, s: &str) -> u32 {
@@ -369,44 +578,74 @@ impl CategoryEncoder {
             }
         };
         self.by_num.insert(k, c);
+        if self.by_num.len() <= FEW {
+            self.few_numbers.push((k, c));
+        }
         c
     }
 
     /// The codes of a column's rows, `u32::MAX` for null (and NaN).
+    ///
+    /// Labels and groups have few distinct values, so while there are at
+    /// most [`FEW`] a linear scan finds a value's code faster than hashing
+    /// it; past that, the hash maps take over.
     pub fn encode(&mut self, arrays: &[ArrayRef], name: &str) -> Result<Vec<u32>> {
         let mut out = Vec::with_capacity(arrays.iter().map(|a| a.len()).sum());
+        let mut buf = Vec::new();
         for a in arrays {
             let dt = a.data_type();
             if is_numeric(dt) {
-                let mut v = Vec::with_capacity(a.len());
-                push_f64(a.as_ref(), name, &mut v)?;
-                // Runs of equal values are common (sorted or low-cardinality
-                // data), so remember the last lookup.
-                let mut last: Option<(u64, u32)> = None;
-                for x in v {
-                    let k = x.to_bits();
-                    let c = match last {
-                        Some((lk, lc)) if lk == k => lc,
-                        _ => self.number(x),
+                buf.clear();
+                push_f64(a.as_ref(), name, &mut buf)?;
+                if let Some(min) = small_integer_range(&buf) {
+                    // Integer classes in a small range (the usual labels):
+                    // a direct table, filled on first sight of each value.
+                    let mut table = [UNSET; SMALL_RANGE];
+                    for &x in &buf {
+                        if x.is_nan() {
+                            out.push(NULL);
+                            continue;
+                        }
+                        let slot = &mut table[(x - min) as usize & (SMALL_RANGE - 1)];
+                        if *slot == UNSET {
+                            *slot = self.number(x);
+                        }
+                        out.push(*slot);
+                    }
+                    continue;
+                }
+                for &x in &buf {
+                    let k = crate::sort::key(x);
+                    let c = match self.few_numbers.iter().find(|p| p.0 == k) {
+                        Some(&(_, c)) => c,
+                        None => self.number(x),
                     };
-                    last = Some((k, c));
                     out.push(c);
                 }
-            } else if matches!(
-                dt,
-                DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
-            ) {
-                for i in 0..a.len() {
-                    out.push(match text_at(a.as_ref(), i) {
-                        None => NULL,
-                        Some(s) => self.text(s),
-                    });
-                }
             } else {
-                return Err(Error::InvalidInput(format!(
-                    "column '{name}' has type {dt}; a label or group must be a number, a \
-                     boolean or a string"
-                )));
+                let mut push = |s: Option<&str>| {
+                    out.push(match s {
+                        None => NULL,
+                        Some(s) if self.names.len() <= FEW => {
+                            match self.names.iter().position(|n| n == s) {
+                                Some(c) => c as u32,
+                                None => self.text(s),
+                            }
+                        }
+                        Some(s) => self.text(s),
+                    })
+                };
+                match dt {
+                    DataType::Utf8 => a.as_string::<i32>().iter().for_each(&mut push),
+                    DataType::LargeUtf8 => a.as_string::<i64>().iter().for_each(&mut push),
+                    DataType::Utf8View => a.as_string_view().iter().for_each(&mut push),
+                    _ => {
+                        return Err(Error::InvalidInput(format!(
+                            "column '{name}' has type {dt}; a label or group must be a number, \
+                             a boolean or a string"
+                        )));
+                    }
+                }
             }
         }
         Ok(out)
@@ -534,9 +773,25 @@ pub struct Prepared {
     pub groups: Vec<Groups>,
     /// Why rows were dropped.
     pub dropped: Dropped,
+    /// Which given rows were kept, by position, when some were dropped;
+    /// `None` when every row was kept. Callers that pair rows across two
+    /// inputs (champion and challenger) need it.
+    pub kept_mask: Option<Vec<bool>>,
 }
 
 impl Prepared {
+    /// The positions, among the given rows, of the rows kept, in order.
+    pub fn kept_rows(&self) -> Vec<usize> {
+        match &self.kept_mask {
+            None => (0..self.rows as usize).collect(),
+            Some(m) => m
+                .iter()
+                .enumerate()
+                .filter_map(|(i, &k)| k.then_some(i))
+                .collect(),
+        }
+    }
+
     /// Rows kept.
     pub fn kept(&self) -> usize {
         match &self.columns {
@@ -585,22 +840,30 @@ pub fn prepare(batches: &[RecordBatch], spec: &Spec) -> Result<Prepared> {
         }
         ProblemType::Multiclass => {
             let pred_name = spec.prediction.as_deref().unwrap_or_default();
-            let mut enc = CategoryEncoder::default();
-            let mut actual = enc.encode(&label_arrays, &spec.label)?;
-            let mut predicted = enc.encode(&gather(batches, pred_name)?, pred_name)?;
-            let classes = enc.sorted(&mut [&mut actual, &mut predicted]);
-            mark(
-                actual.iter().map(|&c| c != NULL),
-                &spec.label,
-                &mut keep,
-                &mut dropped,
-            );
-            mark(
-                predicted.iter().map(|&c| c != NULL),
-                pred_name,
-                &mut keep,
-                &mut dropped,
-            );
+            let pred_arrays = gather(batches, pred_name)?;
+            let ([actual, predicted], classes) =
+                match small_integer_classes([&label_arrays, &pred_arrays]) {
+                    Some(coded) => coded,
+                    None => {
+                        let mut enc = CategoryEncoder::default();
+                        let mut actual = enc.encode(&label_arrays, &spec.label)?;
+                        let mut predicted = enc.encode(&pred_arrays, pred_name)?;
+                        let classes = enc.sorted(&mut [&mut actual, &mut predicted]);
+                        ([actual, predicted], classes)
+                    }
+                };
+            for (codes, name) in [(&actual, spec.label.as_str()), (&predicted, pred_name)] {
+                // A vectorized search is cheaper than walking `keep` beside
+                // a column without nulls.
+                if codes.contains(&NULL) {
+                    mark(
+                        codes.iter().map(|&c| c != NULL),
+                        name,
+                        &mut keep,
+                        &mut dropped,
+                    );
+                }
+            }
             Columns::Multiclass(MulticlassColumns {
                 classes,
                 actual: filter(actual, &keep),
@@ -634,6 +897,7 @@ pub fn prepare(batches: &[RecordBatch], spec: &Spec) -> Result<Prepared> {
         columns,
         groups,
         dropped,
+        kept_mask: (!keep.iter().all(|&k| k)).then_some(keep),
     };
     if prepared.kept() == 0 {
         return Err(Error::EmptyInput(if rows == 0 {
@@ -773,30 +1037,36 @@ fn numeric_binary(
     label_arrays: &[ArrayRef],
     pred_arrays: Option<&[ArrayRef]>,
 ) -> Result<BinaryCodes> {
-    let v = floats(label_arrays, &spec.label)?;
     let pos = match &spec.positive_label {
         Some(p) => parse_positive_number(p)?,
         None => 1.0,
     };
+    let rows = label_arrays.iter().map(|a| a.len()).sum();
     let mut other: Option<f64> = None;
-    let mut actual = Vec::with_capacity(v.len());
-    for &x in &v {
-        if x.is_nan() {
-            actual.push(2);
-        } else if x == pos {
-            actual.push(1);
-        } else {
-            match other {
-                None => other = Some(x),
-                Some(o) if o == x => {}
-                Some(o) => {
-                    return Err(too_many_labels(
-                        &spec.label,
-                        &[class_name(pos), class_name(o), class_name(x)],
-                    ));
+    let mut actual = Vec::with_capacity(rows);
+    // One batch at a time, so a wide label type never costs a full float copy.
+    let mut buf = Vec::new();
+    for a in label_arrays {
+        buf.clear();
+        push_f64(a.as_ref(), &spec.label, &mut buf)?;
+        for &x in &buf {
+            if x.is_nan() {
+                actual.push(2);
+            } else if x == pos {
+                actual.push(1);
+            } else {
+                match other {
+                    None => other = Some(x),
+                    Some(o) if o == x => {}
+                    Some(o) => {
+                        return Err(too_many_labels(
+                            &spec.label,
+                            &[class_name(pos), class_name(o), class_name(x)],
+                        ));
+                    }
                 }
+                actual.push(0);
             }
-            actual.push(0);
         }
     }
     let negative = match other {
@@ -808,12 +1078,16 @@ fn numeric_binary(
         None => None,
         Some(arrays) => {
             let name = spec.prediction.as_deref().unwrap_or_default();
-            Some(
-                floats(arrays, name)?
-                    .into_iter()
-                    .map(|x| if x.is_nan() { 2 } else { u8::from(x == pos) })
-                    .collect(),
-            )
+            let mut p = Vec::with_capacity(rows);
+            for a in arrays {
+                buf.clear();
+                push_f64(a.as_ref(), name, &mut buf)?;
+                p.extend(
+                    buf.iter()
+                        .map(|&x| if x.is_nan() { 2 } else { u8::from(x == pos) }),
+                );
+            }
+            Some(p)
         }
     };
     Ok((actual, predicted, class_name(pos), negative))
@@ -916,7 +1190,10 @@ fn too_many_labels(column: &str, values: &[String]) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use arrow_array::{BooleanArray, Float64Array, Int64Array, StringArray};
+    use arrow_array::{
+        BooleanArray, Float64Array, Int8Array, Int32Array, Int64Array, StringArray, UInt16Array,
+        UInt64Array,
+    };
     use std::sync::Arc;
 
     fn batch(cols: Vec<(&str, ArrayRef)>) -> RecordBatch {
@@ -1038,6 +1315,96 @@ mod tests {
             panic!()
         };
         assert_eq!(c.predicted, vec![true, false]);
+    }
+
+    #[test]
+    fn the_fast_lookups_give_the_codes_a_hash_map_gives() {
+        // Small-range integers take the direct table, wide or fractional
+        // numbers and more than FEW texts the hash maps; the codes must be
+        // the first-seen order whichever path runs.
+        let reference = |vals: &[Option<String>]| {
+            let mut seen: Vec<String> = Vec::new();
+            vals.iter()
+                .map(|v| match v {
+                    None => NULL,
+                    Some(s) => match seen.iter().position(|x| x == s) {
+                        Some(c) => c as u32,
+                        None => {
+                            seen.push(s.clone());
+                            (seen.len() - 1) as u32
+                        }
+                    },
+                })
+                .collect::<Vec<u32>>()
+        };
+        let small = [
+            Some(3.0),
+            Some(-1.0),
+            Some(3.0),
+            None,
+            Some(200.0),
+            Some(-0.0),
+            Some(0.0),
+        ];
+        let wide = [Some(3.0), Some(1e6), Some(2.5), None, Some(3.0), Some(-7.0)];
+        for vals in [&small[..], &wide[..]] {
+            let arr: ArrayRef = Arc::new(Float64Array::from(vals.to_vec()));
+            let got = CategoryEncoder::default().encode(&[arr], "x").unwrap();
+            let want = reference(&vals.iter().map(|v| v.map(class_name)).collect::<Vec<_>>());
+            assert_eq!(got, want, "{vals:?}");
+        }
+        let texts: Vec<Option<String>> = (0..100)
+            .map(|i| (i % 13 != 0).then(|| format!("g{}", (i * 7) % 40)))
+            .collect();
+        let arr: ArrayRef = Arc::new(StringArray::from(texts.clone()));
+        let got = CategoryEncoder::default().encode(&[arr], "g").unwrap();
+        assert_eq!(got, reference(&texts));
+    }
+
+    #[test]
+    fn integer_classes_get_the_codes_and_names_the_encoder_gives() {
+        // Integer columns of different types, with nulls, negative values
+        // and gaps between the classes (so the squeeze runs), over several
+        // arrays; then columns the fast path must leave to the encoder.
+        let by_encoder = |a: &[ArrayRef], b: &[ArrayRef]| {
+            let mut enc = CategoryEncoder::default();
+            let mut x = enc.encode(a, "a").unwrap();
+            let mut y = enc.encode(b, "b").unwrap();
+            let names = enc.sorted(&mut [&mut x, &mut y]);
+            ([x, y], names)
+        };
+        let a: Vec<ArrayRef> = vec![
+            Arc::new(Int8Array::from(vec![Some(-3), None, Some(7)])),
+            Arc::new(Int32Array::from(vec![Some(100), Some(-3)])),
+        ];
+        let b: Vec<ArrayRef> = vec![Arc::new(UInt16Array::from(vec![
+            Some(7),
+            Some(5),
+            None,
+            Some(100),
+        ]))];
+        let got = small_integer_classes([&a, &b]).expect("small integers take the fast path");
+        assert_eq!(got, by_encoder(&a, &b));
+        assert_eq!(got.1, vec!["-3", "5", "7", "100"]);
+        // Dense classes skip the squeeze and still agree.
+        let a: Vec<ArrayRef> = vec![Arc::new(Int64Array::from(vec![2, 0, 1, 1]))];
+        let b: Vec<ArrayRef> = vec![Arc::new(Int64Array::from(vec![0, 2, 2, 1]))];
+        assert_eq!(small_integer_classes([&a, &b]), Some(by_encoder(&a, &b)));
+        // Too wide a range, floats, text, u64 past i64::MAX, all null.
+        let wide: Vec<ArrayRef> = vec![Arc::new(Int64Array::from(vec![0, 256]))];
+        let float: Vec<ArrayRef> = vec![Arc::new(Float64Array::from(vec![0.0, 1.0]))];
+        let text: Vec<ArrayRef> = vec![Arc::new(StringArray::from(vec!["0", "1"]))];
+        let huge: Vec<ArrayRef> = vec![Arc::new(UInt64Array::from(vec![u64::MAX, u64::MAX - 1]))];
+        let null: Vec<ArrayRef> = vec![Arc::new(Int64Array::from(vec![None, None]))];
+        let small: Vec<ArrayRef> = vec![Arc::new(Int64Array::from(vec![0, 1]))];
+        for other in [&wide, &float, &text, &huge] {
+            assert_eq!(small_integer_classes([&small, other]), None);
+        }
+        assert_eq!(small_integer_classes([&null, &null]), None);
+        assert_eq!(
+            small_integer_classes([&null, &small]),
+            Some(by_encoder(&null, &small))
+        );
     }
 
     #[test]

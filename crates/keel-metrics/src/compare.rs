@@ -529,12 +529,15 @@ pub fn delong(
 
 /// Per row: for a positive, the share of negatives scored below it; for a
 /// negative, the share of positives scored above it (ties count half). One
-/// radix sort of the scores with the row number as payload.
+/// sort of the scores with the row number as payload.
 fn structural_components(actual: &[bool], scores: &[f64], pos: usize, neg: usize) -> Vec<f64> {
     let n = scores.len();
-    let mut keys: Vec<u64> = scores.iter().map(|&s| sort::key(s)).collect();
-    let mut rows: Vec<u32> = (0..n as u32).collect();
-    sort::sort_pairs(&mut keys, &mut rows);
+    let mut pairs: Vec<(u64, u32)> = scores
+        .iter()
+        .enumerate()
+        .map(|(i, &s)| (sort::key(s), i as u32))
+        .collect();
+    sort::sort_pairs(&mut pairs, crate::par::available_threads());
     let mut v = vec![0.0; n];
     let (m, nn) = (pos as f64, neg as f64);
     let (mut pos_before, mut neg_before) = (0usize, 0usize);
@@ -542,8 +545,8 @@ fn structural_components(actual: &[bool], scores: &[f64], pos: usize, neg: usize
     while start < n {
         let mut end = start;
         let (mut p, mut q) = (0usize, 0usize);
-        while end < n && keys[end] == keys[start] {
-            if actual[rows[end] as usize] {
+        while end < n && pairs[end].0 == pairs[start].0 {
+            if actual[pairs[end].1 as usize] {
                 p += 1;
             } else {
                 q += 1;
@@ -552,7 +555,7 @@ fn structural_components(actual: &[bool], scores: &[f64], pos: usize, neg: usize
         }
         let v10 = (neg_before as f64 + 0.5 * q as f64) / nn;
         let v01 = 1.0 - (pos_before as f64 + 0.5 * p as f64) / m;
-        for &r in &rows[start..end] {
+        for &(_, r) in &pairs[start..end] {
             v[r as usize] = if actual[r as usize] { v10 } else { v01 };
         }
         pos_before += p;

@@ -96,7 +96,7 @@ pub struct NumericDrift {
 ///   [`kolmogorov_sf`](crate::special::kolmogorov_sf). If the exact count
 ///   fails numerically, scipy (and this) falls back to the asymptotic one.
 ///
-/// Each sample is sorted once (radix sort); KS and Wasserstein come from one
+/// Each sample is sorted once; KS and Wasserstein come from one
 /// merge walk over the two sorted samples, and the bins from binary searches.
 /// Identical samples give 0 everywhere and a p-value of 1.
 ///
@@ -108,15 +108,27 @@ pub fn numeric_drift(
     current: &[f64],
     opts: &DriftOptions,
 ) -> Result<NumericDrift> {
-    if baseline.is_empty() {
-        return Err(Error::EmptyInput(
-            "drift: the baseline sample is empty".into(),
-        ));
+    if baseline.iter().chain(current).any(|x| x.is_nan()) {
+        return Err(Error::InvalidInput("drift: a value is NaN".into()));
     }
-    if current.is_empty() {
-        return Err(Error::EmptyInput(
-            "drift: the current sample is empty".into(),
-        ));
+    let a: Vec<u64> = baseline.iter().map(|&x| sort::key(x)).collect();
+    let b: Vec<u64> = current.iter().map(|&x| sort::key(x)).collect();
+    numeric_drift_keys(a, b, opts)
+}
+
+/// [`numeric_drift`] over the samples' order-preserving keys
+/// ([`sort::key`]), in any order: callers that read a column straight into
+/// keys save a copy of each sample. The keys must not be those of NaN.
+pub fn numeric_drift_keys(
+    mut a: Vec<u64>,
+    mut b: Vec<u64>,
+    opts: &DriftOptions,
+) -> Result<NumericDrift> {
+    if a.is_empty() || b.is_empty() {
+        return Err(Error::EmptyInput(format!(
+            "drift: the {} sample is empty",
+            if a.is_empty() { "baseline" } else { "current" }
+        )));
     }
     if opts.bins == 0 {
         return Err(Error::InvalidInput("drift: bins must be at least 1".into()));
@@ -126,14 +138,9 @@ pub fn numeric_drift(
             "drift: psi_epsilon must be a non-negative number".into(),
         ));
     }
-    if baseline.iter().chain(current).any(|x| x.is_nan()) {
-        return Err(Error::InvalidInput("drift: a value is NaN".into()));
-    }
     // Everything below works on the sorted order-preserving keys, which
     // saves converting 2n values back to floats; a key is turned back into
     // its float only where arithmetic needs it.
-    let mut a: Vec<u64> = baseline.iter().map(|&x| sort::key(x)).collect();
-    let mut b: Vec<u64> = current.iter().map(|&x| sort::key(x)).collect();
     sort::sort_keys(&mut a);
     sort::sort_keys(&mut b);
     let (n1, n2) = (a.len(), b.len());

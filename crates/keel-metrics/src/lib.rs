@@ -26,6 +26,7 @@ pub mod drift;
 mod error;
 pub mod fairness;
 pub mod multiclass;
+pub mod par;
 pub mod regression;
 pub mod report;
 pub mod sample;

@@ -8,6 +8,7 @@
 
 use serde::Serialize;
 
+use crate::par::{PARALLEL_MIN, map_ranges};
 use crate::sample::{self, spread, subsample_count, wants_spread};
 use crate::{Error, Result, Scalar, Uncertainty};
 
@@ -127,6 +128,19 @@ struct Centred {
     d2: Sum,
 }
 
+impl Centred {
+    #[inline]
+    fn add(&mut self, d: f64) {
+        self.d.add(d);
+        self.d2.add(d * d);
+    }
+
+    fn merge(&mut self, o: &Centred) {
+        self.d.merge(&o.d);
+        self.d2.merge(&o.d2);
+    }
+}
+
 /// The six metric values of one group of rows.
 struct Values {
     mae: f64,
@@ -210,14 +224,25 @@ pub fn regression(actual: &[f64], predicted: &[f64], u: &Uncertainty) -> Result<
     };
 
     // First pass: the error sums and the sum of y, per membership pattern.
+    // Rows split over the cores; the per-range sums merge in row order.
     let mut by_pattern = vec![Acc::new(); patterns];
-    if spread_on {
-        for ((&y, &p), &b) in actual.iter().zip(predicted).zip(&bits) {
-            by_pattern[b as usize].push(y, p);
+    for part in map_ranges(n, PARALLEL_MIN, |r| {
+        let mut acc = vec![Acc::new(); patterns];
+        let rows = actual[r.clone()].iter().zip(&predicted[r.clone()]);
+        if spread_on {
+            for ((&y, &p), &b) in rows.zip(&bits[r]) {
+                acc[b as usize].push(y, p);
+            }
+        } else {
+            let a = &mut acc[0];
+            for (&y, &p) in rows {
+                a.push(y, p);
+            }
         }
-    } else {
-        for (&y, &p) in actual.iter().zip(predicted) {
-            by_pattern[0].push(y, p);
+        acc
+    }) {
+        for (a, b) in by_pattern.iter_mut().zip(&part) {
+            a.merge(b);
         }
     }
     let mut all = Acc::new();
@@ -228,25 +253,28 @@ pub fn regression(actual: &[f64], predicted: &[f64], u: &Uncertainty) -> Result<
     // Second pass: sums of y about the overall mean, per pattern.
     let centre = all.y.value() / n as f64;
     let mut centred = vec![Centred::default(); patterns];
-    if spread_on {
-        for (&y, &b) in actual.iter().zip(&bits) {
-            let d = y - centre;
-            let c = &mut centred[b as usize];
-            c.d.add(d);
-            c.d2.add(d * d);
+    for part in map_ranges(n, PARALLEL_MIN, |r| {
+        let mut cs = vec![Centred::default(); patterns];
+        let ys = &actual[r.clone()];
+        if spread_on {
+            for (&y, &b) in ys.iter().zip(&bits[r]) {
+                cs[b as usize].add(y - centre);
+            }
+        } else {
+            let c = &mut cs[0];
+            for &y in ys {
+                c.add(y - centre);
+            }
         }
-    } else {
-        let c = &mut centred[0];
-        for &y in actual {
-            let d = y - centre;
-            c.d.add(d);
-            c.d2.add(d * d);
+        cs
+    }) {
+        for (a, b) in centred.iter_mut().zip(&part) {
+            a.merge(b);
         }
     }
     let mut all_c = Centred::default();
     for c in &centred {
-        all_c.d.merge(&c.d);
-        all_c.d2.merge(&c.d2);
+        all_c.merge(c);
     }
     let full = values(&all, &all_c);
 
@@ -257,8 +285,7 @@ pub fn regression(actual: &[f64], predicted: &[f64], u: &Uncertainty) -> Result<
             for (pat, (pa, pc)) in by_pattern.iter().zip(&centred).enumerate() {
                 if pat >> k & 1 == 1 {
                     a.merge(pa);
-                    c.d.merge(&pc.d);
-                    c.d2.merge(&pc.d2);
+                    c.merge(pc);
                 }
             }
             values(&a, &c)
@@ -351,6 +378,45 @@ mod tests {
         s.add(1.0);
         s.add(-1e100);
         assert_eq!(s.value(), 1.0);
+    }
+
+    #[test]
+    fn rows_split_over_threads_give_the_one_pass_sums() {
+        // Past PARALLEL_MIN rows the sums come from per-range partial sums;
+        // they must match one sequential compensated pass to the last bits.
+        let n = 300_000;
+        let actual: Vec<f64> = (0..n)
+            .map(|i| 100.0 + (i as f64 * 0.37).sin() * 50.0)
+            .collect();
+        let predicted: Vec<f64> = actual
+            .iter()
+            .enumerate()
+            .map(|(i, y)| y + (i as f64 * 1.3).cos())
+            .collect();
+        let m = regression(&actual, &predicted, &off()).unwrap();
+        let (mut abs, mut sq, mut y) = (Sum::default(), Sum::default(), Sum::default());
+        for (a, p) in actual.iter().zip(&predicted) {
+            abs.add((a - p).abs());
+            sq.add((a - p) * (a - p));
+            y.add(*a);
+        }
+        let mean = y.value() / n as f64;
+        let mut tss = Sum::default();
+        for a in &actual {
+            tss.add((a - mean) * (a - mean));
+        }
+        let close = |x: f64, w: f64| (x - w).abs() <= 1e-12 * w.abs();
+        assert!(
+            close(m.mae.value, abs.value() / n as f64),
+            "{}",
+            m.mae.value
+        );
+        assert!(close(m.mse.value, sq.value() / n as f64), "{}", m.mse.value);
+        assert!(
+            close(m.r2.value, 1.0 - sq.value() / tss.value()),
+            "{}",
+            m.r2.value
+        );
     }
 
     #[test]

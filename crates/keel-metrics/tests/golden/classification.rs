@@ -120,32 +120,68 @@ fn binary_matches_sklearn() {
     check("binary", |case| {
         // A null in any column the kernel needs is a row the column adapter
         // drops; drop it here the same way before calling the kernel.
-        let actual = case["actual"].as_array().expect("actual");
-        let predicted = case["predicted"].as_array().expect("predicted");
-        let score = case["score"].as_array();
-        let keep: Vec<usize> = (0..actual.len())
-            .filter(|&i| {
-                !actual[i].is_null()
-                    && !predicted[i].is_null()
-                    && score.is_none_or(|s| !s[i].is_null())
-            })
-            .collect();
-        let label = |v: &Value| v.as_u64().expect("0 or 1") == 1;
-        let a: Vec<bool> = keep.iter().map(|&i| label(&actual[i])).collect();
-        let p: Vec<bool> = keep.iter().map(|&i| label(&predicted[i])).collect();
-        let s: Option<Vec<f64>> = score.map(|s| {
-            keep.iter()
-                .map(|&i| s[i].as_f64().expect("score"))
-                .collect()
-        });
+        let (a, p, s) = binary_rows(case);
         let input = BinaryInput {
             actual: &a,
             predicted: &p,
             score: s.as_deref(),
+            curve_points: 0,
         };
         let m = binary(&input, &uncertainty(&case["uncertainty"])).expect("binary");
         serde_json::to_value(&m).expect("serialise")
     });
+}
+
+/// The rows of a binary case the column adapter keeps: its labels,
+/// predictions and scores where none is null.
+fn binary_rows(case: &Value) -> (Vec<bool>, Vec<bool>, Option<Vec<f64>>) {
+    let actual = case["actual"].as_array().expect("actual");
+    let predicted = case["predicted"].as_array().expect("predicted");
+    let score = case["score"].as_array();
+    let keep: Vec<usize> = (0..actual.len())
+        .filter(|&i| {
+            !actual[i].is_null() && !predicted[i].is_null() && score.is_none_or(|s| !s[i].is_null())
+        })
+        .collect();
+    let label = |v: &Value| v.as_u64().expect("0 or 1") == 1;
+    let a = keep.iter().map(|&i| label(&actual[i])).collect();
+    let p = keep.iter().map(|&i| label(&predicted[i])).collect();
+    let s = score.map(|s| {
+        keep.iter()
+            .map(|&i| s[i].as_f64().expect("score"))
+            .collect()
+    });
+    (a, p, s)
+}
+
+/// With more thresholds than `curve_points`, both curves are sklearn's
+/// undropped curves at evenly spaced indices (`thinned` in the golden file).
+#[test]
+fn thinned_curves_are_points_of_sklearns() {
+    let cases = load("binary");
+    let mut errors = Vec::new();
+    let mut checked = 0;
+    for case in &cases {
+        let want = &case["thinned"];
+        if want.is_null() {
+            continue;
+        }
+        let name = case["name"].as_str().expect("name");
+        let (a, p, s) = binary_rows(case);
+        let input = BinaryInput {
+            actual: &a,
+            predicted: &p,
+            score: s.as_deref(),
+            curve_points: want["curve_points"].as_u64().expect("curve_points") as usize,
+        };
+        let m = binary(&input, &uncertainty(&case["uncertainty"])).expect("binary");
+        let got = serde_json::json!({"roc": m.roc, "pr": m.pr});
+        let want = serde_json::json!({"roc": want["roc"], "pr": want["pr"]});
+        compare(&got, &want, name, &mut errors);
+        checked += 1;
+    }
+    assert!(checked >= 10, "only {checked} cases have thinned curves");
+    assert!(errors.is_empty(), "{}", errors.join("\n"));
 }
 
 #[test]
