@@ -38,6 +38,21 @@ static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
 /// rolls back and, on retry, finds the schema already in place.
 const MIGRATION_ATTEMPTS: u32 = 5;
 
+/// How many times opening retries the first connection when the file is
+/// locked; with the growing back-off this waits about 10 s in all.
+const CONNECT_ATTEMPTS: u32 = 30;
+
+/// Whether an error is SQLite's "database is locked" or "table is locked"
+/// (SQLITE_BUSY or SQLITE_LOCKED, with any extended code), which another
+/// process holding the file causes and which go away on retry.
+fn is_busy(e: &sqlx::Error) -> bool {
+    let Some(code) = e.as_database_error().and_then(|d| d.code()) else {
+        return false;
+    };
+    code.parse::<i32>()
+        .is_ok_and(|code| matches!(code & 0xff, 5 | 6))
+}
+
 /// A metadata store in one SQLite database file.
 #[derive(Clone, Debug)]
 pub struct SqliteStore {
@@ -62,10 +77,25 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true);
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(options)
-            .await?;
+        // Turning a fresh file into WAL mode needs an exclusive lock that the
+        // busy timeout does not wait for, so a process that opens the file
+        // while another is doing so gets SQLITE_BUSY at once; it backs off and
+        // tries again, and by then the file is in WAL mode and needs no lock.
+        let mut attempt = 1;
+        let pool = loop {
+            match SqlitePoolOptions::new()
+                .max_connections(4)
+                .connect_with(options.clone())
+                .await
+            {
+                Ok(pool) => break pool,
+                Err(e) if is_busy(&e) && attempt < CONNECT_ATTEMPTS => {
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(20 * u64::from(attempt))).await;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        };
         let mut attempt = 1;
         loop {
             match MIGRATOR.run(&pool).await {
