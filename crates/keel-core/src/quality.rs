@@ -331,8 +331,8 @@ impl Keel {
         if keel_metrics::compare::higher_is_better(&metric).is_none() {
             return Err(Error::InvalidArgument(format!(
                 "Keel cannot compare on '{metric}'. Use auc or accuracy, or one of precision, \
-                 recall, f0_5, f1, f2, log_loss, brier_score, true_positive_rate, \
-                 weighted_f1, macro_f1, mae, mse, rmse, r2, mape, max_error."
+                 recall, f0_5, f1, f2, log_loss, brier_score, average_precision, \
+                 true_positive_rate, weighted_f1, macro_f1, mae, mse, rmse, r2, mape, max_error."
             )));
         }
         if !(req.policy.confidence > 0.0 && req.policy.confidence < 1.0) {

@@ -438,7 +438,17 @@ BINARY = {
     "false_negative_rate": rate("fnr"),
     "log_loss": lambda y, s: skm.log_loss(y, s, labels=[0, 1]),
     "brier_score": lambda y, s: skm.brier_score_loss(y, s, pos_label=1),
+    "average_precision": lambda y, s: average_precision(y, s),
 }
+SCORED = ("log_loss", "brier_score", "average_precision")
+
+
+def average_precision(y, s):
+    # scikit-learn warns when a resample holds no positive; its answer (0) is
+    # what Keel gives too.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return skm.average_precision_score(y, s)
 
 
 def multiclass_metric(name):
@@ -481,7 +491,7 @@ def bootstrap_cases(rng):
     p1, p2 = (s1 >= 0.5).astype(int), (s2 >= 0.5).astype(int)
     expected = {}
     for name, f in BINARY.items():
-        a, b = (s1, s2) if name in ("log_loss", "brier_score") else (p1, p2)
+        a, b = (s1, s2) if name in SCORED else (p1, p2)
         expected[name] = bootstrap_expected(f, y, a, b, R, seed, conf)
     out["binary"] = dict(actual=y, champion_predicted=p1, challenger_predicted=p2,
                          champion_score=s1, challenger_score=s2, resamples=R, seed=seed,
@@ -510,6 +520,21 @@ def bootstrap_cases(rng):
                 for name, f in REGRESSION.items()}
     out["regression"] = dict(actual=y, champion=r1, challenger=r2, resamples=R, seed=seed,
                              confidence=conf, expected=expected)
+
+    # Average precision with 4 positives in 60 rows, so that some resamples
+    # hold none, and scores on a coarse grid, so that thresholds tie.
+    n, R, seed, conf = 60, 300, 5, 0.9
+    y = np.zeros(n, dtype=int)
+    y[rng.choice(n, 4, replace=False)] = 1
+    s1 = np.round(np.clip(0.3 * y + rng.random(n), 0, 1), 1)
+    s2 = np.round(np.clip(0.5 * y + rng.random(n), 0, 1), 1)
+    ap = BINARY["average_precision"]
+    missing = sum(not y[resample_indices(seed, r, n)].any() for r in range(R))
+    assert missing > 0, "no resample lacks positives; pick another seed"
+    out["binary_rare"] = dict(actual=y, champion_score=s1, challenger_score=s2, resamples=R,
+                              seed=seed, confidence=conf,
+                              expected={"average_precision":
+                                        bootstrap_expected(ap, y, s1, s2, R, seed, conf)})
 
     # The index hash itself, for a direct check.
     out["indices"] = dict(seed=2024, resample=3, n=17, expected=resample_indices(2024, 3, 17))

@@ -8,6 +8,8 @@
 
 use serde::Serialize;
 
+use crate::par::{self, PARALLEL_MIN};
+use crate::regression::Sum;
 use crate::sample::mix;
 use crate::special::{chi2_sf, normal_ppf, normal_sf};
 use crate::{Error, Result, sort};
@@ -148,7 +150,7 @@ pub struct Decision {
 }
 
 /// Binary metrics decided by the paired bootstrap.
-const BINARY_BOOTSTRAP: [&str; 11] = [
+const BINARY_BOOTSTRAP: [&str; 12] = [
     "precision",
     "recall",
     "f0_5",
@@ -160,6 +162,7 @@ const BINARY_BOOTSTRAP: [&str; 11] = [
     "false_negative_rate",
     "log_loss",
     "brier_score",
+    "average_precision",
 ];
 /// Multiclass metrics decided by the paired bootstrap.
 const MULTICLASS_BOOTSTRAP: [&str; 10] = [
@@ -289,7 +292,7 @@ pub fn compare(data: &PairedData, metric: &str, policy: &Policy) -> Result<Decis
                         .collect();
                     mcnemar(&c1, &c2, conf)?
                 }
-                "log_loss" | "brier_score" => {
+                "log_loss" | "brier_score" | "average_precision" => {
                     if champion_score.is_none() || challenger_score.is_none() {
                         return Err(Error::InvalidInput(format!(
                             "compare: {metric} needs scores from both models; without them the \
@@ -685,8 +688,11 @@ trait PairState {
 /// the truth or that model's predictions of the (re)sample, as scikit-learn
 /// infers labels; regression `mae`, `mse`, `rmse`, `r2` (1 for a constant
 /// truth predicted exactly, 0 for a constant truth otherwise), `mape`
-/// (relative to `max(|y|, ε)`) and `max_error`. `average_precision` is not
-/// offered: it needs a sort per resample.
+/// (relative to `max(|y|, ε)`) and `max_error`. Binary `average_precision`
+/// is scikit-learn's `average_precision_score` on the scores (0 for a
+/// resample without positives); each model's rows are sorted by score once,
+/// and each resample walks that order with the draw counts as weights, so a
+/// resample costs one pass, not a sort.
 ///
 /// Errors: as [`compare`], plus [`Error::InvalidInput`] for a metric that is
 /// not bootstrapped (`auc`, `accuracy`) or zero resamples.
@@ -750,6 +756,31 @@ pub fn paired_bootstrap(
                     let l1: Vec<f64> = actual.iter().zip(s1).map(|(&a, &p)| loss(a, p)).collect();
                     let l2: Vec<f64> = actual.iter().zip(s2).map(|(&a, &p)| loss(a, p)).collect();
                     let mut st = MeanState::new(&l1, &l2, false);
+                    bootstrap(&mut st, n, resamples, seed)
+                }
+                "average_precision" => {
+                    let (Some(s1), Some(s2)) = (champion_score, challenger_score) else {
+                        return Err(Error::InvalidInput(
+                            "compare: average_precision needs scores from both models".into(),
+                        ));
+                    };
+                    if s1.iter().chain(s2).any(|s| s.is_nan()) {
+                        return Err(Error::InvalidInput(
+                            "compare: average_precision needs scores; a score is NaN".into(),
+                        ));
+                    }
+                    if n >= 1 << 31 {
+                        return Err(Error::InvalidInput(
+                            "compare: average_precision handles at most 2^31 rows".into(),
+                        ));
+                    }
+                    let order1 = score_order(actual, s1);
+                    let order2 = score_order(actual, s2);
+                    let mut st = ApState {
+                        order1: &order1,
+                        order2: &order2,
+                        weights: vec![0; n],
+                    };
                     bootstrap(&mut st, n, resamples, seed)
                 }
                 m if BINARY_BOOTSTRAP.contains(&m) => {
@@ -933,10 +964,14 @@ pub fn paired_bootstrap(
 /// It is generic so that the hot loop is compiled for each state type.
 ///
 /// Each resample first counts how often each row is drawn (one reused
-/// buffer), then adds the rows in order with those counts as weights: the
+/// buffer of bytes, small enough to stay in the cache at 10M rows), then adds the rows in order with those counts as weights: the
 /// random accesses touch only the counts, and the per-row data are read
 /// sequentially, which matters once they no longer fit in cache.
-fn bootstrap<S: PairState>(
+///
+/// Resamples are split over the cores, each thread with its own copy of the
+/// state and its own counts; a resample's rows depend only on the seed and
+/// its number, so the deltas are the same however many threads run.
+fn bootstrap<S: PairState + Clone + Sync>(
     st: &mut S,
     n: usize,
     resamples: u32,
@@ -948,23 +983,49 @@ fn bootstrap<S: PairState>(
     }
     let (full1, full2) = st.values();
     let nn = n as u128;
-    let mut counts = vec![0u32; n];
-    let mut deltas = Vec::with_capacity(resamples as usize);
-    for r in 0..resamples {
-        counts.iter_mut().for_each(|c| *c = 0);
-        let base = mix(seed ^ (r as u64 + 1).wrapping_mul(GOLDEN));
-        for j in 0..n as u64 {
-            let idx = ((mix(base ^ j) as u128 * nn) >> 64) as usize;
-            counts[idx] += 1;
+    let template: &S = st;
+    // Threads pay off once the resamples draw enough rows in all.
+    let min = if n.saturating_mul(resamples as usize) >= PARALLEL_MIN {
+        2
+    } else {
+        usize::MAX
+    };
+    let parts = par::map_ranges(resamples as usize, min, |range| {
+        let mut st = template.clone();
+        let mut counts = vec![0u8; n];
+        let mut deltas = Vec::with_capacity(range.len());
+        for r in range {
+            counts.iter_mut().for_each(|c| *c = 0);
+            let base = mix(seed ^ (r as u64 + 1).wrapping_mul(GOLDEN));
+            let draw = |j: u64| ((mix(base ^ j) as u128 * nn) >> 64) as usize;
+            let mut wrapped = false;
+            for j in 0..n as u64 {
+                let c = &mut counts[draw(j)];
+                *c = c.wrapping_add(1);
+                wrapped |= *c == 0;
+            }
+            st.reset();
+            if wrapped {
+                // A row drawn 256 times or more (a chance far below 1e-100
+                // for any n): count this resample again, wide.
+                let mut wide = vec![0u32; n];
+                for j in 0..n as u64 {
+                    wide[draw(j)] += 1;
+                }
+                for (i, &w) in wide.iter().enumerate() {
+                    st.add(i, w);
+                }
+            } else {
+                for (i, &w) in counts.iter().enumerate() {
+                    st.add(i, u32::from(w));
+                }
+            }
+            let (m1, m2) = st.values();
+            deltas.push(m2 - m1);
         }
-        st.reset();
-        for (i, &w) in counts.iter().enumerate() {
-            st.add(i, w);
-        }
-        let (m1, m2) = st.values();
-        deltas.push(m2 - m1);
-    }
-    (full1, full2, deltas, n as u64)
+        deltas
+    });
+    (full1, full2, parts.concat(), n as u64)
 }
 
 /// numpy's default (linear) percentile of sorted values at quantile `q`.
@@ -1023,6 +1084,7 @@ fn binary_metric(name: &str) -> BinaryMetric {
 }
 
 /// Binary counts: each row is one of 8 cells (label, champion, challenger).
+#[derive(Clone)]
 struct BinaryState<'a> {
     codes: &'a [u8],
     hist: [u64; 8],
@@ -1050,6 +1112,7 @@ impl PairState for BinaryState<'_> {
 }
 
 /// The mean of a per-row quantity (optionally its square root).
+#[derive(Clone)]
 struct MeanState<'a> {
     a1: &'a [f64],
     a2: &'a [f64],
@@ -1069,6 +1132,76 @@ impl<'a> MeanState<'a> {
             count: 0,
             sqrt,
         }
+    }
+}
+
+/// Each row's `(score key, row number · 2 + label)`, sorted by score once
+/// for every resample of [`ApState`]. The label rides in the payload so that
+/// the walk reads only the weights out of row order.
+fn score_order(actual: &[bool], scores: &[f64]) -> Vec<(u64, u32)> {
+    let mut pairs: Vec<(u64, u32)> = scores
+        .iter()
+        .zip(actual)
+        .enumerate()
+        .map(|(i, (&x, &a))| (sort::key(x), (i as u32) << 1 | u32::from(a)))
+        .collect();
+    sort::sort_pairs(&mut pairs, crate::par::available_threads());
+    pairs
+}
+
+/// Average precision of both models. `add` only records a row's weight;
+/// `values` walks each model's score order (see [`score_order`]) from the
+/// highest score down, one threshold per distinct score.
+#[derive(Clone)]
+struct ApState<'a> {
+    order1: &'a [(u64, u32)],
+    order2: &'a [(u64, u32)],
+    weights: Vec<u32>,
+}
+
+impl ApState<'_> {
+    /// Σ Δtp · precision over the thresholds, divided by the positives: the
+    /// step integral scikit-learn's `average_precision_score` computes.
+    fn average_precision(&self, order: &[(u64, u32)]) -> f64 {
+        let (mut tp, mut seen, mut prev_tp) = (0u64, 0u64, 0u64);
+        let mut sum = Sum::default();
+        let mut end = order.len();
+        while end > 0 {
+            let key = order[end - 1].0;
+            while end > 0 && order[end - 1].0 == key {
+                let payload = order[end - 1].1;
+                let w = u64::from(self.weights[(payload >> 1) as usize]);
+                seen += w;
+                tp += w * u64::from(payload & 1);
+                end -= 1;
+            }
+            if tp > prev_tp {
+                sum.add((tp - prev_tp) as f64 * (tp as f64 / seen as f64));
+                prev_tp = tp;
+            }
+        }
+        if tp == 0 {
+            0.0
+        } else {
+            (sum.value() / tp as f64).max(0.0)
+        }
+    }
+}
+
+impl PairState for ApState<'_> {
+    fn reset(&mut self) {
+        self.weights.iter_mut().for_each(|w| *w = 0);
+    }
+
+    fn add(&mut self, i: usize, w: u32) {
+        self.weights[i] += w;
+    }
+
+    fn values(&self) -> (f64, f64) {
+        (
+            self.average_precision(self.order1),
+            self.average_precision(self.order2),
+        )
     }
 }
 
@@ -1096,6 +1229,7 @@ impl PairState for MeanState<'_> {
 }
 
 /// The maximum of a per-row quantity.
+#[derive(Clone)]
 struct MaxState<'a> {
     a1: &'a [f64],
     a2: &'a [f64],
@@ -1120,6 +1254,7 @@ impl PairState for MaxState<'_> {
 }
 
 /// R²: squared errors of both models and the spread of the truth.
+#[derive(Clone)]
 struct R2State<'a> {
     e1: &'a [f64],
     e2: &'a [f64],
@@ -1193,6 +1328,7 @@ fn class_metric(name: &str) -> ClassMetric {
 
 /// Per-class counts of both models: true counts are shared; predicted
 /// counts and true positives are per model.
+#[derive(Clone)]
 struct MulticlassState<'a> {
     actual: &'a [u32],
     p1: &'a [u32],
@@ -1411,5 +1547,48 @@ mod tests {
         for j in 0..1000 {
             assert!(resample_index(7, 3, j, 13) < 13);
         }
+    }
+
+    /// Enough rows × resamples to split the resamples over threads: the
+    /// deltas must still be those of drawing each resample's rows one by one.
+    #[test]
+    fn threaded_resamples_match_drawing_rows_one_by_one() {
+        let (n, resamples, seed) = (3000usize, 120u32, 11u64);
+        assert!(n * resamples as usize >= PARALLEL_MIN);
+        let u = |i: usize, k: u64| (mix(i as u64 * 3 + k) >> 11) as f64 / (1u64 << 53) as f64;
+        let actual: Vec<bool> = (0..n).map(|i| u(i, 0) < 0.4).collect();
+        let s1: Vec<f64> = (0..n)
+            .map(|i| 0.3 * f64::from(u8::from(actual[i])) + 0.7 * u(i, 1))
+            .collect();
+        let s2: Vec<f64> = (0..n)
+            .map(|i| 0.4 * f64::from(u8::from(actual[i])) + 0.6 * u(i, 2))
+            .collect();
+        let p1: Vec<bool> = s1.iter().map(|&s| s >= 0.5).collect();
+        let p2: Vec<bool> = s2.iter().map(|&s| s >= 0.5).collect();
+        let data = PairedData::Binary {
+            actual: &actual,
+            champion_predicted: &p1,
+            challenger_predicted: &p2,
+            champion_score: Some(&s1),
+            challenger_score: Some(&s2),
+        };
+        let got = paired_bootstrap(&data, "brier_score", 0.9, resamples, seed).unwrap();
+
+        let sq = |a: bool, p: f64| (f64::from(u8::from(a)) - p).powi(2);
+        let mut deltas: Vec<f64> = (0..resamples)
+            .map(|r| {
+                let (mut b1, mut b2) = (0.0, 0.0);
+                for j in 0..n as u64 {
+                    let i = resample_index(seed, r, j, n as u64) as usize;
+                    b1 += sq(actual[i], s1[i]);
+                    b2 += sq(actual[i], s2[i]);
+                }
+                (b2 - b1) / n as f64
+            })
+            .collect();
+        deltas.sort_by(f64::total_cmp);
+        let close = |a: f64, b: f64| (a - b).abs() <= 1e-12 * b.abs().max(1e-3);
+        assert!(close(got.ci_low, percentile(&deltas, 0.05)), "{got:?}");
+        assert!(close(got.ci_high, percentile(&deltas, 0.95)), "{got:?}");
     }
 }

@@ -1308,8 +1308,30 @@ fn compare_tells_a_weaker_challenger_apart() {
         "{}",
         table.stdout
     );
+
+    // Average precision goes through the paired bootstrap on the scores.
+    let ap = env
+        .keel(&[
+            "compare",
+            "--jobs",
+            &b,
+            &a,
+            "--metric",
+            "average_precision",
+            "--resamples",
+            "300",
+            "-o",
+            "json",
+        ])
+        .ok_json();
+    let t = &ap["result"]["test"];
+    assert_eq!(t["method"], "paired_bootstrap", "{ap:#}");
+    assert_eq!(t["resamples"], 300, "{ap:#}");
+    assert!(t["delta"].as_f64().unwrap_or(0.0) > 0.0, "{ap:#}");
+    assert_eq!(ap["verdict"], "challenger_better", "{ap:#}");
+
     let list = env.keel(&["comparison", "list", "-o", "json"]).ok_json();
-    assert_eq!(list["items"].as_array().map(Vec::len), Some(2));
+    assert_eq!(list["items"].as_array().map(Vec::len), Some(3));
 
     let unknown = env
         .keel(&["compare", "--jobs", &a, &b, "--metric", "vibes"])
