@@ -531,7 +531,9 @@ def bootstrap_cases(rng):
     ap = BINARY["average_precision"]
     missing = sum(not y[resample_indices(seed, r, n)].any() for r in range(R))
     assert missing > 0, "no resample lacks positives; pick another seed"
-    out["binary_rare"] = dict(actual=y, champion_score=s1, challenger_score=s2, resamples=R,
+    out["binary_rare"] = dict(actual=y, champion_predicted=(s1 >= 0.5).astype(int),
+                              challenger_predicted=(s2 >= 0.5).astype(int),
+                              champion_score=s1, challenger_score=s2, resamples=R,
                               seed=seed, confidence=conf,
                               expected={"average_precision":
                                         bootstrap_expected(ap, y, s1, s2, R, seed, conf)})

@@ -579,6 +579,8 @@ fn sorted_walk(
     };
     let payload =
         |i: usize, a: bool| (u16::from(bits.get(i).copied().unwrap_or(0)) << 1) | u16::from(a);
+    // Counted over the labels, a byte per row, rather than over the pairs.
+    let positives = input.actual.iter().filter(|&&a| a).count() as u64;
     if s < 8 {
         let mut pairs: Vec<(u64, u8)> = input
             .actual
@@ -587,7 +589,7 @@ fn sorted_walk(
             .map(|(i, &a)| (key(score(i)), payload(i, a) as u8))
             .collect();
         sort_pairs(&mut pairs, threads);
-        walk(&pairs, s, input.curve_points)
+        walk(&pairs, s, positives, input.curve_points)
     } else {
         let mut pairs: Vec<(u64, u16)> = input
             .actual
@@ -596,7 +598,7 @@ fn sorted_walk(
             .map(|(i, &a)| (key(score(i)), payload(i, a)))
             .collect();
         sort_pairs(&mut pairs, threads);
-        walk(&pairs, s, input.curve_points)
+        walk(&pairs, s, positives, input.curve_points)
     }
 }
 
@@ -629,6 +631,7 @@ impl Keep {
 fn walk<T: Copy + Into<u16>>(
     pairs: &[(u64, T)],
     s: usize,
+    positives: u64,
     curve_points: usize,
 ) -> (Walk, Vec<Walk>, RocCurve, PrCurve) {
     let mut all = Walk::default();
@@ -638,7 +641,6 @@ fn walk<T: Copy + Into<u16>>(
     // back, and the thinned indices are known before the walk.
     let distinct =
         pairs.windows(2).filter(|w| w[0].0 != w[1].0).count() + usize::from(!pairs.is_empty());
-    let positives = pairs.iter().filter(|p| p.1.into() & 1 == 1).count() as u64;
     let negatives = pairs.len() as u64 - positives;
     let keep = Keep::new(distinct + 1, curve_points);
     let size = if keep.all {

@@ -14,7 +14,7 @@ use arrow_array::types::{
     Float32Type, Float64Type, Int8Type, Int16Type, Int32Type, Int64Type, UInt8Type, UInt16Type,
     UInt32Type, UInt64Type,
 };
-use arrow_array::{Array, ArrayRef, RecordBatch};
+use arrow_array::{Array, ArrayRef, RecordBatch, downcast_integer_array};
 use arrow_schema::DataType;
 
 use crate::{Error, Result, Uncertainty};
@@ -392,48 +392,6 @@ fn small_integer_range(values: &[f64]) -> Option<f64> {
 /// The code of a null.
 const NULL: u32 = u32::MAX;
 
-/// Applies `$body` to an integer array as its primitive array `$p`, or
-/// evaluates `$other` for any other type.
-macro_rules! with_int_array {
-    ($a:expr, |$p:ident| $body:expr, $other:expr) => {
-        match $a.data_type() {
-            DataType::Int8 => {
-                let $p = $a.as_primitive::<Int8Type>();
-                $body
-            }
-            DataType::Int16 => {
-                let $p = $a.as_primitive::<Int16Type>();
-                $body
-            }
-            DataType::Int32 => {
-                let $p = $a.as_primitive::<Int32Type>();
-                $body
-            }
-            DataType::Int64 => {
-                let $p = $a.as_primitive::<Int64Type>();
-                $body
-            }
-            DataType::UInt8 => {
-                let $p = $a.as_primitive::<UInt8Type>();
-                $body
-            }
-            DataType::UInt16 => {
-                let $p = $a.as_primitive::<UInt16Type>();
-                $body
-            }
-            DataType::UInt32 => {
-                let $p = $a.as_primitive::<UInt32Type>();
-                $body
-            }
-            DataType::UInt64 => {
-                let $p = $a.as_primitive::<UInt64Type>();
-                $body
-            }
-            _ => $other,
-        }
-    };
-}
-
 /// The range that spans two ranges.
 fn widen<T: Ord>((lo, hi): (T, T), (v, w): (T, T)) -> (T, T) {
     (lo.min(v), hi.max(w))
@@ -444,13 +402,12 @@ fn widen<T: Ord>((lo, hi): (T, T), (v, w): (T, T)) -> (T, T) {
 fn integer_range(arrays: &[ArrayRef]) -> Option<Option<(i128, i128)>> {
     let mut range: Option<(i128, i128)> = None;
     for a in arrays {
-        let r = with_int_array!(
-            a,
-            |p| {
-                match p.nulls() {
+        let r = downcast_integer_array!(
+            a => {
+                match a.nulls() {
                     // One min-max pass, which the compiler vectorizes.
-                    None => p.values().iter().map(|&v| (v, v)).reduce(widen),
-                    Some(n) => p
+                    None => a.values().iter().map(|&v| (v, v)).reduce(widen),
+                    Some(n) => a
                         .values()
                         .iter()
                         .zip(n.iter())
@@ -459,8 +416,8 @@ fn integer_range(arrays: &[ArrayRef]) -> Option<Option<(i128, i128)>> {
                         .reduce(widen),
                 }
                 .map(|(lo, hi)| (lo as i128, hi as i128))
-            },
-            return None
+            }
+            _ => return None
         );
         if let Some(r) = r {
             range = Some(range.map_or(r, |q| widen(q, r)));
@@ -477,15 +434,14 @@ fn integer_range(arrays: &[ArrayRef]) -> Option<Option<(i128, i128)>> {
 fn integer_offsets(arrays: &[ArrayRef], lo: i64) -> (Vec<u32>, [bool; SMALL_RANGE]) {
     let mut out = Vec::with_capacity(arrays.iter().map(|a| a.len()).sum());
     for a in arrays {
-        with_int_array!(
-            a,
-            |p| match p.nulls() {
+        downcast_integer_array!(
+            a => match a.nulls() {
                 None => out.extend(
-                    p.values()
+                    a.values()
                         .iter()
                         .map(|&v| (v as i64).wrapping_sub(lo) as u32)
                 ),
-                Some(n) => out.extend(p.values().iter().zip(n.iter()).map(|(&v, ok)| {
+                Some(n) => out.extend(a.values().iter().zip(n.iter()).map(|(&v, ok)| {
                     if ok {
                         (v as i64).wrapping_sub(lo) as u32
                     } else {
@@ -493,7 +449,7 @@ fn integer_offsets(arrays: &[ArrayRef], lo: i64) -> (Vec<u32>, [bool; SMALL_RANG
                     }
                 })),
             },
-            {}
+            _ => {}
         );
     }
     let mut seen = [false; SMALL_RANGE];

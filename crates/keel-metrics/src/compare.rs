@@ -730,58 +730,55 @@ pub fn paired_bootstrap(
             }
             check_lengths("the label", n, &lens)?;
             match metric {
-                "log_loss" | "brier_score" => {
+                "log_loss" | "brier_score" | "average_precision" => {
                     let (Some(s1), Some(s2)) = (champion_score, challenger_score) else {
                         return Err(Error::InvalidInput(format!(
                             "compare: {metric} needs scores from both models"
                         )));
                     };
-                    if s1.iter().chain(s2).any(|p| !(0.0..=1.0).contains(p)) {
+                    if metric == "average_precision" {
+                        if s1.iter().chain(s2).any(|s| s.is_nan()) {
+                            return Err(Error::InvalidInput(
+                                "compare: average_precision needs scores; a score is NaN".into(),
+                            ));
+                        }
+                        if n >= 1 << 31 {
+                            return Err(Error::InvalidInput(
+                                "compare: average_precision handles at most 2^31 rows".into(),
+                            ));
+                        }
+                        let order1 = score_order(actual, s1);
+                        let order2 = score_order(actual, s2);
+                        let mut st = ApState {
+                            order1: &order1,
+                            order2: &order2,
+                            weights: vec![0; n],
+                        };
+                        bootstrap(&mut st, n, resamples, seed)
+                    } else if s1.iter().chain(s2).any(|p| !(0.0..=1.0).contains(p)) {
                         return Err(Error::InvalidInput(format!(
                             "compare: {metric} needs probabilities in [0, 1]; a score is outside"
                         )));
-                    }
-                    let loss: fn(bool, f64) -> f64 = if metric == "log_loss" {
-                        |a, p| {
-                            let eps = f64::EPSILON;
-                            let q = if a { p } else { 1.0 - p };
-                            -q.clamp(eps, 1.0 - eps).ln()
-                        }
                     } else {
-                        |a, p| {
-                            let y = f64::from(u8::from(a));
-                            (y - p) * (y - p)
-                        }
-                    };
-                    let l1: Vec<f64> = actual.iter().zip(s1).map(|(&a, &p)| loss(a, p)).collect();
-                    let l2: Vec<f64> = actual.iter().zip(s2).map(|(&a, &p)| loss(a, p)).collect();
-                    let mut st = MeanState::new(&l1, &l2, false);
-                    bootstrap(&mut st, n, resamples, seed)
-                }
-                "average_precision" => {
-                    let (Some(s1), Some(s2)) = (champion_score, challenger_score) else {
-                        return Err(Error::InvalidInput(
-                            "compare: average_precision needs scores from both models".into(),
-                        ));
-                    };
-                    if s1.iter().chain(s2).any(|s| s.is_nan()) {
-                        return Err(Error::InvalidInput(
-                            "compare: average_precision needs scores; a score is NaN".into(),
-                        ));
+                        let loss: fn(bool, f64) -> f64 = if metric == "log_loss" {
+                            |a, p| {
+                                let eps = f64::EPSILON;
+                                let q = if a { p } else { 1.0 - p };
+                                -q.clamp(eps, 1.0 - eps).ln()
+                            }
+                        } else {
+                            |a, p| {
+                                let y = f64::from(u8::from(a));
+                                (y - p) * (y - p)
+                            }
+                        };
+                        let l1: Vec<f64> =
+                            actual.iter().zip(s1).map(|(&a, &p)| loss(a, p)).collect();
+                        let l2: Vec<f64> =
+                            actual.iter().zip(s2).map(|(&a, &p)| loss(a, p)).collect();
+                        let mut st = MeanState::new(&l1, &l2, false);
+                        bootstrap(&mut st, n, resamples, seed)
                     }
-                    if n >= 1 << 31 {
-                        return Err(Error::InvalidInput(
-                            "compare: average_precision handles at most 2^31 rows".into(),
-                        ));
-                    }
-                    let order1 = score_order(actual, s1);
-                    let order2 = score_order(actual, s2);
-                    let mut st = ApState {
-                        order1: &order1,
-                        order2: &order2,
-                        weights: vec![0; n],
-                    };
-                    bootstrap(&mut st, n, resamples, seed)
                 }
                 m if BINARY_BOOTSTRAP.contains(&m) => {
                     let f = binary_metric(m);
