@@ -17,9 +17,11 @@ pub struct ParseEnumError {
     pub expected: &'static str,
 }
 
-/// What a batch job does with a model.
+/// What a batch job does with a model. Parsing accepts ModelOp's names
+/// (`batchjob`, `testjob`, `trainingjob`) in any case.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case", try_from = "String")]
 pub enum JobKind {
     /// Calls the score function on every record (ModelOp's `batchjob`).
     Scoring,
@@ -64,7 +66,8 @@ impl fmt::Display for JobKind {
 
 /// Where a job is in its life: PENDING → IN_PROGRESS → COMPLETED | FAILED | STOPPED.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE", try_from = "String")]
 pub enum JobStatus {
     /// Queued, not yet claimed by a runner.
     Pending,
@@ -126,6 +129,7 @@ impl fmt::Display for JobStatus {
 /// Why a job did not complete. Stored on the job as data: a failure of the
 /// user's model is never a Rust error in Keel.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum JobErrorKind {
     /// The model's code raised an exception.
@@ -144,8 +148,30 @@ pub enum JobErrorKind {
     Internal,
 }
 
+impl JobErrorKind {
+    /// The wire spelling, such as `USER_ERROR`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobErrorKind::UserError => "USER_ERROR",
+            JobErrorKind::Crashed => "CRASHED",
+            JobErrorKind::Timeout => "TIMEOUT",
+            JobErrorKind::Cancelled => "CANCELLED",
+            JobErrorKind::InvalidInput => "INVALID_INPUT",
+            JobErrorKind::RuntimeUnavailable => "RUNTIME_UNAVAILABLE",
+            JobErrorKind::Internal => "INTERNAL",
+        }
+    }
+}
+
+impl fmt::Display for JobErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// The error a FAILED or STOPPED job carries.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct JobError {
     /// The class of failure.
     pub kind: JobErrorKind,
@@ -167,9 +193,11 @@ impl JobError {
     }
 }
 
-/// A tabular data format Keel reads and writes.
+/// A tabular data format Keel reads and writes. Parsing accepts `jsonl` and
+/// `ndjson` for JSON, in any case.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case", try_from = "String")]
 pub enum DataFormat {
     /// Comma-separated values with a header line.
     Csv,
@@ -225,6 +253,20 @@ impl fmt::Display for DataFormat {
     }
 }
 
+try_from_string!(JobKind, JobStatus, DataFormat);
+
+impl JobKind {
+    /// The model function a job of this kind calls for each of its records
+    /// (a metrics job with built-in metrics calls score instead; see the job's spec).
+    pub fn function(self) -> crate::FunctionKind {
+        match self {
+            JobKind::Scoring => crate::FunctionKind::Score,
+            JobKind::Metrics => crate::FunctionKind::Metrics,
+            JobKind::Training => crate::FunctionKind::Train,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -248,6 +290,19 @@ mod tests {
         );
         assert_eq!(DataFormat::from_name("x.txt"), None);
         assert_eq!(DataFormat::from_name("noext"), None);
+    }
+
+    #[test]
+    fn serde_accepts_every_spelling_parse_does() {
+        let k: JobKind = serde_json::from_str("\"BatchJob\"").unwrap();
+        assert_eq!(k, JobKind::Scoring);
+        assert_eq!(serde_json::to_string(&k).unwrap(), "\"scoring\"");
+        let s: JobStatus = serde_json::from_str("\"in_progress\"").unwrap();
+        assert_eq!(s, JobStatus::InProgress);
+        let f: DataFormat = serde_json::from_str("\"NDJSON\"").unwrap();
+        assert_eq!(f, DataFormat::Json);
+        let e = serde_json::from_str::<JobKind>("\"bogus\"").unwrap_err();
+        assert!(e.to_string().contains("not a valid job kind"), "{e}");
     }
 
     #[test]
