@@ -6,6 +6,7 @@
 use std::process::ExitCode;
 use std::time::Instant;
 
+use keel_metrics::Metric;
 use keel_metrics::compare::{PairedData, paired_bootstrap};
 use keel_metrics::sample::mix;
 
@@ -44,7 +45,10 @@ fn main() -> ExitCode {
     };
     for metric in metrics {
         let start = Instant::now();
-        match paired_bootstrap(&data, metric, 0.95, resamples, 1) {
+        let result = metric
+            .parse::<Metric>()
+            .and_then(|m| paired_bootstrap(&data, m, 0.95, resamples, 1));
+        match result {
             Ok(t) => println!(
                 "{metric}: {rows} rows x {resamples} resamples in {:.2} s \
                  (delta {:.4}, {:.0} % interval {:.4} .. {:.4})",

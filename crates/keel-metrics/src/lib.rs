@@ -5,7 +5,10 @@
 //! The crate does no IO. Kernels take plain slices (labels as `bool`, classes
 //! as dense codes, scores as `f64`); [`column`] turns Arrow arrays into those
 //! slices and says which rows it dropped; [`report`] assembles the result
-//! document (SageMaker's statistics shape plus ModelOp's tests).
+//! document (SageMaker's statistics shape plus ModelOp's tests). A [`Spec`]
+//! says which column plays which role; [`roles`] settles those roles from a
+//! request and the model's schemas, the same way for every caller. [`Metric`]
+//! names the metrics a comparison ([`compare`]) can decide on.
 //!
 //! Conventions shared by every kernel:
 //! - Rows with a null or NaN in a column a metric needs are dropped by
@@ -25,15 +28,21 @@ pub mod compare;
 pub mod drift;
 mod error;
 pub mod fairness;
+pub mod metric;
 pub mod multiclass;
 pub mod par;
 pub mod regression;
 pub mod report;
+pub mod roles;
 pub mod sample;
 pub mod sort;
+pub mod spec;
 pub mod special;
 
 pub use error::{Error, Result};
+pub use metric::{Metric, PairedTestKind};
+pub use roles::{FieldHint, RoleRequest, Roles, resolve};
+pub use spec::{ProblemType, Spec};
 
 use serde::{Serialize, Serializer};
 

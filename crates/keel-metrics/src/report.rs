@@ -10,12 +10,12 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use crate::binary::{BinaryInput, BinaryMetrics};
-use crate::column::{self, Columns, Prepared, ProblemType, Spec};
+use crate::column::{self, Columns, Prepared};
 use crate::drift::DriftOptions;
 use crate::fairness::{Fairness, FairnessInput};
 use crate::multiclass::{MulticlassInput, MulticlassMetrics};
 use crate::regression::RegressionMetrics;
-use crate::{Error, Result, Scalar};
+use crate::{Error, ProblemType, Result, Scalar, Spec};
 
 /// The version field of every document, as SageMaker's files carry one.
 const VERSION: f64 = 0.0;
@@ -120,8 +120,8 @@ pub fn document(p: &Prepared, spec: &Spec) -> Result<Value> {
         Columns::Multiclass(mc) => {
             if !p.groups.is_empty() {
                 return Err(Error::InvalidInput(
-                    "fairness metrics are defined for binary problems; drop --protected or use \
-                     a binary label"
+                    "fairness metrics are defined for binary problems; leave `protected` empty \
+                     or use a binary label"
                         .into(),
                 ));
             }
@@ -153,7 +153,8 @@ pub fn document(p: &Prepared, spec: &Spec) -> Result<Value> {
         Columns::Regression(r) => {
             if !p.groups.is_empty() {
                 return Err(Error::InvalidInput(
-                    "fairness metrics are defined for binary problems; drop --protected".into(),
+                    "fairness metrics are defined for binary problems; leave `protected` empty"
+                        .into(),
                 ));
             }
             let m = crate::regression::regression(&r.actual, &r.predicted, u)?;

@@ -62,8 +62,8 @@ pub fn in_subsample(u: &Uncertainty, k: usize, i: usize) -> bool {
 /// otherwise clamp without a word.
 pub fn check_subsamples(subsamples: usize) -> crate::Result<()> {
     if subsamples > MAX_SUBSAMPLES {
-        return Err(crate::Error::InvalidInput(format!(
-            "--subsamples is {subsamples}; it can be at most {MAX_SUBSAMPLES} (or 0 for no \
+        return Err(crate::Error::InvalidArgument(format!(
+            "`subsamples` is {subsamples}; it can be at most {MAX_SUBSAMPLES} (or 0 for no \
              standard deviations)"
         )));
     }

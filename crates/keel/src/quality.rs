@@ -7,10 +7,12 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use arrow_array::RecordBatch;
+use arrow_array::types::{Float32Type, Float64Type};
+use arrow_array::{ArrowPrimitiveType, RecordBatch};
 use clap::Args;
 use keel_api_model as api;
-use keel_metrics::column::{ProblemType, Spec};
+use keel_metrics::{FieldHint, ProblemType, RoleRequest};
+use keel_types::{ComparisonStatus, JobStatus};
 use serde_json::{Value, json};
 
 use crate::backend::{Backend, job_id};
@@ -104,34 +106,25 @@ impl RoleArgs {
         }))
     }
 
-    fn spec(&self) -> anyhow::Result<Spec> {
-        let Some(label) = &self.label else {
-            bail!("name the column with the actual label or value: --label COLUMN");
-        };
-        let pt = match &self.problem_type {
-            Some(p) => p.parse::<ProblemType>()?,
-            // Without a probability, `metrics` refines this from the data.
-            None => ProblemType::Binary,
-        };
-        let mut spec = Spec::new(pt, label.clone());
-        spec.probability = self.probability.clone();
-        spec.prediction = self.prediction.clone();
-        if let Some(t) = self.threshold {
-            spec.threshold = t;
-        }
-        spec.positive_label = self.positive_label.clone();
-        spec.protected = self.protected.clone();
-        spec.reference_groups = self.reference_groups()?;
-        if let Some(s) = self.seed {
-            spec.uncertainty.seed = s;
-        }
-        if let Some(c) = self.curve_points {
-            spec.curve_points = c;
-        }
-        if let Some(k) = self.subsamples {
-            spec.uncertainty.subsamples = k;
-        }
-        Ok(spec)
+    /// The request the flags make, for the metrics crate's role resolver.
+    fn request(&self) -> anyhow::Result<RoleRequest> {
+        Ok(RoleRequest {
+            problem_type: self
+                .problem_type
+                .as_deref()
+                .map(str::parse::<ProblemType>)
+                .transpose()?,
+            label: self.label.clone(),
+            probability: self.probability.clone(),
+            prediction: self.prediction.clone(),
+            threshold: self.threshold,
+            positive_label: self.positive_label.clone(),
+            protected: self.protected.clone(),
+            reference_groups: self.reference_groups()?,
+            seed: self.seed,
+            curve_points: self.curve_points,
+            subsamples: self.subsamples,
+        })
     }
 }
 
@@ -259,14 +252,52 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     Ok(())
 }
 
+/// The hints of a data file's columns: names and whether they hold floats.
+/// A data file's Arrow schema carries no ModelOp roles.
+fn hints(batches: &[RecordBatch]) -> Vec<FieldHint> {
+    let Some(b) = batches.first() else {
+        return Vec::new();
+    };
+    b.schema()
+        .fields()
+        .iter()
+        .map(|f| FieldHint {
+            name: f.name().clone(),
+            role: None,
+            protected: false,
+            float: [Float32Type::DATA_TYPE, Float64Type::DATA_TYPE].contains(f.data_type()),
+        })
+        .collect()
+}
+
 pub fn metrics(fmt: Format, a: MetricsArgs) -> anyhow::Result<i32> {
-    let mut spec = a.roles.spec()?;
+    let req = a.roles.request()?;
+    // Without a probability or prediction column, the resolver looks for the
+    // usual names among every column; otherwise only the named columns are read.
+    let columns = if req.probability.is_none() && req.prediction.is_none() {
+        None
+    } else {
+        let mut named: Vec<String> = Vec::new();
+        for c in req
+            .label
+            .iter()
+            .chain(req.probability.iter())
+            .chain(req.prediction.iter())
+            .chain(req.protected.iter())
+        {
+            if !named.contains(c) {
+                named.push(c.clone());
+            }
+        }
+        Some(named)
+    };
     let t0 = Instant::now();
-    let batches = read(&a.file, Some(spec.columns()))?;
+    let batches = read(&a.file, columns)?;
     let read_t = t0.elapsed();
-    if a.roles.problem_type.is_none() && a.roles.probability.is_none() {
-        spec.problem_type = keel_metrics::column::infer_problem_type(&batches, &spec.label)?;
-    }
+    let hints = hints(&batches);
+    // The file holds both the model's input (the label) and its output.
+    let roles = keel_metrics::resolve(&req, &hints, &hints)?;
+    let spec = roles.spec(&batches)?;
     let sort_t = if a.timings {
         match (&spec.probability, spec.problem_type) {
             (Some(p), _) => sort_once(&batches, p),
@@ -374,7 +405,7 @@ pub struct CompareArgs {
     pub bootstrap_seed: u64,
     /// The input format, when the extension does not say it.
     #[arg(long)]
-    pub format: Option<String>,
+    pub format: Option<keel_types::DataFormat>,
     #[command(flatten)]
     pub roles: RoleArgs,
 }
@@ -401,7 +432,7 @@ pub async fn compare(b: &Backend, fmt: Format, a: CompareArgs) -> anyhow::Result
             champion: Some(champion.clone()),
             challenger: Some(challenger.clone()),
             input: Some(input),
-            format: a.format.clone(),
+            format: a.format,
             metrics: Some(a.roles.options()?.unwrap_or_default()),
             champion_job: None,
             challenger_job: None,
@@ -428,7 +459,7 @@ pub async fn compare(b: &Backend, fmt: Format, a: CompareArgs) -> anyhow::Result
         // Embedded mode: run the comparison's pending jobs here, now.
         for job in [c.champion_job, c.challenger_job] {
             let j = b.job(job.into()).await?;
-            if j.status == "PENDING" {
+            if j.status == JobStatus::Pending {
                 eprintln!(
                     "running {} job {} on {} version {}",
                     j.kind, j.id, j.model_name, j.version
@@ -438,12 +469,18 @@ pub async fn compare(b: &Backend, fmt: Format, a: CompareArgs) -> anyhow::Result
         }
     }
     let c = loop {
+        // In embedded mode nothing else decides the comparison.
+        b.settle_comparisons().await?;
         let c = b.comparison(id).await?;
-        if c.status != "PENDING" {
+        if c.status != ComparisonStatus::Pending {
             break c;
         }
         tokio::time::sleep(Duration::from_millis(300)).await;
     };
     output::comparison(fmt, &c)?;
-    Ok(if c.status == "FAILED" { 1 } else { 0 })
+    Ok(if c.status == ComparisonStatus::Failed {
+        1
+    } else {
+        0
+    })
 }

@@ -17,6 +17,7 @@
 
 use std::path::PathBuf;
 
+use keel_metrics::Metric;
 use keel_metrics::compare::{self, PairedData, Policy};
 use keel_metrics::drift::{self, DriftOptions};
 use keel_metrics::fairness::{self, FairnessInput};
@@ -341,7 +342,7 @@ fn delong_matches_a_numpy_reference() {
                 confidence: conf,
                 ..Policy::default()
             };
-            let d = compare::compare(&data, "auc", &policy).unwrap();
+            let d = compare::compare(&data, Metric::Auc, &policy).unwrap();
             check_test(name, &d.test, &case["expected"]);
         }
     }
@@ -421,7 +422,8 @@ fn paired_bootstrap_matches_sklearn_per_resample() {
             challenger_score: Some(&s2),
         };
         for (metric, want) in b["expected"].as_object().unwrap() {
-            let d = compare::compare(&data, metric, &policy_of(b)).unwrap();
+            let d =
+                compare::compare(&data, metric.parse::<Metric>().unwrap(), &policy_of(b)).unwrap();
             check_test(&format!("{case} {metric}"), &d.test, want);
         }
     }
@@ -439,7 +441,7 @@ fn paired_bootstrap_matches_sklearn_per_resample() {
         classes: m["classes"].as_u64().unwrap() as usize,
     };
     for (metric, want) in m["expected"].as_object().unwrap() {
-        let d = compare::compare(&data, metric, &policy_of(m)).unwrap();
+        let d = compare::compare(&data, metric.parse::<Metric>().unwrap(), &policy_of(m)).unwrap();
         check_test(&format!("multiclass {metric}"), &d.test, want);
     }
 
@@ -455,7 +457,7 @@ fn paired_bootstrap_matches_sklearn_per_resample() {
         challenger: &r2,
     };
     for (metric, want) in r["expected"].as_object().unwrap() {
-        let d = compare::compare(&data, metric, &policy_of(r)).unwrap();
+        let d = compare::compare(&data, metric.parse::<Metric>().unwrap(), &policy_of(r)).unwrap();
         check_test(&format!("regression {metric}"), &d.test, want);
     }
 }
