@@ -2,20 +2,27 @@
 //! CLI (which reads them), so neither depends on the other's internals.
 //!
 //! Everything here is plain data: serde for JSON, utoipa for the OpenAPI
-//! document. JSON field names are snake_case; enums use the spellings in
-//! `keel-types`.
+//! document. JSON field names are snake_case; enums are the `keel-types`
+//! enums themselves, with their spellings and schemas. [`routes`] holds every
+//! route template, shared by the server and the client.
+//!
+//! These types are the wire format only: nothing here is ever stored. The
+//! store keeps its own versioned records, and `keel-core` builds these types
+//! from them.
 
 #![warn(missing_docs)]
+
+pub mod routes;
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
+pub use keel_types::{ComparisonStatus, DataFormat, JobErrorKind, JobKind, JobStatus, Verdict};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-/// The version of this API, as in the `/api/v1` prefix.
-pub const API_PREFIX: &str = "/api/v1";
+pub use routes::API_PREFIX;
 
 /// An RFC 9457 problem document, with Keel's stable machine `code`.
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema, PartialEq)]
@@ -29,7 +36,9 @@ pub struct Problem {
     pub status: u16,
     /// What went wrong in this case, where, and how to fix it.
     pub detail: String,
-    /// The stable machine code, such as `NOT_FOUND`.
+    /// The stable machine code, such as `NOT_FOUND`. Text rather than
+    /// `keel_types::Code`, so that a client can read a problem with a code
+    /// added after it was built.
     pub code: String,
     /// The request path that failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -256,7 +265,7 @@ pub enum Output {
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub struct CreateJob {
     /// `scoring`, `metrics` or `training` (or ModelOp's `batchjob`, `testjob`, `trainingjob`).
-    pub kind: String,
+    pub kind: JobKind,
     /// A model reference: UUID, `name`, `name:3` or `name@alias`.
     pub model: String,
     /// Where to read records.
@@ -266,7 +275,7 @@ pub struct CreateJob {
     pub output: Option<Output>,
     /// The input format, when the extension does not say it.
     #[serde(default)]
-    pub format: Option<String>,
+    pub format: Option<DataFormat>,
     /// Worker processes for a scoring job (default: the number of cores).
     #[serde(default)]
     pub workers: Option<u32>,
@@ -368,7 +377,7 @@ pub struct CreateComparison {
     pub input: Option<Input>,
     /// The input format, when the extension does not say it.
     #[serde(default)]
-    pub format: Option<String>,
+    pub format: Option<DataFormat>,
     /// The columns' roles, as for a metrics job.
     #[serde(default)]
     pub metrics: Option<MetricsOptions>,
@@ -388,7 +397,7 @@ pub struct Comparison {
     /// The comparison's id.
     pub id: Uuid,
     /// `PENDING` (its jobs still run), `COMPLETED` or `FAILED`.
-    pub status: String,
+    pub status: ComparisonStatus,
     /// The champion's metrics job.
     pub champion_job: Uuid,
     /// The challenger's metrics job.
@@ -402,7 +411,7 @@ pub struct Comparison {
     pub finished_at: Option<DateTime<Utc>>,
     /// The verdict: `challenger_better`, `not_better` or `inconclusive`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub verdict: Option<String>,
+    pub verdict: Option<Verdict>,
     /// The comparison document: both versions' metrics side by side, the
     /// paired test, and the reason for the verdict.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -427,7 +436,7 @@ pub struct Counts {
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema, PartialEq)]
 pub struct JobError {
     /// `USER_ERROR`, `CRASHED`, `TIMEOUT`, `CANCELLED`, `INVALID_INPUT`, `RUNTIME_UNAVAILABLE` or `INTERNAL`.
-    pub kind: String,
+    pub kind: JobErrorKind,
     /// What happened and how to fix it.
     pub message: String,
     /// The Python traceback, when the model raised.
@@ -443,7 +452,7 @@ pub struct JobResult {
     pub output: Option<Output>,
     /// The output's format.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub output_format: Option<String>,
+    pub output_format: Option<DataFormat>,
     /// True when some records were rejected (`GET /jobs/{id}/rejected`).
     pub has_rejected: bool,
     /// The version a training job created.
@@ -466,9 +475,9 @@ pub struct Job {
     /// The job's id.
     pub id: Uuid,
     /// `scoring`, `metrics` or `training`.
-    pub kind: String,
+    pub kind: JobKind,
     /// `PENDING`, `IN_PROGRESS`, `COMPLETED`, `FAILED` or `STOPPED`.
-    pub status: String,
+    pub status: JobStatus,
     /// The model's name.
     pub model_name: String,
     /// The model's id.
@@ -520,9 +529,9 @@ pub struct LogChunk {
 #[derive(Clone, Debug, Default, Serialize, Deserialize, ToSchema, utoipa::IntoParams)]
 pub struct JobQuery {
     /// Only jobs in this status.
-    pub status: Option<String>,
+    pub status: Option<JobStatus>,
     /// Only jobs of this kind.
-    pub kind: Option<String>,
+    pub kind: Option<JobKind>,
     /// Only jobs of this model (name or id).
     pub model: Option<String>,
     /// How many items to return (1–1000, default 100).

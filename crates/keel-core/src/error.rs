@@ -1,5 +1,6 @@
-//! The error type of Keel's use cases. Each variant maps to one stable
-//! [`Code`]; the server turns codes into HTTP statuses in one place.
+//! The error type of Keel's use cases. Each variant keeps the stable
+//! [`Code`] of the crate it came from; the server turns codes into HTTP
+//! statuses in one place.
 
 use keel_types::Code;
 
@@ -7,15 +8,12 @@ use keel_types::Code;
 /// they are data on the job (`JobError`).
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// A request argument is wrong; the message says which and how to fix it.
+    /// A request argument is wrong; the message names the field and how to fix it.
     #[error("{0}")]
     InvalidArgument(String),
     /// Something named does not exist.
     #[error("{0}")]
     NotFound(String),
-    /// The request conflicts with the current state.
-    #[error("{0}")]
-    Conflict(String),
     /// The job has no result yet.
     #[error("{0}")]
     JobNotFinished(String),
@@ -25,12 +23,18 @@ pub enum Error {
     /// A model directory is not a valid model.
     #[error(transparent)]
     Model(#[from] keel_modeldef::Error),
-    /// A data file could not be read.
+    /// A data or schema file could not be read.
     #[error(transparent)]
     Data(#[from] keel_data::Error),
+    /// Metrics roles or a comparison policy are not usable.
+    #[error(transparent)]
+    Metrics(#[from] keel_metrics::Error),
     /// The metadata or artifact store failed.
     #[error(transparent)]
     Store(#[from] keel_store::Error),
+    /// Registering or running failed.
+    #[error(transparent)]
+    Exec(#[from] keel_exec::Error),
     /// A local file could not be read or written.
     #[error("{context}: {source}")]
     Io {
@@ -54,12 +58,13 @@ impl Error {
         match self {
             Error::InvalidArgument(_) => Code::InvalidArgument,
             Error::NotFound(_) => Code::NotFound,
-            Error::Conflict(_) => Code::Conflict,
             Error::JobNotFinished(_) => Code::JobNotFinished,
             Error::NoResult(_) => Code::NoResult,
             Error::Model(e) => e.code(),
             Error::Data(e) => e.code(),
+            Error::Metrics(e) => e.code(),
             Error::Store(e) => e.code(),
+            Error::Exec(e) => e.code(),
             Error::Io { .. } => Code::StorageError,
             Error::Internal(_) => Code::Internal,
         }

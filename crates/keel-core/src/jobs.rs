@@ -1,106 +1,91 @@
 //! Creating, listing, cancelling and reading batch jobs: everything about a
-//! job except running it (see `exec`).
+//! job except running it, which is `keel-exec`'s.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
+use bytes::Bytes;
+use futures::StreamExt;
+use futures::stream::BoxStream;
 use keel_api_model as api;
-use keel_store::JobFilter;
+use keel_data::AvroSchema;
+use keel_exec::local_path;
+use keel_store::formats::{InputRecord, JobRequest, OutputRecord};
+use keel_store::{JobFilter, JobRecord, NewJob, VersionRecord, keys};
 use keel_types::{DataFormat, JobId, JobKind, JobStatus};
 
-use crate::exec::JobSpec;
-use crate::registry::{page, upload_key};
-use crate::{Error, Keel, Result, views};
+use crate::registry::page;
+use crate::{Error, Keel, Result, roles, views};
 
 /// Where a finished job's output (or rejected records) can be read.
-#[derive(Clone, Debug)]
-pub enum ResultLocation {
-    /// A local file: an embedded output in the local artifact store.
-    File(ResultFile),
+#[derive(Debug)]
+pub enum JobOutput {
+    /// A file Keel keeps, being read.
+    Stored(StoredFile),
     /// An external output, written where the job was told to.
     External(String),
 }
 
-/// A local file holding a job's result.
-#[derive(Clone, Debug)]
-pub struct ResultFile {
-    /// Where it is on disk.
-    pub path: PathBuf,
-    /// Its format, from its name.
-    pub format: Option<DataFormat>,
+/// A file Keel keeps for a job, as a stream of bytes.
+pub struct StoredFile {
     /// Its file name.
     pub name: String,
+    /// Its format, from its name.
+    pub format: Option<DataFormat>,
+    /// Its size in bytes.
+    pub size: u64,
+    /// Its bytes, in order.
+    pub stream: BoxStream<'static, Result<Bytes>>,
 }
 
-pub(crate) fn output_key(id: JobId, name: &str) -> String {
-    format!("jobs/{id}/output/{name}")
-}
-
-pub(crate) fn rejected_key(id: JobId) -> String {
-    format!("jobs/{id}/rejected.jsonl")
-}
-
-/// Strips `file://` from a URI; refuses schemes Keel cannot reach yet.
-pub(crate) fn local_path(uri: &str) -> Result<PathBuf> {
-    if let Some(rest) = uri.strip_prefix("file://") {
-        return Ok(PathBuf::from(rest));
+impl std::fmt::Debug for StoredFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoredFile")
+            .field("name", &self.name)
+            .field("size", &self.size)
+            .finish_non_exhaustive()
     }
-    if let Some((scheme, _)) = uri.split_once("://") {
-        return Err(Error::InvalidArgument(format!(
-            "'{uri}' uses the {scheme}:// scheme, which this Keel cannot read or write yet; use a local path or file:// URI."
-        )));
-    }
-    Ok(PathBuf::from(uri))
 }
 
-fn parse_format(s: &Option<String>) -> Result<Option<DataFormat>> {
-    s.as_deref()
-        .map(|f| {
-            f.parse::<DataFormat>()
-                .map_err(|e| Error::InvalidArgument(e.to_string()))
-        })
-        .transpose()
-}
+/// The largest number of workers one job may ask for.
+const MAX_WORKERS: u32 = 256;
 
 impl Keel {
     /// A version's Avro schema file, parsed; `None` when it has none.
-    pub(crate) async fn version_schema(
+    async fn version_schema(
         &self,
-        version: &keel_store::VersionRecord,
+        version: &VersionRecord,
         rel: &Option<String>,
-    ) -> Result<Option<keel_data::AvroSchema>> {
+    ) -> Result<Option<AvroSchema>> {
         let Some(rel) = rel else { return Ok(None) };
         let Some(file) = version.files.iter().find(|f| &f.path == rel) else {
             return Ok(None);
         };
         let bytes = self
+            .stores
             .artifacts
-            .get_bytes(&keel_store::blob_key(&file.sha256))
+            .get_bytes(&keys::blob(&file.sha256))
             .await?;
         let text = String::from_utf8_lossy(&bytes);
-        Ok(Some(keel_data::AvroSchema::parse(&text, rel)?))
+        Ok(Some(AvroSchema::parse(&text, rel)?))
     }
 
     /// Validates a job request and queues it as PENDING.
     pub async fn create_job(&self, req: api::CreateJob) -> Result<api::Job> {
-        let kind: JobKind = req
-            .kind
-            .parse()
-            .map_err(|e: keel_types::ParseEnumError| Error::InvalidArgument(e.to_string()))?;
+        let kind = req.kind;
         let version = self.resolve_str(&req.model).await?;
-        let def = views::definition(&version)?;
+        let def = &version.definition;
         let builtin = if kind == JobKind::Metrics {
             let input_schema = self.version_schema(&version, &def.input_schema).await?;
             let output_schema = self.version_schema(&version, &def.output_schema).await?;
-            crate::quality::resolve(
+            roles::resolve(
                 req.metrics.as_ref(),
                 input_schema.as_ref(),
                 output_schema.as_ref(),
                 def.functions.metrics.is_some(),
-                &version.model_name,
             )?
         } else if req.metrics.is_some() {
             return Err(Error::InvalidArgument(format!(
-                "Built-in metrics options (--label, --probability, ...) apply to metrics jobs, not {kind} jobs."
+                "Built-in metrics options (`metrics`) apply to metrics jobs, not {kind} jobs."
             )));
         } else {
             None
@@ -118,15 +103,19 @@ impl Keel {
                 version.model_name, version.number
             )));
         }
-        let explicit_format = parse_format(&req.format)?;
         let input = match req.input {
             api::Input::Upload { upload_id, .. } => {
-                let up = self.store.upload(upload_id.into()).await?.ok_or_else(|| {
-                    Error::NotFound(format!("There is no upload with id {upload_id}."))
-                })?;
-                keel_data::format_of(Path::new(&up.name), explicit_format)?;
-                api::Input::Upload {
-                    upload_id,
+                let up = self
+                    .stores
+                    .uploads
+                    .upload(upload_id.into())
+                    .await?
+                    .ok_or_else(|| {
+                        Error::NotFound(format!("There is no upload with id {upload_id}."))
+                    })?;
+                keel_data::format_of(Path::new(&up.name), req.format)?;
+                InputRecord::Upload {
+                    upload_id: up.id,
                     name: up.name,
                 }
             }
@@ -138,39 +127,39 @@ impl Keel {
                         path.display()
                     )));
                 }
-                keel_data::format_of(&path, explicit_format)?;
-                api::Input::Path { uri }
+                keel_data::format_of(&path, req.format)?;
+                InputRecord::Path { uri }
             }
         };
         let output = match (kind, req.output) {
             (JobKind::Scoring, None) => {
                 return Err(Error::InvalidArgument(
-                    "A scoring job needs an output: a file name such as output.parquet (kept by Keel) or a path.".into(),
+                    "A scoring job needs an `output`: a file name such as output.parquet (kept by Keel) or a path.".into(),
                 ));
             }
             // A metrics job's document is its result; keep it as a file too,
             // so `keel job result` and GET /jobs/{id}/result serve it.
-            (JobKind::Metrics, None) => Some(api::Output::Embedded {
+            (JobKind::Metrics, None) => Some(OutputRecord::Embedded {
                 name: "metrics.json".into(),
             }),
             (_, None) => None,
-            (_, Some(out)) => Some(self.check_output(kind, out)?),
+            (_, Some(out)) => Some(check_output(kind, out)?),
         };
         let workers = req.workers.unwrap_or(self.cfg.default_workers);
-        if !(1..=256).contains(&workers) {
+        if !(1..=MAX_WORKERS).contains(&workers) {
             return Err(Error::InvalidArgument(format!(
-                "--workers must be between 1 and 256, not {workers}."
+                "`workers` must be between 1 and {MAX_WORKERS}, not {workers}."
             )));
         }
         if req.max_runtime_seconds == Some(0) {
             return Err(Error::InvalidArgument(
-                "--max-runtime must be at least 1 second.".into(),
+                "`max_runtime_seconds` must be at least 1.".into(),
             ));
         }
-        let spec = JobSpec {
+        let request = JobRequest {
             input,
             output,
-            format: explicit_format,
+            format: req.format,
             // Built-in metrics score the data first, so they use workers too.
             workers: if kind == JobKind::Scoring || builtin.is_some() {
                 workers
@@ -179,72 +168,38 @@ impl Keel {
             },
             max_runtime_seconds: req.max_runtime_seconds,
             schema_check: req.schema_check.unwrap_or(true),
-            builtin,
+            builtin: builtin.as_ref().map(keel_exec::roles::to_record),
         };
-        let spec_json = serde_json::to_value(&spec)
-            .map_err(|e| Error::Internal(format!("cannot serialise a job spec: {e}")))?;
-        let rec = keel_store::JobRecord::pending(
-            kind,
-            version.model_id,
-            version.model_name.clone(),
-            version.id,
-            version.number,
-            spec_json,
-        );
-        self.store.create_job(&rec).await?;
-        self.wake.notify_one();
+        let rec = self
+            .stores
+            .jobs
+            .enqueue(&NewJob {
+                kind,
+                model_id: version.model_id,
+                model_name: version.model_name.clone(),
+                version_id: version.id,
+                version_number: version.number,
+                request,
+            })
+            .await?;
+        self.exec.wake();
         tracing::info!(job = %rec.id, kind = %kind, model = %rec.model_name, version = rec.version_number, "job queued");
-        views::job(&rec)
+        Ok(self.job_view(&rec))
     }
 
-    fn check_output(&self, kind: JobKind, out: api::Output) -> Result<api::Output> {
-        let name = match &out {
-            api::Output::Embedded { name } => {
-                if name.is_empty()
-                    || name.contains('/')
-                    || name.contains('\\')
-                    || name.starts_with('.')
-                {
-                    return Err(Error::InvalidArgument(format!(
-                        "'{name}' is not a plain file name; an embedded output is a bare name such as output.parquet."
-                    )));
-                }
-                name.clone()
-            }
-            api::Output::External { uri } => {
-                let path = local_path(uri)?;
-                let parent = path
-                    .parent()
-                    .filter(|p| !p.as_os_str().is_empty())
-                    .unwrap_or(Path::new("."));
-                if !parent.is_dir() {
-                    return Err(Error::InvalidArgument(format!(
-                        "The output directory {} does not exist; create it first.",
-                        parent.display()
-                    )));
-                }
-                path.to_string_lossy().into_owned()
-            }
-        };
-        let format = DataFormat::from_name(&name);
-        match kind {
-            JobKind::Metrics if format != Some(DataFormat::Json) => Err(Error::InvalidArgument(
-                format!("A metrics job writes JSON; name its output with .json, not '{name}'."),
-            )),
-            _ if format.is_none() => Err(Error::InvalidArgument(format!(
-                "Cannot tell the output format of '{name}'; end its name with .csv, .jsonl, .json or .parquet."
-            ))),
-            _ => Ok(out),
-        }
+    /// A job record as the API shows it.
+    pub(crate) fn job_view(&self, rec: &JobRecord) -> api::Job {
+        views::job(rec, self.stores.clock.now())
     }
 
     /// One job.
     pub async fn job(&self, id: JobId) -> Result<api::Job> {
-        views::job(&self.job_record(id).await?)
+        Ok(self.job_view(&self.job_record(id).await?))
     }
 
-    pub(crate) async fn job_record(&self, id: JobId) -> Result<keel_store::JobRecord> {
-        self.store
+    pub(crate) async fn job_record(&self, id: JobId) -> Result<JobRecord> {
+        self.stores
+            .jobs
             .job(id)
             .await?
             .ok_or_else(|| Error::NotFound(format!("There is no job with id {id}.")))
@@ -252,48 +207,46 @@ impl Keel {
 
     /// A page of jobs, newest first.
     pub async fn list_jobs(&self, q: &api::JobQuery) -> Result<api::Page<api::Job>> {
-        let status = q
-            .status
-            .as_deref()
-            .map(|s| s.parse::<JobStatus>())
-            .transpose()
-            .map_err(|e| Error::InvalidArgument(e.to_string()))?;
-        let kind = q
-            .kind
-            .as_deref()
-            .map(|s| s.parse::<JobKind>())
-            .transpose()
-            .map_err(|e| Error::InvalidArgument(e.to_string()))?;
         let model_id = match &q.model {
             Some(m) => Some(self.model(m).await?.id.into()),
             None => None,
         };
         let filter = JobFilter {
-            status,
-            kind,
+            status: q.status,
+            kind: q.kind,
             model_id,
         };
         let pq = api::PageQuery {
             max_results: q.max_results,
             page_token: q.page_token.clone(),
         };
-        let p = self.store.list_jobs(&filter, &page(&pq)).await?;
+        let p = self.stores.jobs.list_jobs(&filter, &page(&pq)).await?;
         Ok(api::Page {
-            items: p.items.iter().map(views::job).collect::<Result<_>>()?,
+            items: p.items.iter().map(|j| self.job_view(j)).collect(),
             next_page_token: p.next_cursor,
         })
     }
 
     /// Asks a job to stop: a pending job stops at once, a running one within a second or so.
     pub async fn cancel_job(&self, id: JobId) -> Result<api::Job> {
-        let rec = self.store.request_cancel(id, chrono::Utc::now()).await?;
-        views::job(&rec)
+        let rec = self.stores.jobs.request_cancel(id).await?;
+        Ok(self.job_view(&rec))
+    }
+
+    /// Runs the PENDING job `id` to its end in this process (the CLI's
+    /// embedded mode), and returns it finished. A job that could not be
+    /// claimed (it runs elsewhere, or was cancelled first) comes back as it is.
+    pub async fn run_job(&self, id: JobId) -> Result<api::Job> {
+        match self.exec.run_job(id).await? {
+            Some(rec) => Ok(self.job_view(&rec)),
+            None => self.job(id).await,
+        }
     }
 
     /// Reads a job's log from a byte offset (at most 1 MiB at a time).
     pub async fn job_logs(&self, id: JobId, offset: u64) -> Result<api::LogChunk> {
         let rec = self.job_record(id).await?;
-        let path = self.log_path(id);
+        let path = keel_exec::log_path(&self.cfg.home, id);
         let content = match std::fs::read(&path) {
             Ok(bytes) => bytes,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
@@ -314,14 +267,9 @@ impl Keel {
         })
     }
 
-    pub(crate) fn log_path(&self, id: JobId) -> PathBuf {
-        self.cfg.home.join("logs").join(format!("{id}.log"))
-    }
-
-    /// Where a finished job's output, or its rejected records, can be read.
-    pub async fn job_result(&self, id: JobId, rejected: bool) -> Result<ResultLocation> {
+    /// A finished job's output, or its rejected records.
+    pub async fn job_result(&self, id: JobId, rejected: bool) -> Result<JobOutput> {
         let rec = self.job_record(id).await?;
-        let job = views::job(&rec)?;
         if !rec.status.is_terminal() {
             return Err(Error::JobNotFinished(format!(
                 "Job {id} is {}; its result exists once it completes. Use `keel job wait {id}`.",
@@ -329,11 +277,11 @@ impl Keel {
             )));
         }
         if rejected {
-            let key = rejected_key(id);
-            if rec.records_rejected == 0 || !self.artifacts.exists(&key).await? {
+            let key = keys::job_rejected(id);
+            if rec.counts.rejected == 0 || !self.stores.artifacts.exists(&key).await? {
                 return Err(Error::NoResult(format!("Job {id} rejected no records.")));
             }
-            return self.local_result(&key, "rejected.jsonl").await;
+            return self.stored(&key, "rejected.jsonl").await;
         }
         if rec.status != JobStatus::Completed {
             let why = rec.error.map(|e| e.message).unwrap_or_default();
@@ -342,15 +290,18 @@ impl Keel {
                 rec.status
             )));
         }
-        match job.output {
-            Some(api::Output::Embedded { name }) => {
-                self.local_result(&output_key(id, &name), &name).await
+        match &rec.request.output {
+            Some(OutputRecord::Embedded { name }) => {
+                self.stored(&keys::job_output(id, name), name).await
             }
-            Some(api::Output::External { uri }) => Ok(ResultLocation::External(uri)),
+            Some(OutputRecord::External { uri }) => Ok(JobOutput::External(uri.clone())),
             None => Err(Error::NoResult(match rec.kind {
                 JobKind::Training => format!(
                     "Job {id} is a training job; its result is version {} of model '{}'.",
-                    job.result.and_then(|r| r.produced_version).unwrap_or(0),
+                    rec.result
+                        .as_ref()
+                        .and_then(|r| r.produced_version)
+                        .unwrap_or(0),
                     rec.model_name
                 ),
                 _ => format!("Job {id} was given no output."),
@@ -358,39 +309,56 @@ impl Keel {
         }
     }
 
-    async fn local_result(&self, key: &str, name: &str) -> Result<ResultLocation> {
-        let path = match self.artifacts.local_path(key) {
-            Some(p) => p,
-            None => {
-                let dest = self
-                    .cfg
-                    .home
-                    .join("work")
-                    .join(format!("download-{}-{name}", uuid::Uuid::now_v7()));
-                self.artifacts.get_to_file(key, &dest).await?;
-                dest
-            }
-        };
-        Ok(ResultLocation::File(ResultFile {
-            path,
-            format: DataFormat::from_name(name),
+    async fn stored(&self, key: &str, name: &str) -> Result<JobOutput> {
+        let reader = self.stores.artifacts.get_stream(key).await?;
+        Ok(JobOutput::Stored(StoredFile {
             name: name.to_string(),
+            format: DataFormat::from_name(name),
+            size: reader.size,
+            stream: reader.stream.map(|c| c.map_err(Error::from)).boxed(),
         }))
     }
+}
 
-    /// Where an upload's bytes are on local disk.
-    pub(crate) async fn upload_path(&self, id: keel_types::UploadId) -> Result<(PathBuf, String)> {
-        let up = self
-            .store
-            .upload(id)
-            .await?
-            .ok_or_else(|| Error::NotFound(format!("There is no upload with id {id}.")))?;
-        let key = upload_key(&up);
-        match self.artifacts.local_path(&key) {
-            Some(p) => Ok((p, up.name)),
-            None => Err(Error::Internal(
-                "uploads must be on the local artifact store".into(),
-            )),
+/// Checks where a job writes: an embedded output is a bare file name, an
+/// external one a path in an existing directory; either names its format.
+fn check_output(kind: JobKind, out: api::Output) -> Result<OutputRecord> {
+    let (name, record) = match out {
+        api::Output::Embedded { name } => {
+            if name.is_empty() || name.contains('/') || name.contains('\\') || name.starts_with('.')
+            {
+                return Err(Error::InvalidArgument(format!(
+                    "'{name}' is not a plain file name; an embedded `output` is a bare name such as output.parquet."
+                )));
+            }
+            (name.clone(), OutputRecord::Embedded { name })
         }
+        api::Output::External { uri } => {
+            let path = local_path(&uri)?;
+            let parent = path
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
+            if !parent.is_dir() {
+                return Err(Error::InvalidArgument(format!(
+                    "The output directory {} does not exist; create it first.",
+                    parent.display()
+                )));
+            }
+            (
+                path.to_string_lossy().into_owned(),
+                OutputRecord::External { uri },
+            )
+        }
+    };
+    let format = DataFormat::from_name(&name);
+    match kind {
+        JobKind::Metrics if format != Some(DataFormat::Json) => Err(Error::InvalidArgument(
+            format!("A metrics job writes JSON; name its output with .json, not '{name}'."),
+        )),
+        _ if format.is_none() => Err(Error::InvalidArgument(format!(
+            "Cannot tell the output format of '{name}'; end its name with .csv, .jsonl, .json or .parquet."
+        ))),
+        _ => Ok(record),
     }
 }

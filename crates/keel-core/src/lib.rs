@@ -1,39 +1,50 @@
-//! Keel's use cases: register models, resolve references, queue and execute
-//! batch jobs, and read their results. This is the API boundary under both the
-//! server and the CLI's embedded mode; both get the same answers, as
-//! `keel-api-model` types.
+//! Keel's control plane: the use cases the server and the CLI's embedded mode
+//! call (register models, resolve references, move aliases, queue, list,
+//! cancel and read jobs, start and read comparisons) and the one place where
+//! Keel is opened from a [`Config`]. Both callers get the same answers, as
+//! `keel-api-model` types built from the store's records.
 //!
-//! [`Keel`] owns a metadata store (`keel-store`), an artifact store and a data
-//! directory. Jobs run through [`Keel::execute`]: the model's files are
-//! materialised into a fresh working directory, records are read and checked
-//! (`keel-data`), the model code runs in Python worker processes
-//! (`keel-runner`), and outputs are committed atomically.
+//! Execution is `keel-exec`'s: [`Keel`] hands queued jobs to its executor,
+//! either one at a time in this process (embedded mode) or through the job
+//! loop the server runs. Comparisons are decided there, not here.
 //!
-//! **Architecture invariant:** no model code runs in this process, and nothing
-//! here unpickles or imports user code.
+//! **API boundary:** the server and the CLI call only this crate and
+//! `keel-api-model`. **Architecture invariant:** no model code runs in this
+//! process, and nothing here unpickles or imports user code.
 
+mod comparisons;
 mod error;
-mod exec;
 mod jobs;
-mod quality;
 mod registry;
+mod roles;
+#[cfg(test)]
+mod tests;
+mod uploads;
 mod views;
 
+use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use keel_store::{ArtifactStore, MetaStore};
+use keel_exec::{ExecConfig, Executor, PythonRuntime, Runtime};
+use keel_store::Stores;
+use keel_types::{SharedClock, SystemClock};
 
 pub use error::{Error, Result};
-pub use exec::Progress;
-pub use jobs::{ResultFile, ResultLocation};
+pub use jobs::{JobOutput, StoredFile};
 pub use keel_modeldef::{FunctionInfo, ModelDef, file_origin};
 
-/// How a Keel instance is set up.
+/// How a Keel instance is set up. Only the binary reads it from the
+/// environment; everything else is handed its parts.
 #[derive(Clone, Debug)]
 pub struct Config {
-    /// The data directory: metadata database, artifacts, logs, runtimes, working dirs.
+    /// The local data directory: job logs, working directories, Python
+    /// environments, and (by default) the database and artifacts.
     pub home: PathBuf,
+    /// The metadata store: `sqlite://PATH` (default `HOME/keel.db`).
+    pub metadata_url: String,
+    /// The artifact store: `file://PATH` (default `HOME/artifacts`).
+    pub artifacts_url: String,
     /// Default worker processes per scoring job.
     pub default_workers: u32,
     /// A name for this process in job records (`runner`).
@@ -44,13 +55,17 @@ pub struct Config {
 }
 
 impl Config {
-    /// The default configuration for a data directory: as many workers as cores.
+    /// The default configuration for a data directory: SQLite and local
+    /// artifacts inside it, and as many workers as cores.
     pub fn new(home: impl Into<PathBuf>) -> Self {
+        let home = home.into();
         let cores = std::thread::available_parallelism()
             .map(|n| n.get() as u32)
             .unwrap_or(1);
         Config {
-            home: home.into(),
+            metadata_url: format!("sqlite://{}", home.join("keel.db").display()),
+            artifacts_url: format!("file://{}", home.join("artifacts").display()),
+            home,
             default_workers: cores,
             runner_name: format!("keel-{}", std::process::id()),
             python: None,
@@ -58,44 +73,53 @@ impl Config {
     }
 }
 
-/// A Keel instance over one data directory.
+/// A Keel instance: its stores, its executor and its configuration.
 #[derive(Clone)]
 pub struct Keel {
-    pub(crate) store: Arc<dyn MetaStore>,
-    pub(crate) artifacts: ArtifactStore,
+    pub(crate) stores: Stores,
+    pub(crate) exec: Executor,
     pub(crate) cfg: Config,
-    pub(crate) wake: Arc<tokio::sync::Notify>,
 }
 
 impl std::fmt::Debug for Keel {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Keel")
             .field("home", &self.cfg.home)
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
 impl Keel {
-    /// Opens (creating if needed) the data directory: SQLite metadata at
-    /// `HOME/keel.db` and artifacts under `HOME/artifacts`.
+    /// Opens Keel as `cfg` says, with the wall clock and Python workers.
     pub async fn open(cfg: Config) -> Result<Keel> {
-        std::fs::create_dir_all(&cfg.home).map_err(Error::io(format!(
-            "cannot create the data directory {}",
-            cfg.home.display()
-        )))?;
-        let store = keel_store::open_sqlite(&cfg.home.join("keel.db")).await?;
-        let artifacts = ArtifactStore::local(&cfg.home.join("artifacts"))?;
-        for dir in ["logs", "work", "envs"] {
-            std::fs::create_dir_all(cfg.home.join(dir)).map_err(Error::io(format!(
-                "cannot create {dir} in the data directory"
+        let runtime = Arc::new(PythonRuntime {
+            envs: cfg.home.join("envs"),
+            python: cfg.python.clone(),
+        });
+        Keel::open_with(cfg, SystemClock::shared(), runtime).await
+    }
+
+    /// Opens Keel with the given clock and runtime (tests use a manual clock
+    /// and a runtime without Python).
+    pub async fn open_with(
+        cfg: Config,
+        clock: SharedClock,
+        runtime: Arc<dyn Runtime>,
+    ) -> Result<Keel> {
+        for dir in ["", "logs", "work", "envs"] {
+            let path = cfg.home.join(dir);
+            std::fs::create_dir_all(&path).map_err(Error::io(format!(
+                "cannot create {} in the data directory",
+                path.display()
             )))?;
         }
-        Ok(Keel {
-            store,
-            artifacts,
-            cfg,
-            wake: Arc::new(tokio::sync::Notify::new()),
-        })
+        let stores = Stores::open(&cfg.metadata_url, &cfg.artifacts_url, clock).await?;
+        let exec = Executor::new(
+            stores.clone(),
+            ExecConfig::new(&cfg.home, &cfg.runner_name),
+            runtime,
+        );
+        Ok(Keel { stores, exec, cfg })
     }
 
     /// The data directory.
@@ -113,23 +137,21 @@ impl Keel {
         Ok(keel_modeldef::inspect(dir, attach)?)
     }
 
-    /// Marks IN_PROGRESS jobs whose runner stopped heart-beating more than
-    /// `older_than` ago as FAILED (CRASHED). Returns how many there were.
-    pub async fn requeue_stale(&self, older_than: chrono::Duration) -> Result<u64> {
-        Ok(self
-            .store
-            .requeue_stale(chrono::Utc::now() - older_than)
-            .await?)
+    /// Fails IN_PROGRESS jobs whose runner stopped heart-beating more than
+    /// `silent_for` ago (they are recorded CRASHED). Returns how many.
+    pub async fn fail_stale_jobs(&self, silent_for: chrono::Duration) -> Result<u64> {
+        Ok(self.stores.jobs.fail_stale_jobs(silent_for).await?)
+    }
+
+    /// Runs queued jobs, at most `concurrency` at a time, and decides
+    /// comparisons, until `shutdown` completes; then stops the running jobs
+    /// (see `keel_exec::Executor::run_queue`).
+    pub async fn run_queue(&self, concurrency: usize, shutdown: impl Future<Output = ()>) {
+        self.exec.run_queue(concurrency, shutdown).await
     }
 
     /// Checks that the stores answer, for `/readyz`.
     pub async fn ready(&self) -> Result<()> {
-        let page = keel_store::Page {
-            limit: 1,
-            after: None,
-        };
-        self.store.list_models(&page).await?;
-        self.artifacts.exists("readyz-probe").await?;
-        Ok(())
+        Ok(self.stores.ready().await?)
     }
 }

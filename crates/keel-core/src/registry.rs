@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use keel_api_model as api;
-use keel_store::{Page, VersionFile, VersionRecord, blob_key};
+use keel_store::{Page, VersionRecord};
 use keel_types::{ModelRef, valid_name};
 
 use crate::{Error, Keel, Result, views};
@@ -30,8 +30,6 @@ impl Keel {
     ) -> Result<api::Registration> {
         let def = keel_modeldef::inspect(dir, attach)?;
         let name = name.map(str::to_string).unwrap_or_else(|| def.name.clone());
-        valid_name(&name)
-            .map_err(|r| Error::InvalidArgument(format!("invalid model name: {r}")))?;
         let origins: HashMap<String, PathBuf> = def
             .files
             .iter()
@@ -42,85 +40,13 @@ impl Keel {
                 )
             })
             .collect();
-        self.register_def(&name, def, &origins, None).await
-    }
-
-    /// Stores a model definition's files and creates the version, unless an
-    /// identical one exists.
-    pub(crate) async fn register_def(
-        &self,
-        name: &str,
-        def: keel_modeldef::ModelDef,
-        origins: &HashMap<String, PathBuf>,
-        source_job: Option<keel_types::JobId>,
-    ) -> Result<api::Registration> {
-        let model = match self.store.model_by_name(name).await? {
-            Some(m) => m,
-            None => match self.store.create_model(name).await {
-                Ok(m) => m,
-                // Another registration created it between our read and our write.
-                Err(keel_store::Error::AlreadyExists(_)) => {
-                    self.store
-                        .model_by_name(name)
-                        .await?
-                        .ok_or_else(|| Error::Internal(format!("model {name} vanished")))?
-                }
-                Err(e) => return Err(e.into()),
-            },
-        };
-        if let Some(existing) = self
-            .store
-            .version_by_hash(model.id, &def.content_hash)
-            .await?
-        {
-            let aliases = self.store.list_aliases(model.id).await?;
-            let model = self
-                .store
-                .model_by_id(model.id)
-                .await?
-                .ok_or_else(|| Error::Internal("model vanished".into()))?;
-            return Ok(api::Registration {
-                model: views::model(&model, &aliases),
-                version: views::version(&existing, &aliases)?,
-                created: false,
-            });
-        }
-        let mut files = Vec::with_capacity(def.files.len());
-        for f in &def.files {
-            let key = blob_key(&f.sha256);
-            if !self.artifacts.exists(&key).await? {
-                let src = origins.get(&f.path).ok_or_else(|| {
-                    Error::Internal(format!("no origin for model file {}", f.path))
-                })?;
-                self.artifacts.put_file(&key, src).await?;
-            }
-            files.push(VersionFile {
-                path: f.path.clone(),
-                sha256: f.sha256.clone(),
-                size: f.size,
-                role: serde_json::to_value(f.role)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_string))
-                    .unwrap_or_else(|| "attachment".into()),
-            });
-        }
-        let definition = serde_json::to_value(&def)
-            .map_err(|e| Error::Internal(format!("cannot serialise a model definition: {e}")))?;
-        let version = self
-            .store
-            .create_version(model.id, &def.content_hash, &definition, &files, source_job)
-            .await?;
-        let model = self
-            .store
-            .model_by_id(model.id)
-            .await?
-            .ok_or_else(|| Error::Internal("model vanished".into()))?;
-        let aliases = self.store.list_aliases(model.id).await?;
-        tracing::info!(model = %model.name, version = version.number, "registered");
+        let reg =
+            keel_exec::registration::register(&self.stores, &name, &def, &origins, None).await?;
+        let aliases = self.stores.registry.list_aliases(reg.model.id).await?;
         Ok(api::Registration {
-            model: views::model(&model, &aliases),
-            version: views::version(&version, &aliases)?,
-            created: true,
+            model: views::model(&reg.model, &aliases),
+            version: views::version(&reg.version, &aliases),
+            created: reg.created,
         })
     }
 
@@ -133,13 +59,18 @@ impl Keel {
         };
         match r {
             ModelRef::Id(id) => {
-                if let Some(v) = self.store.version_by_id((*id).into()).await? {
+                if let Some(v) = self.stores.registry.version_by_id((*id).into()).await? {
                     return Ok(v);
                 }
-                if let Some(m) = self.store.model_by_id((*id).into()).await? {
-                    return self.store.latest_version(m.id).await?.ok_or_else(|| {
-                        Error::NotFound(format!("Model '{}' has no versions yet.", m.name))
-                    });
+                if let Some(m) = self.stores.registry.model_by_id((*id).into()).await? {
+                    return self
+                        .stores
+                        .registry
+                        .latest_version(m.id)
+                        .await?
+                        .ok_or_else(|| {
+                            Error::NotFound(format!("Model '{}' has no versions yet.", m.name))
+                        });
                 }
                 Err(Error::NotFound(format!(
                     "No model or version has the id {id}."
@@ -147,22 +78,26 @@ impl Keel {
             }
             ModelRef::Latest(name) => {
                 let m = self
-                    .store
+                    .stores
+                    .registry
                     .model_by_name(name)
                     .await?
                     .ok_or_else(|| no_model(name))?;
-                self.store
+                self.stores
+                    .registry
                     .latest_version(m.id)
                     .await?
                     .ok_or_else(|| Error::NotFound(format!("Model '{name}' has no versions yet.")))
             }
             ModelRef::Number(name, n) => {
                 let m = self
-                    .store
+                    .stores
+                    .registry
                     .model_by_name(name)
                     .await?
                     .ok_or_else(|| no_model(name))?;
-                self.store
+                self.stores
+                    .registry
                     .version_by_number(m.id, *n)
                     .await?
                     .ok_or_else(|| {
@@ -174,16 +109,18 @@ impl Keel {
             }
             ModelRef::Alias(name, alias) => {
                 let m = self
-                    .store
+                    .stores
+                    .registry
                     .model_by_name(name)
                     .await?
                     .ok_or_else(|| no_model(name))?;
-                let a = self.store.alias(m.id, alias).await?.ok_or_else(|| {
+                let a = self.stores.registry.alias(m.id, alias).await?.ok_or_else(|| {
                     Error::NotFound(format!(
                         "Model '{name}' has no alias '{alias}'. Set it with `keel model alias {name} {alias} VERSION`."
                     ))
                 })?;
-                self.store
+                self.stores
+                    .registry
                     .version_by_id(a.version_id)
                     .await?
                     .ok_or_else(|| Error::Internal(format!("alias {name}@{alias} points nowhere")))
@@ -201,12 +138,12 @@ impl Keel {
 
     /// Finds a model by name or id.
     async fn model_record(&self, name_or_id: &str) -> Result<keel_store::ModelRecord> {
-        if let Ok(id) = name_or_id.parse::<uuid::Uuid>()
-            && let Some(m) = self.store.model_by_id(id.into()).await?
+        if let Ok(id) = name_or_id.parse::<keel_types::ModelId>()
+            && let Some(m) = self.stores.registry.model_by_id(id.into()).await?
         {
             return Ok(m);
         }
-        self.store.model_by_name(name_or_id).await?.ok_or_else(|| {
+        self.stores.registry.model_by_name(name_or_id).await?.ok_or_else(|| {
             Error::NotFound(format!(
                 "There is no model named '{name_or_id}'. `keel model list` shows the registered models."
             ))
@@ -216,16 +153,16 @@ impl Keel {
     /// One model, by name or id.
     pub async fn model(&self, name_or_id: &str) -> Result<api::Model> {
         let m = self.model_record(name_or_id).await?;
-        let aliases = self.store.list_aliases(m.id).await?;
+        let aliases = self.stores.registry.list_aliases(m.id).await?;
         Ok(views::model(&m, &aliases))
     }
 
     /// A page of models, by name.
     pub async fn list_models(&self, q: &api::PageQuery) -> Result<api::Page<api::Model>> {
-        let p = self.store.list_models(&page(q)).await?;
+        let p = self.stores.registry.list_models(&page(q)).await?;
         let mut items = Vec::with_capacity(p.items.len());
         for m in &p.items {
-            let aliases = self.store.list_aliases(m.id).await?;
+            let aliases = self.stores.registry.list_aliases(m.id).await?;
             items.push(views::model(m, &aliases));
         }
         Ok(api::Page {
@@ -237,8 +174,8 @@ impl Keel {
     /// The version a reference points at.
     pub async fn version(&self, r: &str) -> Result<api::Version> {
         let v = self.resolve_str(r).await?;
-        let aliases = self.store.list_aliases(v.model_id).await?;
-        views::version(&v, &aliases)
+        let aliases = self.stores.registry.list_aliases(v.model_id).await?;
+        Ok(views::version(&v, &aliases))
     }
 
     /// A page of a model's versions, by number.
@@ -248,13 +185,13 @@ impl Keel {
         q: &api::PageQuery,
     ) -> Result<api::Page<api::Version>> {
         let m = self.model_record(model).await?;
-        let aliases = self.store.list_aliases(m.id).await?;
-        let p = self.store.list_versions(m.id, &page(q)).await?;
+        let aliases = self.stores.registry.list_aliases(m.id).await?;
+        let p = self.stores.registry.list_versions(m.id, &page(q)).await?;
         let items = p
             .items
             .iter()
             .map(|v| views::version(v, &aliases))
-            .collect::<Result<Vec<_>>>()?;
+            .collect();
         Ok(api::Page {
             items,
             next_page_token: p.next_cursor,
@@ -263,10 +200,12 @@ impl Keel {
 
     /// Points an alias at a version number; the move is recorded.
     pub async fn set_alias(&self, model: &str, alias: &str, version: u32) -> Result<api::Alias> {
-        valid_name(alias).map_err(|r| Error::InvalidArgument(format!("invalid alias: {r}")))?;
+        valid_name(alias)
+            .map_err(|r| Error::InvalidArgument(format!("The alias is not valid: {r}.")))?;
         let m = self.model_record(model).await?;
         let v = self
-            .store
+            .stores
+            .registry
             .version_by_number(m.id, version)
             .await?
             .ok_or_else(|| {
@@ -275,7 +214,7 @@ impl Keel {
                     m.name, m.latest_version
                 ))
             })?;
-        let ev = self.store.set_alias(m.id, alias, v.id).await?;
+        let ev = self.stores.registry.set_alias(m.id, alias, v.id).await?;
         Ok(api::Alias {
             alias: alias.to_string(),
             model_name: m.name.clone(),
@@ -289,7 +228,7 @@ impl Keel {
     /// Removes an alias.
     pub async fn delete_alias(&self, model: &str, alias: &str) -> Result<()> {
         let m = self.model_record(model).await?;
-        if self.store.delete_alias(m.id, alias).await? {
+        if self.stores.registry.delete_alias(m.id, alias).await? {
             Ok(())
         } else {
             Err(Error::NotFound(format!(
@@ -303,7 +242,8 @@ impl Keel {
     pub async fn list_aliases(&self, model: &str) -> Result<Vec<api::Alias>> {
         let m = self.model_record(model).await?;
         Ok(self
-            .store
+            .stores
+            .registry
             .list_aliases(m.id)
             .await?
             .into_iter()
@@ -322,7 +262,8 @@ impl Keel {
     pub async fn alias_history(&self, model: &str) -> Result<Vec<api::AliasEvent>> {
         let m = self.model_record(model).await?;
         Ok(self
-            .store
+            .stores
+            .registry
             .alias_history(m.id)
             .await?
             .into_iter()
@@ -334,43 +275,4 @@ impl Keel {
             })
             .collect())
     }
-
-    /// Stores a data file for use as a job input.
-    pub async fn upload(&self, name: &str, src: &Path) -> Result<api::Upload> {
-        let file_name = Path::new(name)
-            .file_name()
-            .and_then(|n| n.to_str())
-            .filter(|n| !n.is_empty() && !n.starts_with('.'))
-            .ok_or_else(|| {
-                Error::InvalidArgument(format!(
-                    "'{name}' is not a usable upload name; give a plain file name such as input.csv"
-                ))
-            })?
-            .to_string();
-        let sha = keel_modeldef::sha256_file(src)?;
-        let size = std::fs::metadata(src)
-            .map_err(Error::io(format!("cannot read {}", src.display())))?
-            .len();
-        let rec = keel_store::UploadRecord {
-            id: keel_types::UploadId::new(),
-            name: file_name,
-            size,
-            sha256: sha,
-            created_at: chrono::Utc::now(),
-        };
-        self.artifacts.put_file(&upload_key(&rec), src).await?;
-        self.store.create_upload(&rec).await?;
-        Ok(api::Upload {
-            id: rec.id.0,
-            name: rec.name,
-            size: rec.size,
-            sha256: rec.sha256,
-            created_at: rec.created_at,
-        })
-    }
-}
-
-/// Where an upload's bytes live in the artifact store.
-pub(crate) fn upload_key(u: &keel_store::UploadRecord) -> String {
-    format!("uploads/{}/{}", u.id, u.name)
 }

@@ -1,13 +1,13 @@
-//! Turns stored records into the wire types of `keel-api-model`, so the server
-//! and the CLI's embedded mode answer with exactly the same shapes.
+//! Turns the store's records into the wire types of `keel-api-model`, so the
+//! server and the CLI's embedded mode answer with exactly the same shapes.
+//! This is the only place the two vocabularies meet.
 
 use std::collections::BTreeMap;
 
+use chrono::{DateTime, Utc};
 use keel_api_model as api;
-use keel_modeldef::{FunctionInfo, ModelDef};
-use keel_store::{AliasRecord, JobRecord, ModelRecord, VersionRecord};
-
-use crate::exec::JobSpec;
+use keel_store::formats::{ComparePolicy, FunctionRecord, InputRecord, JobResult, OutputRecord};
+use keel_store::{AliasRecord, ComparisonRecord, JobRecord, ModelRecord, VersionRecord};
 
 pub(crate) fn model(rec: &ModelRecord, aliases: &[AliasRecord]) -> api::Model {
     api::Model {
@@ -22,7 +22,7 @@ pub(crate) fn model(rec: &ModelRecord, aliases: &[AliasRecord]) -> api::Model {
     }
 }
 
-fn function(f: &Option<FunctionInfo>) -> Option<api::Function> {
+fn function(f: &Option<FunctionRecord>) -> Option<api::Function> {
     f.as_ref().map(|f| api::Function {
         name: f.name.clone(),
         file: f.file.clone(),
@@ -31,19 +31,9 @@ fn function(f: &Option<FunctionInfo>) -> Option<api::Function> {
     })
 }
 
-/// Reads the model definition stored with a version.
-pub(crate) fn definition(rec: &VersionRecord) -> crate::Result<ModelDef> {
-    serde_json::from_value(rec.definition.clone()).map_err(|e| {
-        crate::Error::Internal(format!(
-            "the stored definition of {} version {} does not parse: {e}",
-            rec.model_name, rec.number
-        ))
-    })
-}
-
-pub(crate) fn version(rec: &VersionRecord, aliases: &[AliasRecord]) -> crate::Result<api::Version> {
-    let def = definition(rec)?;
-    Ok(api::Version {
+pub(crate) fn version(rec: &VersionRecord, aliases: &[AliasRecord]) -> api::Version {
+    let def = &rec.definition;
+    api::Version {
         id: rec.id.0,
         model_id: rec.model_id.0,
         model_name: rec.model_name.clone(),
@@ -80,62 +70,97 @@ pub(crate) fn version(rec: &VersionRecord, aliases: &[AliasRecord]) -> crate::Re
             .map(|a| a.alias.clone())
             .collect(),
         source_job: rec.source_job.map(|j| j.0),
-    })
+    }
 }
 
-pub(crate) fn job(rec: &JobRecord) -> crate::Result<api::Job> {
-    let spec: JobSpec = serde_json::from_value(rec.spec.clone()).map_err(|e| {
-        crate::Error::Internal(format!(
-            "the stored spec of job {} does not parse: {e}",
-            rec.id
-        ))
-    })?;
-    let result = match &rec.result {
-        Some(v) => Some(
-            serde_json::from_value::<api::JobResult>(v.clone()).map_err(|e| {
-                crate::Error::Internal(format!(
-                    "the stored result of job {} does not parse: {e}",
-                    rec.id
-                ))
-            })?,
-        ),
-        None => None,
-    };
+pub(crate) fn input(i: &InputRecord) -> api::Input {
+    match i {
+        InputRecord::Upload { upload_id, name } => api::Input::Upload {
+            upload_id: upload_id.0,
+            name: name.clone(),
+        },
+        InputRecord::Path { uri } => api::Input::Path { uri: uri.clone() },
+    }
+}
+
+pub(crate) fn output(o: &OutputRecord) -> api::Output {
+    match o {
+        OutputRecord::Embedded { name } => api::Output::Embedded { name: name.clone() },
+        OutputRecord::External { uri } => api::Output::External { uri: uri.clone() },
+    }
+}
+
+fn result(r: &JobResult) -> api::JobResult {
+    api::JobResult {
+        output: r.output.as_ref().map(output),
+        output_format: r.output_format,
+        has_rejected: r.has_rejected,
+        produced_version: r.produced_version,
+        produced_version_id: r.produced_version_id.map(|v| v.0),
+        metrics: r.metrics.clone(),
+    }
+}
+
+/// A job as the API shows it; `now` dates the throughput of a running job.
+pub(crate) fn job(rec: &JobRecord, now: DateTime<Utc>) -> api::Job {
+    let request = &rec.request;
     let elapsed = rec.started_at.map(|s| {
-        let end = rec.finished_at.unwrap_or_else(chrono::Utc::now);
+        let end = rec.finished_at.unwrap_or(now);
         (end - s).num_milliseconds().max(1) as f64 / 1000.0
     });
-    Ok(api::Job {
+    api::Job {
         id: rec.id.0,
-        kind: rec.kind.as_str().to_string(),
-        status: rec.status.as_str().to_string(),
+        kind: rec.kind,
+        status: rec.status,
         model_name: rec.model_name.clone(),
         model_id: rec.model_id.0,
         version: rec.version_number,
         version_id: rec.version_id.0,
-        input: spec.input,
-        output: spec.output,
-        workers: spec.workers,
-        max_runtime_seconds: spec.max_runtime_seconds,
-        schema_check: spec.schema_check,
+        input: input(&request.input),
+        output: request.output.as_ref().map(output),
+        workers: request.workers,
+        max_runtime_seconds: request.max_runtime_seconds,
+        schema_check: request.schema_check,
         counts: api::Counts {
-            read: rec.records_read,
-            written: rec.records_written,
-            rejected: rec.records_rejected,
+            read: rec.counts.read,
+            written: rec.counts.written,
+            rejected: rec.counts.rejected,
         },
         created_at: rec.created_at,
         started_at: rec.started_at,
         finished_at: rec.finished_at,
-        records_per_second: elapsed.map(|s| rec.records_read as f64 / s),
+        records_per_second: elapsed.map(|s| rec.counts.read as f64 / s),
         cancel_requested: rec.cancel_requested,
         error: rec.error.as_ref().map(|e| api::JobError {
-            kind: serde_json::to_value(e.kind)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default(),
+            kind: e.kind,
             message: e.message.clone(),
             traceback: e.traceback.clone(),
         }),
-        result,
-    })
+        result: rec.result.as_ref().map(result),
+    }
+}
+
+pub(crate) fn policy(p: &ComparePolicy) -> api::ComparePolicy {
+    api::ComparePolicy {
+        metric: p.metric.clone(),
+        min_delta: p.min_delta,
+        confidence: p.confidence,
+        resamples: p.resamples,
+        seed: p.seed,
+    }
+}
+
+pub(crate) fn comparison(rec: &ComparisonRecord) -> api::Comparison {
+    api::Comparison {
+        id: rec.id.0,
+        status: rec.status,
+        champion_job: rec.champion_job.0,
+        challenger_job: rec.challenger_job.0,
+        policy: policy(&rec.policy),
+        created_at: rec.created_at,
+        finished_at: rec.finished_at,
+        verdict: rec.verdict,
+        result: rec.result.clone(),
+        error: rec.error.clone(),
+    }
 }

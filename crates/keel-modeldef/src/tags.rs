@@ -8,37 +8,9 @@
 
 use crate::error::{Error, Result};
 
-/// Which of the four model functions a tag or manifest entry names.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub(crate) enum Kind {
-    Init,
-    Score,
-    Metrics,
-    Train,
-}
-
-impl Kind {
-    pub(crate) const ALL: [Kind; 4] = [Kind::Init, Kind::Score, Kind::Metrics, Kind::Train];
-
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            Kind::Init => "init",
-            Kind::Score => "score",
-            Kind::Metrics => "metrics",
-            Kind::Train => "train",
-        }
-    }
-
-    fn from_name(name: &str) -> Option<Kind> {
-        match name {
-            "init" => Some(Kind::Init),
-            "score" => Some(Kind::Score),
-            "metrics" => Some(Kind::Metrics),
-            "train" => Some(Kind::Train),
-            _ => None,
-        }
-    }
-}
+/// Which of the four model functions a tag or manifest entry names: the
+/// shared vocabulary's one spelling.
+pub(crate) use keel_types::FunctionKind as Kind;
 
 /// A `def` found in the source.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -199,7 +171,7 @@ fn parse_tag(comment: &str) -> Option<std::result::Result<(Kind, bool), String>>
     let end = rest
         .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
         .unwrap_or(rest.len());
-    let kind = Kind::from_name(&rest[..end])?;
+    let kind = kind_from_name(&rest[..end])?;
     let rest = &rest[end..];
     let options: Vec<&str> = if rest.is_empty() {
         Vec::new()
@@ -667,4 +639,9 @@ def score(r):
         assert_eq!(s.def("other").unwrap().params, vec!["a", "b"]);
         assert_eq!(s.def("other").unwrap().line, 5);
     }
+}
+
+/// The function a tag names, if it names one.
+fn kind_from_name(name: &str) -> Option<Kind> {
+    name.parse().ok()
 }

@@ -30,29 +30,17 @@ const DRAIN: Duration = Duration::from_millis(500);
 /// The longest the caller's thread waits before checking cancel and deadline.
 const TICK: Duration = Duration::from_millis(100);
 
-/// What a worker run does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Mode {
-    Score,
-    Metrics,
-    Train,
-}
+/// What a worker run does: the model function it calls for the records,
+/// spelled as the shared vocabulary spells it.
+pub(crate) use keel_types::FunctionKind as Mode;
 
-impl Mode {
-    fn as_str(self) -> &'static str {
-        match self {
-            Mode::Score => "score",
-            Mode::Metrics => "metrics",
-            Mode::Train => "train",
-        }
-    }
-
-    fn activity(self) -> &'static str {
-        match self {
-            Mode::Score => "scoring",
-            Mode::Metrics => "computing metrics",
-            Mode::Train => "training",
-        }
+/// What a run of `mode` is doing, for messages.
+fn activity(mode: Mode) -> &'static str {
+    match mode {
+        Mode::Init => "starting",
+        Mode::Score => "scoring",
+        Mode::Metrics => "computing metrics",
+        Mode::Train => "training",
     }
 }
 
@@ -408,7 +396,7 @@ impl<'a> Pool<'a> {
         self.drain_logs();
         let worker = &self.workers[w];
         let when = if worker.ready.is_some() {
-            format!("while {}", self.mode.activity())
+            format!("while {}", activity(self.mode))
         } else {
             "while starting (importing the model or running init)".into()
         };

@@ -10,13 +10,15 @@ use keel_api_model::{Comparison, CreateComparison, Page, PageQuery, Problem};
 use keel_core::Keel;
 use keel_types::ComparisonId;
 
+use keel_api_model::routes;
+
 use crate::error::{Error, Result};
 use crate::extract::{JsonBody, PathParams, QueryParams, parse_id};
 
 /// Starts a comparison.
 #[utoipa::path(
     post,
-    path = "/api/v1/comparisons",
+    path = routes::COMPARISONS,
     tag = "comparisons",
     description = "Either names two model versions (`champion`, `challenger`) and the labeled `input` to run both on, in which case two metrics jobs are queued; or names two metrics jobs (`champion_job`, `challenger_job`). The comparison is PENDING until both jobs finish; then reading it gives the verdict.",
     request_body = CreateComparison,
@@ -32,7 +34,7 @@ pub(crate) async fn create_comparison(
     JsonBody(req): JsonBody<CreateComparison>,
 ) -> Result<Response> {
     let c = keel.create_comparison(req).await?;
-    let location = format!("{}/comparisons/{}", keel_api_model::API_PREFIX, c.id);
+    let location = routes::fill(routes::COMPARISON, &[&c.id.to_string()]);
     let location = HeaderValue::from_str(&location)
         .map_err(|e| Error::Internal(format!("a comparison URL is not a valid header: {e}")))?;
     Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(c)).into_response())
@@ -41,7 +43,7 @@ pub(crate) async fn create_comparison(
 /// Shows one comparison, with its verdict once both jobs have finished.
 #[utoipa::path(
     get,
-    path = "/api/v1/comparisons/{id}",
+    path = routes::COMPARISON,
     tag = "comparisons",
     params(("id" = String, Path, description = "The comparison's id (a UUID).")),
     responses(
@@ -61,7 +63,7 @@ pub(crate) async fn get_comparison(
 /// Lists comparisons, newest first.
 #[utoipa::path(
     get,
-    path = "/api/v1/comparisons",
+    path = routes::COMPARISONS,
     tag = "comparisons",
     params(
         ("max_results" = Option<u32>, Query, description = "How many items to return (1-1000, default 100)."),

@@ -1,6 +1,6 @@
 //! Request extractors whose rejections are problem documents (axum's own
 //! answer with plain text), id parsing with helpful messages, and streaming
-//! of request bodies to files and of files to response bodies.
+//! of request bodies to files.
 
 use std::path::Path;
 
@@ -9,10 +9,9 @@ use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
-use bytes::Bytes;
 use futures::StreamExt;
 use serde::de::DeserializeOwned;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 
 use crate::error::{Error, Result};
 
@@ -137,27 +136,6 @@ pub(crate) fn too_large(limit: u64) -> Error {
     ))
 }
 
-/// A response body that streams a file in chunks, so large results are never
-/// held in memory.
-pub(crate) fn file_body(file: tokio::fs::File) -> Body {
-    const CHUNK: usize = 64 * 1024;
-    // The state is `None` after an error so that the stream ends instead of
-    // retrying a broken read forever.
-    let stream = futures::stream::unfold(Some(file), |state| async move {
-        let mut file = state?;
-        let mut buf = vec![0u8; CHUNK];
-        match file.read(&mut buf).await {
-            Ok(0) => None,
-            Ok(n) => {
-                buf.truncate(n);
-                Some((Ok::<Bytes, std::io::Error>(Bytes::from(buf)), Some(file)))
-            }
-            Err(e) => Some((Err(e), None)),
-        }
-    });
-    Body::from_stream(stream)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -176,17 +154,6 @@ mod tests {
             .await
             .unwrap_err();
         assert_eq!(err.code(), keel_types::Code::PayloadTooLarge);
-    }
-
-    #[tokio::test]
-    async fn file_body_streams_the_whole_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let src = dir.path().join("f");
-        let data: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
-        std::fs::write(&src, &data).unwrap();
-        let f = tokio::fs::File::open(&src).await.unwrap();
-        let got = axum::body::to_bytes(file_body(f), 1 << 20).await.unwrap();
-        assert_eq!(got.as_ref(), data.as_slice());
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Liveness and readiness probes for orchestrators and load balancers.
 
+use keel_api_model::routes;
 use std::collections::BTreeMap;
 
 use axum::Json;
@@ -11,7 +12,7 @@ use keel_core::Keel;
 /// Answers while the process serves requests at all.
 #[utoipa::path(
     get,
-    path = "/livez",
+    path = routes::LIVEZ,
     tag = "health",
     responses((status = 200, description = "The process is alive.", body = String, content_type = "text/plain"))
 )]
@@ -22,7 +23,7 @@ pub(crate) async fn livez() -> &'static str {
 /// Answers 200 when the metadata and artifact stores respond, else 503.
 #[utoipa::path(
     get,
-    path = "/readyz",
+    path = routes::READYZ,
     tag = "health",
     responses(
         (status = 200, description = "Ready to serve.", body = Health),

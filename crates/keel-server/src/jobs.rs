@@ -2,17 +2,21 @@
 //! listing, cancelling, and reading results, rejected records and logs.
 
 use axum::Json;
+use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use futures::StreamExt;
 use keel_api_model::{CreateJob, Job, JobQuery, LogChunk, LogQuery, Page, Problem};
-use keel_core::{Keel, ResultFile, ResultLocation};
+use keel_core::{JobOutput, Keel, StoredFile};
 use keel_types::{DataFormat, JobId};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use keel_api_model::routes;
+
 use crate::error::{Error, Result};
-use crate::extract::{JsonBody, PathParams, QueryParams, file_body, parse_id};
+use crate::extract::{JsonBody, PathParams, QueryParams, parse_id};
 
 /// Where an external output was written: the answer of `GET /jobs/{id}/result`
 /// for a job whose output is not kept by Keel. (A metrics job's embedded
@@ -33,7 +37,7 @@ fn job_id(s: &str) -> Result<JobId> {
 /// Queues a job.
 #[utoipa::path(
     post,
-    path = "/api/v1/jobs",
+    path = routes::JOBS,
     tag = "jobs",
     request_body = CreateJob,
     responses(
@@ -48,7 +52,7 @@ pub(crate) async fn create_job(
     JsonBody(req): JsonBody<CreateJob>,
 ) -> Result<Response> {
     let job = keel.create_job(req).await?;
-    let location = format!("{}/jobs/{}", keel_api_model::API_PREFIX, job.id);
+    let location = routes::fill(routes::JOB, &[&job.id.to_string()]);
     let location = HeaderValue::from_str(&location)
         .map_err(|e| Error::Internal(format!("a job URL is not a valid header: {e}")))?;
     Ok((
@@ -62,7 +66,7 @@ pub(crate) async fn create_job(
 /// Lists jobs, newest first.
 #[utoipa::path(
     get,
-    path = "/api/v1/jobs",
+    path = routes::JOBS,
     tag = "jobs",
     params(
         ("status" = Option<String>, Query, description = "Only jobs in this status: PENDING, IN_PROGRESS, COMPLETED, FAILED or STOPPED."),
@@ -87,7 +91,7 @@ pub(crate) async fn list_jobs(
 /// Shows one job.
 #[utoipa::path(
     get,
-    path = "/api/v1/jobs/{id}",
+    path = routes::JOB,
     tag = "jobs",
     params(("id" = String, Path, description = "The job's id (a UUID).")),
     responses(
@@ -106,7 +110,7 @@ pub(crate) async fn get_job(
 /// Asks a job to stop.
 #[utoipa::path(
     post,
-    path = "/api/v1/jobs/{id}/cancel",
+    path = routes::JOB_CANCEL,
     tag = "jobs",
     description = "A pending job stops at once; a running one within a second or so.",
     params(("id" = String, Path, description = "The job's id (a UUID).")),
@@ -128,7 +132,7 @@ pub(crate) async fn cancel_job(
 }
 
 /// The Content-Type of a result file.
-fn content_type(f: &ResultFile) -> &'static str {
+fn content_type(f: &StoredFile) -> &'static str {
     match f.format {
         Some(DataFormat::Csv) => "text/csv",
         // A `.json` output holds one JSON document (a metrics job's), while
@@ -172,36 +176,26 @@ fn disposition(name: &str) -> String {
     format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
 }
 
-/// Streams a local result file.
-async fn file_response(f: ResultFile, content_type: &'static str) -> Result<Response> {
-    let file = tokio::fs::File::open(&f.path)
-        .await
-        .map_err(Error::io(format!(
-            "cannot open the result file {}",
-            f.path.display()
-        )))?;
-    let len = file
-        .metadata()
-        .await
-        .map_err(Error::io(format!(
-            "cannot read the result file {}",
-            f.path.display()
-        )))?
-        .len();
+/// Streams a stored result file.
+fn file_response(f: StoredFile, content_type: &'static str) -> Result<Response> {
     let disposition = HeaderValue::from_str(&disposition(&f.name))
         .map_err(|e| Error::Internal(format!("a file name is not a valid header: {e}")))?;
+    let body = Body::from_stream(
+        f.stream
+            .map(|chunk| chunk.map_err(|e| std::io::Error::other(e.to_string()))),
+    );
     Ok((
         StatusCode::OK,
         [
             (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
-            (header::CONTENT_LENGTH, HeaderValue::from(len)),
+            (header::CONTENT_LENGTH, HeaderValue::from(f.size)),
             (header::CONTENT_DISPOSITION, disposition),
             (
                 header::HeaderName::from_static(KEEL_RESULT),
                 HeaderValue::from_static("embedded"),
             ),
         ],
-        file_body(file),
+        body,
     )
         .into_response())
 }
@@ -209,7 +203,7 @@ async fn file_response(f: ResultFile, content_type: &'static str) -> Result<Resp
 /// A finished job's output.
 #[utoipa::path(
     get,
-    path = "/api/v1/jobs/{id}/result",
+    path = routes::JOB_RESULT,
     tag = "jobs",
     description = "For an embedded output, the file itself (header `Keel-Result: embedded`, Content-Type by format). For an external output, JSON `{\"uri\": \"...\"}` saying where it was written (header `Keel-Result: external`).",
     params(("id" = String, Path, description = "The job's id (a UUID).")),
@@ -233,11 +227,11 @@ pub(crate) async fn job_result(
     PathParams(id): PathParams<String>,
 ) -> Result<Response> {
     match keel.job_result(job_id(&id)?, false).await? {
-        ResultLocation::File(f) => {
+        JobOutput::Stored(f) => {
             let ct = content_type(&f);
-            file_response(f, ct).await
+            file_response(f, ct)
         }
-        ResultLocation::External(uri) => Ok((
+        JobOutput::External(uri) => Ok((
             StatusCode::OK,
             [(
                 header::HeaderName::from_static(KEEL_RESULT),
@@ -252,7 +246,7 @@ pub(crate) async fn job_result(
 /// A finished job's rejected records, one JSON object per line.
 #[utoipa::path(
     get,
-    path = "/api/v1/jobs/{id}/rejected",
+    path = routes::JOB_REJECTED,
     tag = "jobs",
     params(("id" = String, Path, description = "The job's id (a UUID).")),
     responses(
@@ -268,9 +262,9 @@ pub(crate) async fn job_rejected(
 ) -> Result<Response> {
     let id = job_id(&id)?;
     match keel.job_result(id, true).await? {
-        ResultLocation::File(f) => file_response(f, "application/x-ndjson").await,
-        ResultLocation::External(_) => Err(Error::Internal(format!(
-            "the rejected records of job {id} are not in the local store"
+        JobOutput::Stored(f) => file_response(f, "application/x-ndjson"),
+        JobOutput::External(_) => Err(Error::Internal(format!(
+            "the rejected records of job {id} are not in Keel's store"
         ))),
     }
 }
@@ -278,7 +272,7 @@ pub(crate) async fn job_rejected(
 /// A piece of a job's log.
 #[utoipa::path(
     get,
-    path = "/api/v1/jobs/{id}/logs",
+    path = routes::JOB_LOGS,
     tag = "jobs",
     params(
         ("id" = String, Path, description = "The job's id (a UUID)."),
@@ -304,11 +298,12 @@ pub(crate) async fn job_logs(
 mod tests {
     use super::*;
 
-    fn file(name: &str) -> ResultFile {
-        ResultFile {
-            path: name.into(),
+    fn file(name: &str) -> StoredFile {
+        StoredFile {
             format: DataFormat::from_name(name),
             name: name.into(),
+            size: 0,
+            stream: futures::stream::empty().boxed(),
         }
     }
 

@@ -93,7 +93,7 @@ pub fn router(keel: Keel) -> Router {
     let doc = Arc::new(doc);
     routes
         .route(
-            &format!("{}/openapi.json", keel_api_model::API_PREFIX),
+            keel_api_model::routes::OPENAPI,
             axum::routing::get(move || {
                 let doc = doc.clone();
                 async move { axum::Json(doc.as_ref().clone()) }
@@ -134,20 +134,30 @@ async fn trace(req: Request, next: Next) -> Response {
 /// Serves the API on `listener` and runs queued jobs in the background, at
 /// most `job_concurrency` at a time, until `shutdown` completes. Then it stops
 /// accepting connections, lets in-flight requests finish, and stops the job
-/// loop (which stops the jobs it still runs) before returning.
+/// loop (which stops the jobs it still runs, recording them STOPPED) before
+/// returning.
 pub async fn serve(
     keel: Keel,
     listener: tokio::net::TcpListener,
     job_concurrency: usize,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
     // The sender stays alive in this function until the loop has stopped: a
     // dropped sender would make the loop's `changed()` fail at once, forever.
     let stop_tx = Arc::new(stop_tx);
     let queue = {
         let keel = keel.clone();
-        tokio::spawn(async move { keel.run_queue(job_concurrency, stop_rx).await })
+        tokio::spawn(async move {
+            let stopped = async move {
+                while !*stop_rx.borrow() {
+                    if stop_rx.changed().await.is_err() {
+                        break;
+                    }
+                }
+            };
+            keel.run_queue(job_concurrency, stopped).await
+        })
     };
     let signal = {
         let stop_tx = stop_tx.clone();
@@ -178,6 +188,20 @@ mod tests {
         assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
         let paths = doc["paths"].as_object().unwrap();
         assert_eq!(paths.len(), 19, "{:?}", paths.keys().collect::<Vec<_>>());
+        // Every documented path is a route template the client builds from,
+        // and every template but the document itself is served.
+        for path in paths.keys() {
+            assert!(
+                keel_api_model::routes::ALL.contains(&path.as_str()),
+                "{path} is not in keel_api_model::routes"
+            );
+        }
+        for template in keel_api_model::routes::ALL {
+            assert!(
+                template == keel_api_model::routes::OPENAPI || paths.contains_key(template),
+                "{template} is not served"
+            );
+        }
         for (path, item) in paths {
             for (method, op) in item.as_object().unwrap() {
                 let responses = op["responses"].as_object().unwrap();

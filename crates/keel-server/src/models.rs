@@ -14,6 +14,8 @@ use keel_api_model::{
 use keel_core::Keel;
 use serde::Deserialize;
 
+use keel_api_model::routes;
+
 use crate::MAX_BODY_BYTES;
 use crate::error::{Error, Result};
 use crate::extract::{JsonBody, PathParams, QueryParams, save_body, too_large};
@@ -95,7 +97,7 @@ fn name_request_archive(mut e: keel_modeldef::Error) -> keel_modeldef::Error {
 /// Registers a model archive as a new version of the model named in the path.
 #[utoipa::path(
     post,
-    path = "/api/v1/models/{model}/versions",
+    path = routes::VERSIONS,
     tag = "models",
     description = "Registers a model directory, sent as a gzip'd tar (Content-Type application/gzip; application/x-tar and application/zip also work), as a new version of the model `model`. An archive holding one top-level directory is read from inside it. An unchanged directory creates no version: the existing one comes back with 200 and `created: false`.",
     params(("model" = String, Path, description = "The model's name (created on first registration).")),
@@ -149,7 +151,7 @@ pub(crate) async fn register(
 /// Lists models by name.
 #[utoipa::path(
     get,
-    path = "/api/v1/models",
+    path = routes::MODELS,
     tag = "models",
     params(
         ("max_results" = Option<u32>, Query, description = "How many items to return (1-1000, default 100)."),
@@ -171,7 +173,7 @@ pub(crate) async fn list_models(
 /// Shows one model.
 #[utoipa::path(
     get,
-    path = "/api/v1/models/{model}",
+    path = routes::MODEL,
     tag = "models",
     params(("model" = String, Path, description = "The model's name or id.")),
     responses(
@@ -189,7 +191,7 @@ pub(crate) async fn get_model(
 /// Lists a model's versions by number.
 #[utoipa::path(
     get,
-    path = "/api/v1/models/{model}/versions",
+    path = routes::VERSIONS,
     tag = "models",
     params(
         ("model" = String, Path, description = "The model's name or id."),
@@ -213,7 +215,7 @@ pub(crate) async fn list_versions(
 /// Shows one version of a model by number.
 #[utoipa::path(
     get,
-    path = "/api/v1/models/{model}/versions/{number}",
+    path = routes::VERSION,
     tag = "models",
     params(
         ("model" = String, Path, description = "The model's name."),
@@ -240,7 +242,7 @@ pub(crate) async fn get_version(
 /// Resolves any model reference to a version.
 #[utoipa::path(
     get,
-    path = "/api/v1/versions/{ref}",
+    path = routes::VERSION_REF,
     tag = "models",
     params(("ref" = String, Path, description = "A model reference, percent-encoded: `fraud`, `fraud:2`, `fraud@champion`, or a model or version UUID.")),
     responses(
@@ -259,7 +261,7 @@ pub(crate) async fn get_version_ref(
 /// Lists a model's aliases.
 #[utoipa::path(
     get,
-    path = "/api/v1/models/{model}/aliases",
+    path = routes::ALIASES,
     tag = "models",
     params(("model" = String, Path, description = "The model's name or id.")),
     responses(
@@ -277,7 +279,7 @@ pub(crate) async fn list_aliases(
 /// Points an alias at a version.
 #[utoipa::path(
     put,
-    path = "/api/v1/models/{model}/aliases/{alias}",
+    path = routes::ALIAS,
     tag = "models",
     params(
         ("model" = String, Path, description = "The model's name or id."),
@@ -301,7 +303,7 @@ pub(crate) async fn set_alias(
 /// Removes an alias.
 #[utoipa::path(
     delete,
-    path = "/api/v1/models/{model}/aliases/{alias}",
+    path = routes::ALIAS,
     tag = "models",
     params(
         ("model" = String, Path, description = "The model's name or id."),
@@ -323,7 +325,7 @@ pub(crate) async fn delete_alias(
 /// Lists every recorded alias move of a model, oldest first.
 #[utoipa::path(
     get,
-    path = "/api/v1/models/{model}/alias-events",
+    path = routes::ALIAS_EVENTS,
     tag = "models",
     params(("model" = String, Path, description = "The model's name or id.")),
     responses(
@@ -347,7 +349,7 @@ pub(crate) struct UploadQuery {
 /// Stores a data file for use as a job input.
 #[utoipa::path(
     post,
-    path = "/api/v1/uploads",
+    path = routes::UPLOADS,
     tag = "uploads",
     params(("name" = String, Query, description = "The file's name, such as `input.csv`; its extension picks the format.")),
     request_body(description = "The file's bytes, with any content type.", content(("application/octet-stream"), ("text/csv"), ("application/x-ndjson"), ("application/vnd.apache.parquet"))),

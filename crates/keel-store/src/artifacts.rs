@@ -1,11 +1,13 @@
 //! The artifact store: model files, uploaded data and job outputs as objects
-//! under string keys. Local disk now, through `object_store` so that S3 can
-//! follow without changing callers.
+//! under string keys (laid out by [`crate::keys`]). Local disk now, through
+//! `object_store` so that S3 can follow without changing callers: nothing
+//! outside this crate learns where an object lives on disk.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use bytes::Bytes;
+use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
 use object_store::local::LocalFileSystem;
 use object_store::path::Path as ObjectPath;
@@ -28,16 +30,22 @@ const READ_BUFFER: usize = 1024 * 1024;
 #[derive(Clone, Debug)]
 pub struct ArtifactStore {
     store: Arc<dyn ObjectStore>,
-    /// The local backend, kept typed so that keys can be mapped to files.
-    local: Option<Arc<LocalFileSystem>>,
 }
 
-/// The key of a content-addressed blob: `blobs/sha256/ab/abcdef...`, so that
-/// identical files across versions are stored once.
-pub fn blob_key(sha256: &str) -> String {
-    let digest = sha256.to_ascii_lowercase();
-    let fanout: String = digest.chars().take(2).collect();
-    format!("blobs/sha256/{fanout}/{digest}")
+/// An object being read: its size and its bytes as a stream.
+pub struct ObjectReader {
+    /// The object's size in bytes.
+    pub size: u64,
+    /// The bytes, in order.
+    pub stream: BoxStream<'static, Result<Bytes>>,
+}
+
+impl std::fmt::Debug for ObjectReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ObjectReader")
+            .field("size", &self.size)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Checks a key and turns it into an object path. Keys are relative,
@@ -72,6 +80,27 @@ fn object_path(key: &str) -> Result<ObjectPath> {
 }
 
 impl ArtifactStore {
+    /// Opens the store an URL names: `file://PATH` or a bare directory path.
+    pub fn open(url: &str) -> Result<ArtifactStore> {
+        let url = url.trim();
+        let path = if let Some(rest) = url.strip_prefix("file://") {
+            rest
+        } else if let Some((scheme, _)) = url.split_once("://") {
+            return Err(Error::InvalidArgument(format!(
+                "The artifact store URL scheme '{scheme}' is not supported yet; use file://PATH or a directory path."
+            )));
+        } else {
+            url
+        };
+        if path.is_empty() {
+            return Err(Error::InvalidArgument(
+                "The artifact store URL names no directory; use file://PATH or a directory path."
+                    .into(),
+            ));
+        }
+        ArtifactStore::local(Path::new(path))
+    }
+
     /// A store in the local directory `root`, created if missing.
     pub fn local(root: &Path) -> Result<ArtifactStore> {
         std::fs::create_dir_all(root).map_err(|e| Error::io(root, e))?;
@@ -82,10 +111,7 @@ impl ArtifactStore {
                 .with_automatic_cleanup(true)
                 .with_fsync(true),
         );
-        Ok(ArtifactStore {
-            store: local.clone(),
-            local: Some(local),
-        })
+        Ok(ArtifactStore { store: local })
     }
 
     /// Maps an `object_store` error for `key`, naming the key when it is missing.
@@ -268,13 +294,21 @@ impl ArtifactStore {
         Ok(())
     }
 
-    /// For the local backend only: the file that holds `key` (whether or not it
-    /// exists yet), so that core can stream big files without copying. `None`
-    /// for other backends and for invalid keys.
-    pub fn local_path(&self, key: &str) -> Option<PathBuf> {
-        let local = self.local.as_ref()?;
-        let path = object_path(key).ok()?;
-        local.path_to_filesystem(&path).ok()
+    /// Opens the object `key` for streaming.
+    pub async fn get_stream(&self, key: &str) -> Result<ObjectReader> {
+        let path = object_path(key)?;
+        let got = self
+            .store
+            .get(&path)
+            .await
+            .map_err(|e| Self::fail(key, e))?;
+        let size = got.meta.size;
+        let key = key.to_string();
+        let stream = got
+            .into_stream()
+            .map(move |chunk| chunk.map_err(|e| Self::fail(&key, e)))
+            .boxed();
+        Ok(ObjectReader { size, stream })
     }
 }
 
@@ -283,10 +317,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn blob_keys_fan_out_by_prefix() {
-        assert_eq!(blob_key("ABcdef"), "blobs/sha256/ab/abcdef");
-        assert_eq!(blob_key("a"), "blobs/sha256/a/a");
-        assert!(object_path(&blob_key("abcdef")).is_ok());
+    fn blob_keys_are_valid_keys() {
+        assert!(object_path(&crate::keys::blob("abcdef")).is_ok());
     }
 
     #[test]

@@ -1,22 +1,39 @@
-//! Keel's metadata store (SQLite now, PostgreSQL next, behind one trait) and
-//! artifact store (local disk now through `object_store`, S3 next).
+//! Keel's stores: the metadata store (SQLite now, PostgreSQL next), split into
+//! one trait per aggregate (registry, job queue, comparisons, uploads), and
+//! the artifact store (local disk now through `object_store`, S3 next).
 //!
-//! Callers hold an `Arc<dyn MetaStore>` from [`open`] or [`open_sqlite`] and an
-//! [`ArtifactStore`]; neither leaks database or object-store types.
+//! Callers open a [`Stores`] bundle from URLs and never see database or
+//! object-store types. The documents kept inside rows are this crate's own
+//! versioned [`formats`], never API types; [`keys`] is the one place that
+//! knows where each artifact lives. Every time the stores record comes from
+//! the injected clock.
 
 mod artifacts;
+mod comparisons;
 mod error;
-mod meta;
+pub mod formats;
+pub mod keys;
+mod page;
+mod queue;
 mod records;
+mod registry;
 mod sqlite;
+mod stores;
 #[cfg(test)]
 mod tests;
+mod uploads;
 
-pub use artifacts::{ArtifactStore, blob_key};
+pub use artifacts::{ArtifactStore, ObjectReader};
+pub use comparisons::ComparisonStore;
 pub use error::{Error, Result};
-pub use meta::{MetaStore, open, open_sqlite};
+pub use page::{Page, Paged};
+pub use queue::JobQueue;
 pub use records::{
-    AliasEvent, AliasRecord, ComparisonRecord, JobFilter, JobRecord, ModelRecord, Page, Paged,
-    UploadRecord, VersionFile, VersionRecord,
+    AliasEvent, AliasRecord, Beat, ComparisonRecord, Counts, Decided, Finish, JobFilter, JobRecord,
+    ModelRecord, NewComparison, NewJob, NewUpload, NewVersion, UploadRecord, VersionFile,
+    VersionRecord,
 };
+pub use registry::RegistryStore;
 pub use sqlite::SqliteStore;
+pub use stores::Stores;
+pub use uploads::UploadStore;

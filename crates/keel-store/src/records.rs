@@ -1,14 +1,19 @@
-//! The plain records the metadata store keeps and hands back. These are what
-//! `keel-core` and the HTTP API see; they hold no database types.
+//! The plain records the store hands back and takes in. They hold no
+//! database types; the documents inside them (job request and result,
+//! comparison policy, model definition) are the versioned formats of
+//! [`crate::formats`].
 
-use chrono::{DateTime, SubsecRound, Utc};
-use keel_types::{ComparisonId, JobError, JobId, JobKind, JobStatus, ModelId, UploadId, VersionId};
+use chrono::{DateTime, Utc};
+use keel_types::{
+    ComparisonId, ComparisonStatus, JobError, JobId, JobKind, JobStatus, ModelId, UploadId,
+    Verdict, VersionId,
+};
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
+use crate::formats::{ComparePolicy, JobRequest, JobResult, ModelDefinition};
 
 /// A registered model: a name that owns numbered versions.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct ModelRecord {
     /// The model's id.
     pub id: ModelId,
@@ -20,7 +25,8 @@ pub struct ModelRecord {
     pub latest_version: u32,
 }
 
-/// One file of a model version, stored content-addressed in the artifact store.
+/// One file of a model version, stored content-addressed in the artifact
+/// store. The list of a version's files is kept as JSON in `versions.files`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VersionFile {
     /// The path relative to the model directory, with `/` separators.
@@ -29,12 +35,27 @@ pub struct VersionFile {
     pub sha256: String,
     /// The size in bytes.
     pub size: u64,
-    /// What the file is for (for example `source`, `asset`, `schema`); owned by core.
+    /// What the file is for (for example `source`, `attachment`, `schema`).
     pub role: String,
 }
 
+/// What a new version is made of.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewVersion {
+    /// The model it belongs to.
+    pub model_id: ModelId,
+    /// The hash over all files.
+    pub content_hash: String,
+    /// The inspected model definition.
+    pub definition: ModelDefinition,
+    /// Its files, already in the artifact store.
+    pub files: Vec<VersionFile>,
+    /// The training job that produced it, if any.
+    pub source_job: Option<JobId>,
+}
+
 /// One immutable version of a model.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct VersionRecord {
     /// The version's id.
     pub id: VersionId,
@@ -48,8 +69,8 @@ pub struct VersionRecord {
     pub created_at: DateTime<Utc>,
     /// A hash over all files, used to avoid registering identical content twice.
     pub content_hash: String,
-    /// The inspected model definition; owned by core.
-    pub definition: serde_json::Value,
+    /// The inspected model definition.
+    pub definition: ModelDefinition,
     /// The files of the version.
     pub files: Vec<VersionFile>,
     /// The training job that produced this version, if any.
@@ -57,7 +78,7 @@ pub struct VersionRecord {
 }
 
 /// Where an alias such as `champion` points now.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AliasRecord {
     /// The model the alias belongs to.
     pub model_id: ModelId,
@@ -72,7 +93,7 @@ pub struct AliasRecord {
 }
 
 /// One move of an alias, kept forever as history.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AliasEvent {
     /// The model the alias belongs to.
     pub model_id: ModelId,
@@ -86,8 +107,36 @@ pub struct AliasEvent {
     pub at: DateTime<Utc>,
 }
 
+/// Record counts of a job.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// Records read from the input.
+    pub read: u64,
+    /// Records written to the output.
+    pub written: u64,
+    /// Records rejected by a schema or as malformed.
+    pub rejected: u64,
+}
+
+/// A job to queue.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewJob {
+    /// What the job does.
+    pub kind: JobKind,
+    /// The model it runs.
+    pub model_id: ModelId,
+    /// The model's name, for display.
+    pub model_name: String,
+    /// The version it runs.
+    pub version_id: VersionId,
+    /// That version's number.
+    pub version_number: u32,
+    /// What it was asked to do.
+    pub request: JobRequest,
+}
+
 /// A batch job and everything known about its run.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct JobRecord {
     /// The job's id.
     pub id: JobId,
@@ -103,14 +152,10 @@ pub struct JobRecord {
     pub version_id: VersionId,
     /// That version's number.
     pub version_number: u32,
-    /// Input, output and options; owned by core.
-    pub spec: serde_json::Value,
-    /// Records read so far.
-    pub records_read: u64,
-    /// Records written so far.
-    pub records_written: u64,
-    /// Records rejected so far.
-    pub records_rejected: u64,
+    /// What it was asked to do.
+    pub request: JobRequest,
+    /// Record counts so far.
+    pub counts: Counts,
     /// When the job was submitted.
     pub created_at: DateTime<Utc>,
     /// When a runner claimed it.
@@ -125,47 +170,96 @@ pub struct JobRecord {
     pub cancel_requested: bool,
     /// Why the job failed or stopped.
     pub error: Option<JobError>,
-    /// Output locations, produced version, metrics summary; owned by core.
-    pub result: Option<serde_json::Value>,
+    /// What it produced, once completed.
+    pub result: Option<JobResult>,
 }
 
-impl JobRecord {
-    /// A new PENDING job with zero counts, created now (to the microsecond,
-    /// which is what the store keeps, so the record round-trips exactly).
-    pub fn pending(
-        kind: JobKind,
-        model_id: ModelId,
-        model_name: impl Into<String>,
-        version_id: VersionId,
-        version_number: u32,
-        spec: serde_json::Value,
-    ) -> Self {
-        Self {
-            id: JobId::new(),
-            kind,
-            status: JobStatus::Pending,
-            model_id,
-            model_name: model_name.into(),
-            version_id,
-            version_number,
-            spec,
-            records_read: 0,
-            records_written: 0,
-            records_rejected: 0,
-            created_at: Utc::now().trunc_subsecs(6),
-            started_at: None,
-            finished_at: None,
-            heartbeat_at: None,
-            runner: None,
-            cancel_requested: false,
-            error: None,
-            result: None,
+/// How a running job ends. Each terminal status carries exactly what it
+/// needs: a completed job its result, a failed or stopped one its error.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Finish {
+    /// The job's outputs are committed.
+    Completed {
+        /// The final counts.
+        counts: Counts,
+        /// What it produced.
+        result: JobResult,
+    },
+    /// The job failed; nothing it wrote is visible.
+    Failed {
+        /// The final counts.
+        counts: Counts,
+        /// Why.
+        error: JobError,
+    },
+    /// The job was cancelled, timed out or shut down; nothing is visible.
+    Stopped {
+        /// The final counts.
+        counts: Counts,
+        /// Why.
+        error: JobError,
+    },
+}
+
+impl Finish {
+    /// The status this finish records.
+    pub fn status(&self) -> JobStatus {
+        match self {
+            Finish::Completed { .. } => JobStatus::Completed,
+            Finish::Failed { .. } => JobStatus::Failed,
+            Finish::Stopped { .. } => JobStatus::Stopped,
+        }
+    }
+
+    /// The final counts.
+    pub fn counts(&self) -> Counts {
+        match self {
+            Finish::Completed { counts, .. }
+            | Finish::Failed { counts, .. }
+            | Finish::Stopped { counts, .. } => *counts,
         }
     }
 }
 
+/// What a heartbeat tells the runner.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Beat {
+    /// Keep going.
+    Continue,
+    /// Someone asked to cancel the job: stop it.
+    CancelRequested,
+    /// The job is no longer IN_PROGRESS (it was failed as stale, or finished
+    /// elsewhere): stop working on it; nothing it does will be recorded.
+    NotRunning,
+}
+
+/// Which jobs to list; every field that is set must match.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct JobFilter {
+    /// Only jobs in this status.
+    pub status: Option<JobStatus>,
+    /// Only jobs of this kind.
+    pub kind: Option<JobKind>,
+    /// Only jobs of this model.
+    pub model_id: Option<ModelId>,
+}
+
+/// A data file to record as uploaded; its bytes are already stored under
+/// `keys::upload(id, name)`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewUpload {
+    /// The upload's id, chosen before its bytes were stored.
+    pub id: UploadId,
+    /// The original file name.
+    pub name: String,
+    /// The size in bytes.
+    pub size: u64,
+    /// The lowercase hex SHA-256 of the content.
+    pub sha256: String,
+}
+
 /// A data file uploaded for use as a job input.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UploadRecord {
     /// The upload's id.
     pub id: UploadId,
@@ -179,20 +273,33 @@ pub struct UploadRecord {
     pub created_at: DateTime<Utc>,
 }
 
-/// A champion/challenger comparison: two metrics jobs, a policy, and (once
-/// both jobs finished) the verdict.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct ComparisonRecord {
-    /// The comparison's id.
-    pub id: ComparisonId,
-    /// `PENDING`, `COMPLETED` or `FAILED`.
-    pub status: String,
+/// A comparison to create.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewComparison {
     /// The champion's metrics job.
     pub champion_job: JobId,
     /// The challenger's metrics job.
     pub challenger_job: JobId,
-    /// The metric and decision rule; owned by core.
-    pub policy: serde_json::Value,
+    /// The metric and decision rule.
+    pub policy: ComparePolicy,
+}
+
+/// A champion/challenger comparison: two metrics jobs, a policy, and (once
+/// both jobs finished) the verdict.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ComparisonRecord {
+    /// The comparison's id.
+    pub id: ComparisonId,
+    /// Where it is.
+    pub status: ComparisonStatus,
+    /// The champion's metrics job.
+    pub champion_job: JobId,
+    /// The challenger's metrics job.
+    pub challenger_job: JobId,
+    /// The metric and decision rule.
+    pub policy: ComparePolicy,
+    /// The verdict, once completed.
+    pub verdict: Option<Verdict>,
     /// The comparison document, once completed.
     pub result: Option<serde_json::Value>,
     /// Why it failed.
@@ -203,128 +310,19 @@ pub struct ComparisonRecord {
     pub finished_at: Option<DateTime<Utc>>,
 }
 
-/// Which page of a list to return.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Page {
-    /// How many items at most; clamped to 1..=1000.
-    #[serde(default = "Page::default_limit")]
-    pub limit: u32,
-    /// The `next_cursor` of the previous page, or `None` for the first page.
-    #[serde(default)]
-    pub after: Option<String>,
-}
-
-impl Page {
-    /// The limit used when none is given.
-    pub const DEFAULT_LIMIT: u32 = 100;
-    /// The largest limit honoured.
-    pub const MAX_LIMIT: u32 = 1000;
-
-    fn default_limit() -> u32 {
-        Self::DEFAULT_LIMIT
-    }
-
-    /// The first page with this limit.
-    pub fn first(limit: u32) -> Self {
-        Self { limit, after: None }
-    }
-
-    /// The page after `cursor` with this limit.
-    pub fn after(limit: u32, cursor: impl Into<String>) -> Self {
-        Self {
-            limit,
-            after: Some(cursor.into()),
-        }
-    }
-
-    /// The limit clamped to 1..=1000.
-    pub fn effective_limit(&self) -> u32 {
-        self.limit.clamp(1, Self::MAX_LIMIT)
-    }
-}
-
-impl Default for Page {
-    fn default() -> Self {
-        Self::first(Self::DEFAULT_LIMIT)
-    }
-}
-
-/// One page of a list.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Paged<T> {
-    /// The items of this page.
-    pub items: Vec<T>,
-    /// Pass this as `Page::after` to get the next page; `None` on the last page.
-    pub next_cursor: Option<String>,
-}
-
-/// Which jobs to list; every field that is set must match.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct JobFilter {
-    /// Only jobs in this status.
-    pub status: Option<JobStatus>,
-    /// Only jobs of this kind.
-    pub kind: Option<JobKind>,
-    /// Only jobs of this model.
-    pub model_id: Option<ModelId>,
-}
-
-/// Encodes the sort key of the last item on a page as an opaque cursor. The
-/// list name is part of the cursor so that a cursor from one list is refused by
-/// another instead of silently returning the wrong page.
-pub(crate) fn encode_cursor(list: &str, key: &str) -> String {
-    let plain = format!("{list}:{key}");
-    let mut out = String::with_capacity(plain.len() * 2);
-    for b in plain.bytes() {
-        out.push_str(&format!("{b:02x}"));
-    }
-    out
-}
-
-/// Decodes a cursor made by [`encode_cursor`] for the list `list`.
-pub(crate) fn decode_cursor(list: &str, cursor: &str) -> Result<String> {
-    let bad = || {
-        Error::InvalidArgument(format!(
-            "The page cursor '{cursor}' is not valid for listing {list}; pass the next_cursor of the previous page of the same list, or leave it out to start from the first page."
-        ))
-    };
-    if !cursor.len().is_multiple_of(2) || !cursor.is_ascii() {
-        return Err(bad());
-    }
-    let mut bytes = Vec::with_capacity(cursor.len() / 2);
-    for i in (0..cursor.len()).step_by(2) {
-        let pair = cursor.get(i..i + 2).ok_or_else(bad)?;
-        bytes.push(u8::from_str_radix(pair, 16).map_err(|_| bad())?);
-    }
-    let plain = String::from_utf8(bytes).map_err(|_| bad())?;
-    let key = plain
-        .strip_prefix(list)
-        .and_then(|rest| rest.strip_prefix(':'))
-        .ok_or_else(bad)?;
-    Ok(key.to_string())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cursors_round_trip_and_refuse_other_lists() {
-        let c = encode_cursor("models", "fraud-ü");
-        assert_eq!(decode_cursor("models", &c).unwrap(), "fraud-ü");
-        assert!(decode_cursor("jobs", &c).is_err());
-        assert!(decode_cursor("models", "zz").is_err());
-        assert!(decode_cursor("models", "abc").is_err());
-        let e = decode_cursor("models", "").unwrap_err();
-        assert!(e.to_string().contains("next_cursor"), "{e}");
-    }
-
-    #[test]
-    fn page_limits_are_clamped() {
-        assert_eq!(Page::default().effective_limit(), 100);
-        assert_eq!(Page::first(0).effective_limit(), 1);
-        assert_eq!(Page::first(5000).effective_limit(), 1000);
-        let p: Page = serde_json::from_str("{}").unwrap();
-        assert_eq!(p, Page::default());
-    }
+/// How a comparison is decided.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Decided {
+    /// A verdict was reached.
+    Completed {
+        /// The verdict.
+        verdict: Verdict,
+        /// The comparison document (it repeats the verdict).
+        document: serde_json::Value,
+    },
+    /// No verdict can be reached.
+    Failed {
+        /// Why, in a sentence or two.
+        error: String,
+    },
 }

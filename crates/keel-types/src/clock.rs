@@ -78,7 +78,11 @@ mod tests {
             .unwrap()
             .with_timezone(&Utc);
         let c = ManualClock::new(start);
-        assert_eq!(c.now().timestamp_subsec_nanos(), 123_456_000, "truncated to µs");
+        assert_eq!(
+            c.now().timestamp_subsec_nanos(),
+            123_456_000,
+            "truncated to µs"
+        );
         let before = c.now();
         c.advance(chrono::Duration::seconds(30));
         assert_eq!(c.now() - before, chrono::Duration::seconds(30));

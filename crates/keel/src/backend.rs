@@ -5,9 +5,12 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
+use futures::StreamExt;
 use keel_api_model as api;
-use keel_core::{Keel, ResultLocation};
+use keel_api_model::routes::{self, fill};
+use keel_core::{JobOutput, Keel};
 use keel_types::JobId;
+use tokio::io::AsyncWriteExt;
 
 use crate::client::Client;
 
@@ -31,15 +34,31 @@ pub enum Fetched {
     External(String),
 }
 
+/// Keel's configuration for the data directory `home`, with the stores the
+/// environment names (`KEEL_DATABASE_URL`, `KEEL_ARTIFACTS_URL`) instead of
+/// the defaults inside it. This is the only place the environment is read
+/// for configuration.
+pub fn config(home: &Path) -> keel_core::Config {
+    let mut cfg = keel_core::Config::new(home);
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    if let Some(url) = var("KEEL_DATABASE_URL") {
+        cfg.metadata_url = url;
+    }
+    if let Some(url) = var("KEEL_ARTIFACTS_URL") {
+        cfg.artifacts_url = url;
+    }
+    cfg
+}
+
 impl Backend {
     pub async fn open(url: Option<String>, home: PathBuf) -> anyhow::Result<Backend> {
         match url.filter(|u| !u.is_empty()) {
             Some(url) => Ok(Backend::Remote(Client::new(&url)?)),
             None => {
-                let keel = Keel::open(keel_core::Config::new(home)).await?;
+                let keel = Keel::open(config(&home)).await?;
                 // A job whose runner died (Ctrl-C, kill -9) stops heart-beating;
                 // mark such jobs failed so they don't look alive forever.
-                keel.requeue_stale(chrono::Duration::seconds(60)).await?;
+                keel.fail_stale_jobs(chrono::Duration::seconds(60)).await?;
                 Ok(Backend::Local(keel))
             }
         }
@@ -69,14 +88,14 @@ impl Backend {
     pub async fn list_models(&self, q: &api::PageQuery) -> anyhow::Result<api::Page<api::Model>> {
         match self {
             Backend::Local(k) => Ok(k.list_models(q).await?),
-            Backend::Remote(c) => c.get_query("/api/v1/models", q).await,
+            Backend::Remote(c) => c.get_query(routes::MODELS, q).await,
         }
     }
 
     pub async fn version(&self, r: &str) -> anyhow::Result<api::Version> {
         match self {
             Backend::Local(k) => Ok(k.version(r).await?),
-            Backend::Remote(c) => c.get(&format!("/api/v1/versions/{}", enc(r))).await,
+            Backend::Remote(c) => c.get(&fill(routes::VERSION_REF, &[r])).await,
         }
     }
 
@@ -87,10 +106,7 @@ impl Backend {
     ) -> anyhow::Result<api::Page<api::Version>> {
         match self {
             Backend::Local(k) => Ok(k.list_versions(model, q).await?),
-            Backend::Remote(c) => {
-                c.get_query(&format!("/api/v1/models/{}/versions", enc(model)), q)
-                    .await
-            }
+            Backend::Remote(c) => c.get_query(&fill(routes::VERSIONS, &[model]), q).await,
         }
     }
 
@@ -104,7 +120,7 @@ impl Backend {
             Backend::Local(k) => Ok(k.set_alias(model, alias, version).await?),
             Backend::Remote(c) => {
                 c.put(
-                    &format!("/api/v1/models/{}/aliases/{}", enc(model), enc(alias)),
+                    &fill(routes::ALIAS, &[model, alias]),
                     &api::SetAlias { version },
                 )
                 .await
@@ -115,20 +131,14 @@ impl Backend {
     pub async fn list_aliases(&self, model: &str) -> anyhow::Result<Vec<api::Alias>> {
         match self {
             Backend::Local(k) => Ok(k.list_aliases(model).await?),
-            Backend::Remote(c) => {
-                c.get(&format!("/api/v1/models/{}/aliases", enc(model)))
-                    .await
-            }
+            Backend::Remote(c) => c.get(&fill(routes::ALIASES, &[model])).await,
         }
     }
 
     pub async fn alias_history(&self, model: &str) -> anyhow::Result<Vec<api::AliasEvent>> {
         match self {
             Backend::Local(k) => Ok(k.alias_history(model).await?),
-            Backend::Remote(c) => {
-                c.get(&format!("/api/v1/models/{}/alias-events", enc(model)))
-                    .await
-            }
+            Backend::Remote(c) => c.get(&fill(routes::ALIAS_EVENTS, &[model])).await,
         }
     }
 
@@ -146,7 +156,7 @@ impl Backend {
                         name: up.name,
                     };
                 }
-                c.post("/api/v1/jobs", &req).await
+                c.post(routes::JOBS, &req).await
             }
         }
     }
@@ -154,14 +164,14 @@ impl Backend {
     pub async fn job(&self, id: JobId) -> anyhow::Result<api::Job> {
         match self {
             Backend::Local(k) => Ok(k.job(id).await?),
-            Backend::Remote(c) => c.get(&format!("/api/v1/jobs/{id}")).await,
+            Backend::Remote(c) => c.get(&fill(routes::JOB, &[&id.to_string()])).await,
         }
     }
 
     pub async fn list_jobs(&self, q: &api::JobQuery) -> anyhow::Result<api::Page<api::Job>> {
         match self {
             Backend::Local(k) => Ok(k.list_jobs(q).await?),
-            Backend::Remote(c) => c.get_query("/api/v1/jobs", q).await,
+            Backend::Remote(c) => c.get_query(routes::JOBS, q).await,
         }
     }
 
@@ -169,8 +179,11 @@ impl Backend {
         match self {
             Backend::Local(k) => Ok(k.cancel_job(id).await?),
             Backend::Remote(c) => {
-                c.post(&format!("/api/v1/jobs/{id}/cancel"), &serde_json::json!({}))
-                    .await
+                c.post(
+                    &fill(routes::JOB_CANCEL, &[&id.to_string()]),
+                    &serde_json::json!({}),
+                )
+                .await
             }
         }
     }
@@ -180,7 +193,7 @@ impl Backend {
             Backend::Local(k) => Ok(k.job_logs(id, offset).await?),
             Backend::Remote(c) => {
                 c.get_query(
-                    &format!("/api/v1/jobs/{id}/logs"),
+                    &fill(routes::JOB_LOGS, &[&id.to_string()]),
                     &api::LogQuery {
                         offset: Some(offset),
                     },
@@ -193,12 +206,24 @@ impl Backend {
     pub async fn result(&self, id: JobId, rejected: bool) -> anyhow::Result<Fetched> {
         match self {
             Backend::Local(k) => match k.job_result(id, rejected).await? {
-                ResultLocation::File(f) => Ok(Fetched::File {
-                    path: f.path,
-                    name: f.name,
-                    temp: false,
-                }),
-                ResultLocation::External(uri) => Ok(Fetched::External(uri)),
+                JobOutput::Stored(mut f) => {
+                    let path = temp_path(id);
+                    let mut out = tokio::fs::File::create(&path)
+                        .await
+                        .with_context(|| format!("cannot write {}", path.display()))?;
+                    while let Some(chunk) = f.stream.next().await {
+                        out.write_all(&chunk?)
+                            .await
+                            .with_context(|| format!("cannot write {}", path.display()))?;
+                    }
+                    out.flush().await?;
+                    Ok(Fetched::File {
+                        path,
+                        name: f.name,
+                        temp: true,
+                    })
+                }
+                JobOutput::External(uri) => Ok(Fetched::External(uri)),
             },
             Backend::Remote(c) => c.result(id, rejected).await,
         }
@@ -221,7 +246,7 @@ impl Backend {
                         name: up.name,
                     });
                 }
-                c.post("/api/v1/comparisons", &req).await
+                c.post(routes::COMPARISONS, &req).await
             }
         }
     }
@@ -229,7 +254,7 @@ impl Backend {
     pub async fn comparison(&self, id: uuid::Uuid) -> anyhow::Result<api::Comparison> {
         match self {
             Backend::Local(k) => Ok(k.comparison(id.into()).await?),
-            Backend::Remote(c) => c.get(&format!("/api/v1/comparisons/{id}")).await,
+            Backend::Remote(c) => c.get(&fill(routes::COMPARISON, &[&id.to_string()])).await,
         }
     }
 
@@ -239,8 +264,17 @@ impl Backend {
     ) -> anyhow::Result<api::Page<api::Comparison>> {
         match self {
             Backend::Local(k) => Ok(k.list_comparisons(q).await?),
-            Backend::Remote(c) => c.get_query("/api/v1/comparisons", q).await,
+            Backend::Remote(c) => c.get_query(routes::COMPARISONS, q).await,
         }
+    }
+
+    /// Decides, in this process, the comparisons whose jobs have finished
+    /// (embedded mode; a server decides its own).
+    pub async fn settle_comparisons(&self) -> anyhow::Result<()> {
+        if let Backend::Local(k) = self {
+            k.settle_comparisons().await?;
+        }
+        Ok(())
     }
 
     /// Runs a pending job in this process (embedded mode only).
@@ -252,18 +286,9 @@ impl Backend {
     }
 }
 
-/// Percent-encodes a path segment.
-pub fn enc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char)
-            }
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
+/// A fresh temporary file for a downloaded result.
+pub fn temp_path(id: JobId) -> PathBuf {
+    std::env::temp_dir().join(format!("keel-{id}-{}", uuid::Uuid::now_v7()))
 }
 
 /// Parses a job id given on the command line.

@@ -9,7 +9,9 @@ use keel_types::JobId;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::backend::{Fetched, enc};
+use keel_api_model::routes::{self, encode, fill};
+
+use crate::backend::{Fetched, temp_path};
 
 /// A client of one Keel server.
 pub struct Client {
@@ -94,7 +96,7 @@ impl Client {
             .unwrap_or_default();
         let qs: Vec<String> = pairs
             .iter()
-            .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
+            .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
             .collect();
         let full = if qs.is_empty() {
             path.to_string()
@@ -157,7 +159,7 @@ impl Client {
         let body = builder.into_inner()?.finish()?;
         let resp = self
             .http
-            .post(self.url(&format!("/api/v1/models/{}/versions", enc(name))))
+            .post(self.url(&fill(routes::VERSIONS, &[name])))
             .header("content-type", "application/gzip")
             .body(body)
             .send()
@@ -178,7 +180,7 @@ impl Client {
         let stream = tokio_util_stream(file);
         let resp = self
             .http
-            .post(self.url(&format!("/api/v1/uploads?name={}", enc(name))))
+            .post(self.url(&format!("{}?name={}", routes::UPLOADS, encode(name))))
             .body(reqwest::Body::wrap_stream(stream))
             .send()
             .await
@@ -188,11 +190,14 @@ impl Client {
 
     /// Downloads a job's output (or rejected records) into a temp file.
     pub async fn result(&self, id: JobId, rejected: bool) -> anyhow::Result<Fetched> {
-        let path = if rejected {
-            format!("/api/v1/jobs/{id}/rejected")
-        } else {
-            format!("/api/v1/jobs/{id}/result")
-        };
+        let path = fill(
+            if rejected {
+                routes::JOB_REJECTED
+            } else {
+                routes::JOB_RESULT
+            },
+            &[&id.to_string()],
+        );
         let resp = self
             .http
             .get(self.url(&path))
@@ -223,7 +228,7 @@ impl Client {
                     "result".into()
                 }
             });
-        let tmp = std::env::temp_dir().join(format!("keel-{id}-{}", uuid::Uuid::now_v7()));
+        let tmp = temp_path(id);
         let bytes = resp.bytes().await?;
         std::fs::write(&tmp, &bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
         Ok(Fetched::File {

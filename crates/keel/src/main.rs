@@ -6,6 +6,7 @@
 
 mod backend;
 mod client;
+mod flags;
 mod output;
 mod quality;
 mod quickstart;
@@ -16,6 +17,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 use keel_api_model as api;
+use keel_types::{DataFormat, JobKind, JobStatus};
 
 use crate::backend::{Backend, Fetched, job_id};
 use crate::output::Format;
@@ -162,9 +164,9 @@ enum JobCmd {
     #[command(alias = "ls")]
     List {
         #[arg(long)]
-        status: Option<String>,
+        status: Option<JobStatus>,
         #[arg(long)]
-        kind: Option<String>,
+        kind: Option<JobKind>,
         #[arg(long)]
         model: Option<String>,
         #[command(flatten)]
@@ -202,7 +204,7 @@ enum JobCmd {
 #[derive(Args)]
 struct CreateArgs {
     /// scoring | metrics | training (aliases: batchjob, testjob, trainingjob).
-    kind: String,
+    kind: JobKind,
     /// NAME, NAME:VERSION, NAME@ALIAS, or a model's or version's UUID.
     model: String,
     /// The input file (CSV, JSON lines, JSON array or Parquet).
@@ -211,7 +213,7 @@ struct CreateArgs {
     output: Option<String>,
     /// The input format when the extension does not tell.
     #[arg(long)]
-    format: Option<String>,
+    format: Option<DataFormat>,
     /// Worker processes for a scoring job (default: number of cores).
     #[arg(long)]
     workers: Option<u32>,
@@ -234,7 +236,7 @@ fn main() {
     let code = match run() {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", flags::for_cli(&format!("{e:#}")));
             1
         }
     };
@@ -304,9 +306,9 @@ async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
 
 async fn serve(home: &Path, bind: &str, jobs: usize) -> anyhow::Result<i32> {
     tracing::info!("opening {}", home.display());
-    let keel = keel_core::Keel::open(keel_core::Config::new(home)).await?;
+    let keel = keel_core::Keel::open(backend::config(home)).await?;
     // Jobs left IN_PROGRESS by a server that died are failed, not left hanging.
-    keel.requeue_stale(chrono::Duration::seconds(30)).await?;
+    keel.fail_stale_jobs(chrono::Duration::seconds(30)).await?;
     let listener = tokio::net::TcpListener::bind(bind)
         .await
         .with_context(|| format!("cannot listen on {bind}"))?;
@@ -316,11 +318,29 @@ async fn serve(home: &Path, bind: &str, jobs: usize) -> anyhow::Result<i32> {
         home.display()
     );
     eprintln!("  export KEEL_URL=http://{addr}");
-    let shutdown = async {
+    keel_server::serve(keel, listener, jobs, shutdown_signal()).await?;
+    Ok(0)
+}
+
+/// Completes on Ctrl-C or SIGTERM, so that a service manager's stop lets the
+/// server stop its jobs and record them STOPPED.
+async fn shutdown_signal() {
+    let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };
-    keel_server::serve(keel, listener, jobs, shutdown).await?;
-    Ok(0)
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            // Without a SIGTERM handler only Ctrl-C stops the server.
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
 }
 
 async fn model_cmd(b: &Backend, fmt: Format, cmd: ModelCmd) -> anyhow::Result<i32> {
@@ -432,8 +452,8 @@ async fn job_cmd(b: &Backend, fmt: Format, cmd: JobCmd) -> anyhow::Result<i32> {
 }
 
 fn exit_for(job: &api::Job) -> i32 {
-    match job.status.as_str() {
-        "FAILED" | "STOPPED" => EXIT_JOB_FAILED,
+    match job.status {
+        JobStatus::Failed | JobStatus::Stopped => EXIT_JOB_FAILED,
         _ => 0,
     }
 }
@@ -455,11 +475,11 @@ fn create_request(a: &CreateArgs) -> anyhow::Result<api::CreateJob> {
         }
     });
     Ok(api::CreateJob {
-        kind: a.kind.clone(),
+        kind: a.kind,
         model: a.model.clone(),
         input,
         output: output.transpose()?,
-        format: a.format.clone(),
+        format: a.format,
         workers: a.workers,
         max_runtime_seconds: a.max_runtime,
         schema_check: if a.no_schema_check { Some(false) } else { None },
@@ -542,7 +562,7 @@ async fn wait(
     loop {
         let job = b.job(id).await?;
         bar.show(&job);
-        if matches!(job.status.as_str(), "COMPLETED" | "FAILED" | "STOPPED") {
+        if job.status.is_terminal() {
             bar.done();
             return Ok(job);
         }

@@ -316,8 +316,8 @@ pub fn jobs(fmt: Format, p: &api::Page<api::Job>) -> anyhow::Result<()> {
             .map(|j| {
                 vec![
                     j.id.to_string(),
-                    j.kind.clone(),
-                    j.status.clone(),
+                    j.kind.to_string(),
+                    j.status.to_string(),
                     format!("{}:{}", j.model_name, j.version),
                     j.counts.read.to_string(),
                     j.counts.written.to_string(),
@@ -350,8 +350,8 @@ pub fn job(fmt: Format, j: &api::Job) -> anyhow::Result<()> {
     };
     let mut rows = vec![
         ("job", j.id.to_string()),
-        ("kind", j.kind.clone()),
-        ("status", j.status.clone()),
+        ("kind", j.kind.to_string()),
+        ("status", j.status.to_string()),
         ("model", format!("{} version {}", j.model_name, j.version)),
         ("input", input),
         ("output", output),
@@ -582,7 +582,7 @@ pub fn comparison(fmt: Format, c: &api::Comparison) -> anyhow::Result<()> {
     }
     kv(&[
         ("id", c.id.to_string()),
-        ("status", c.status.clone()),
+        ("status", c.status.to_string()),
         ("champion job", c.champion_job.to_string()),
         ("challenger job", c.challenger_job.to_string()),
         ("metric", c.policy.metric.clone()),
@@ -640,10 +640,7 @@ pub fn comparison(fmt: Format, c: &api::Comparison) -> anyhow::Result<()> {
             fmt_num(t.get("p_value")),
         );
     }
-    outln!(
-        "verdict: {}",
-        c.verdict.clone().unwrap_or_else(|| "-".into())
-    );
+    outln!("verdict: {}", c.verdict.map_or("-", |v| v.as_str()));
     if let Some(reason) = r.get("reason").and_then(|x| x.as_str()) {
         outln!("{reason}");
     }
@@ -661,9 +658,9 @@ pub fn comparisons(fmt: Format, p: &api::Page<api::Comparison>) -> anyhow::Resul
         .map(|c| {
             vec![
                 c.id.to_string(),
-                c.status.clone(),
+                c.status.to_string(),
                 c.policy.metric.clone(),
-                c.verdict.clone().unwrap_or_else(|| "-".into()),
+                c.verdict.map_or("-", |v| v.as_str()).to_string(),
                 c.created_at.format("%Y-%m-%d %H:%M:%S").to_string(),
             ]
         })

@@ -7,7 +7,8 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use keel_api_model as api;
-use keel_core::{Config, Keel};
+use keel_core::Keel;
+use keel_types::{ComparisonStatus, JobKind, JobStatus};
 
 /// The generator of the example models and data (also used by the tests).
 const MAKE_EXAMPLE: &str = include_str!("../../../tests/fixtures/make_fixtures.py");
@@ -45,7 +46,7 @@ fn find_python() -> anyhow::Result<PathBuf> {
 async fn run_job(keel: &Keel, req: api::CreateJob) -> anyhow::Result<api::Job> {
     let job = keel.create_job(req).await?;
     let job = keel.run_job(job.id.into()).await?;
-    if job.status != "COMPLETED" {
+    if job.status != JobStatus::Completed {
         let (message, traceback) = job
             .error
             .clone()
@@ -102,7 +103,7 @@ pub async fn run(dir: &Path) -> anyhow::Result<i32> {
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    let mut cfg = Config::new(dir.join(".keel"));
+    let mut cfg = crate::backend::config(&dir.join(".keel"));
     cfg.python = Some(python);
     let keel = Keel::open(cfg).await?;
     let data = dir.join("data");
@@ -129,7 +130,7 @@ pub async fn run(dir: &Path) -> anyhow::Result<i32> {
     let scoring = run_job(
         &keel,
         api::CreateJob {
-            kind: "scoring".into(),
+            kind: JobKind::Scoring,
             model: "fraud@champion".into(),
             input: path_input(&data.join("input.csv")),
             output: Some(api::Output::Embedded {
@@ -153,7 +154,7 @@ pub async fn run(dir: &Path) -> anyhow::Result<i32> {
     let metrics = run_job(
         &keel,
         api::CreateJob {
-            kind: "metrics".into(),
+            kind: JobKind::Metrics,
             model: "fraud:1".into(),
             input: path_input(&data.join("labeled.parquet")),
             output: Some(api::Output::Embedded {
@@ -186,7 +187,7 @@ pub async fn run(dir: &Path) -> anyhow::Result<i32> {
     let training = run_job(
         &keel,
         api::CreateJob {
-            kind: "training".into(),
+            kind: JobKind::Training,
             model: "fraud".into(),
             input: path_input(&data.join("labeled.jsonl")),
             output: None,
@@ -231,7 +232,7 @@ pub async fn run(dir: &Path) -> anyhow::Result<i32> {
         keel.run_job(job.into()).await?;
     }
     cmp = keel.comparison(cmp.id.into()).await?;
-    if cmp.status != "COMPLETED" {
+    if cmp.status != ComparisonStatus::Completed {
         anyhow::bail!(
             "the comparison {} ended {}: {}",
             cmp.id,
@@ -246,7 +247,7 @@ pub async fn run(dir: &Path) -> anyhow::Result<i32> {
         r["test"]["champion"].as_f64().unwrap_or(f64::NAN),
         r["test"]["challenger"].as_f64().unwrap_or(f64::NAN),
         r["test"]["p_value"].as_f64().unwrap_or(f64::NAN),
-        cmp.verdict.clone().unwrap_or_default()
+        cmp.verdict.map_or("-", |v| v.as_str())
     );
     println!(
         "\ndone in {:.1}s. Try, with KEEL_HOME={}:\n  keel model list\n  keel model versions fraud\n  keel job list\n  keel job result {} | head\n  keel job result {}\n  keel comparison show {}",

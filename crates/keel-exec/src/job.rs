@@ -1,0 +1,314 @@
+//! Running one claimed job to its end: prepare its workspace, run its
+//! pipeline on a blocking thread, publish, and record the outcome. Whatever
+//! path the job takes (success, a model failure, cancellation, shutdown, a
+//! panic anywhere, a lost claim) its heartbeat stops when its execution ends
+//! and it leaves IN_PROGRESS exactly once, through the fenced `finish_job`.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures::FutureExt;
+use keel_runner::{Control, Failure};
+use keel_store::formats::JobResult;
+use keel_store::{Beat, Finish, JobRecord};
+use keel_types::{JobError, JobErrorKind, JobKind};
+
+use crate::log::{JobLog, log_path};
+use crate::pipeline::{Progress, Run, failure, internal};
+use crate::runtime::ModelCall;
+use crate::workspace::{self, load_schema};
+use crate::{Executor, FailPoint, definition, publish};
+
+/// Why a job was asked to stop.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum StopReason {
+    /// Someone cancelled it.
+    Cancelled,
+    /// This process is shutting down.
+    Shutdown,
+    /// The store no longer shows it IN_PROGRESS: another process failed it
+    /// as stale, so nothing this run does may be recorded.
+    Lost,
+}
+
+/// Asks one running job to stop. The flag is the one the runtime polls.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct StopToken {
+    flag: Arc<AtomicBool>,
+    reason: Arc<Mutex<Option<StopReason>>>,
+}
+
+impl StopToken {
+    /// Asks the job to stop; the first reason given wins.
+    pub(crate) fn stop(&self, why: StopReason) {
+        if let Ok(mut r) = self.reason.lock()
+            && r.is_none()
+        {
+            *r = Some(why);
+        }
+        self.flag.store(true, Ordering::Relaxed);
+    }
+
+    /// Why the job was asked to stop, if it was.
+    pub(crate) fn reason(&self) -> Option<StopReason> {
+        self.reason.lock().ok().and_then(|r| *r)
+    }
+}
+
+impl Executor {
+    /// Runs a claimed job to its end and records its outcome. Returns the
+    /// job as stored afterwards.
+    pub(crate) async fn execute(&self, job: JobRecord, token: StopToken) -> JobRecord {
+        let id = job.id;
+        let progress = Arc::new(Progress::default());
+        let started = Instant::now();
+        // Dropping the guard stops the heartbeat, even when this task is
+        // aborted at shutdown.
+        let beating = AbortOnDrop(self.heartbeat(job.id, progress.clone(), token.clone()));
+        let outcome = AssertUnwindSafe(self.run(&job, progress.clone(), token.clone(), started))
+            .catch_unwind()
+            .await;
+        // The heartbeat ends with the execution, whatever its path.
+        drop(beating);
+        let counts = progress.snapshot();
+        let finish = match outcome {
+            Ok(Ok(result)) => Finish::Completed { counts, result },
+            Ok(Err(mut error)) => {
+                if error.kind == JobErrorKind::Cancelled {
+                    if token.reason() == Some(StopReason::Shutdown) {
+                        error.message = "Keel shut down while the job ran, so it was stopped; \
+                                         submit it again to run it."
+                            .into();
+                    }
+                    Finish::Stopped { counts, error }
+                } else {
+                    Finish::Failed { counts, error }
+                }
+            }
+            Err(panic) => {
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "no message".into());
+                tracing::error!(job = %id, panic = %what, "a job panicked");
+                Finish::Failed {
+                    counts,
+                    error: JobError::new(
+                        JobErrorKind::Internal,
+                        format!(
+                            "Keel failed while running the job (a bug: {what}); its outputs were not published."
+                        ),
+                    ),
+                }
+            }
+        };
+        self.record(&job, &finish, started).await;
+        let _ = tokio::fs::remove_dir_all(workspace::workdir(&self.inner.cfg.home, id)).await;
+        match self.inner.stores.jobs.job(id).await {
+            Ok(Some(rec)) => rec,
+            _ => job,
+        }
+    }
+
+    /// Records how a job ended, retrying a failing store a few times. A job
+    /// whose finish cannot be recorded stays IN_PROGRESS with its heartbeat
+    /// stopped, so the stale-job sweep fails it later.
+    async fn record(&self, job: &JobRecord, finish: &Finish, started: Instant) {
+        let status = finish.status();
+        for attempt in 1..=FINISH_ATTEMPTS {
+            let result = match self.inner.fail.hit(FailPoint::Finish) {
+                Some(e) => Err(e),
+                None => self.inner.stores.jobs.finish_job(job.id, finish).await,
+            };
+            match result {
+                Ok(true) => {
+                    tracing::info!(job = %job.id, status = %status, secs = started.elapsed().as_secs_f64(), "job finished");
+                    return;
+                }
+                Ok(false) => {
+                    tracing::warn!(job = %job.id, "the job was no longer running when it finished; its outcome was not recorded");
+                    return;
+                }
+                Err(e) if attempt < FINISH_ATTEMPTS => {
+                    tracing::warn!(job = %job.id, error = %e, attempt, "cannot record the job's outcome; retrying");
+                    tokio::time::sleep(self.inner.cfg.heartbeat * attempt).await;
+                }
+                Err(e) => {
+                    tracing::error!(job = %job.id, error = %e, "cannot record the job's outcome; it will be failed as stale");
+                }
+            }
+        }
+    }
+
+    /// Publishes the job's counts every heartbeat period and turns a cancel
+    /// request, or the loss of the job, into a stop.
+    fn heartbeat(
+        &self,
+        id: keel_types::JobId,
+        progress: Arc<Progress>,
+        token: StopToken,
+    ) -> tokio::task::JoinHandle<()> {
+        let this = self.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(this.inner.cfg.heartbeat);
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            every.tick().await;
+            loop {
+                every.tick().await;
+                let beat = match this.inner.fail.hit(FailPoint::Heartbeat) {
+                    Some(e) => Err(e),
+                    None => {
+                        this.inner
+                            .stores
+                            .jobs
+                            .heartbeat(id, progress.snapshot())
+                            .await
+                    }
+                };
+                match beat {
+                    Ok(Beat::Continue) => {}
+                    Ok(Beat::CancelRequested) => token.stop(StopReason::Cancelled),
+                    Ok(Beat::NotRunning) => token.stop(StopReason::Lost),
+                    Err(e) => tracing::warn!(job = %id, error = %e, "heartbeat failed"),
+                }
+            }
+        })
+    }
+
+    /// Everything between the claim and the finish.
+    async fn run(
+        &self,
+        job: &JobRecord,
+        progress: Arc<Progress>,
+        token: StopToken,
+        started: Instant,
+    ) -> Result<JobResult, JobError> {
+        let stores = &self.inner.stores;
+        let cfg = &self.inner.cfg;
+        let request = &job.request;
+        let version = stores
+            .registry
+            .version_by_id(job.version_id)
+            .await
+            .map_err(internal)?
+            .ok_or_else(|| internal("the job's version vanished"))?;
+        let def = definition::from_record(&version.definition).map_err(internal)?;
+        let log = Arc::new(
+            JobLog::open(&log_path(&cfg.home, job.id), request.workers > 1)
+                .map_err(|e| internal(format!("cannot open the job log: {e}")))?,
+        );
+        log.note(&format!(
+            "{} job {} on {} version {}",
+            job.kind, job.id, job.model_name, job.version_number
+        ));
+        let result = async {
+            let dir = workspace::workdir(&cfg.home, job.id);
+            let ws = workspace::prepare(stores, dir, &version, &def, &request.input).await?;
+            let input_schema = if request.schema_check {
+                load_schema(&ws.dir, &def.input_schema)?
+            } else {
+                None
+            };
+            let output_schema = if request.schema_check && job.kind == JobKind::Scoring {
+                load_schema(&ws.dir, &def.output_schema)?
+            } else {
+                None
+            };
+            let call = ModelCall {
+                job: job.id,
+                kind: job.kind,
+                def: def.clone(),
+                workdir: ws.dir.clone(),
+                input_name: ws.input_name.clone(),
+            };
+            let session = {
+                let runtime = self.inner.runtime.clone();
+                let log = log.clone();
+                tokio::task::spawn_blocking(move || runtime.prepare(&call, log.as_ref()))
+                    .await
+                    .map_err(internal)?
+                    .map_err(Failure::into_job_error)?
+            };
+            // A limit too large to represent is no limit.
+            let deadline = request
+                .max_runtime_seconds
+                .and_then(|s| started.checked_add(Duration::from_secs(s)));
+            let run = Run {
+                kind: job.kind,
+                request: request.clone(),
+                has_metrics_fn: def.functions.metrics.is_some(),
+                workdir: ws.dir.clone(),
+                input: ws.input.clone(),
+                input_name: ws.input_name.clone(),
+                input_schema,
+                output_schema,
+                session,
+                log: log.clone(),
+                progress: progress.clone(),
+                ctl: Control {
+                    cancel: token.flag.clone(),
+                    deadline,
+                },
+            };
+            let outcome = tokio::task::spawn_blocking(move || run.run())
+                .await
+                .map_err(|e| internal(format!("the job thread failed: {e}")))??;
+            // A job that another process failed while it ran must not publish.
+            if token.reason() == Some(StopReason::Lost)
+                || stores.jobs.heartbeat(job.id, progress.snapshot()).await.map_err(internal)?
+                    == Beat::NotRunning
+            {
+                return Err(failure(
+                    JobErrorKind::Internal,
+                    "the job was no longer running when it ended, so its outputs were not published",
+                ));
+            }
+            if let Some(panic) = self.inner.fail.panic_at(FailPoint::Publish) {
+                panic!("{panic}");
+            }
+            let (result, registered) =
+                publish::publish(stores, job, &version, &ws.dir, outcome).await?;
+            if let Some(reg) = registered {
+                log.note(&format!(
+                    "registered {} version {}{}",
+                    reg.model.name,
+                    reg.version.number,
+                    if reg.created {
+                        ""
+                    } else {
+                        " (unchanged: no new version)"
+                    }
+                ));
+            }
+            let c = progress.snapshot();
+            log.note(&format!(
+                "completed: {} records read, {} written, {} rejected in {:.2}s",
+                c.read,
+                c.written,
+                c.rejected,
+                started.elapsed().as_secs_f64()
+            ));
+            Ok(result)
+        }
+        .await;
+        if let Err(e) = &result {
+            log.note(&format!("failed: {}", e.message));
+        }
+        result
+    }
+}
+
+/// Aborts a task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// How many times the outcome of a job is written before giving up.
+const FINISH_ATTEMPTS: u32 = 5;

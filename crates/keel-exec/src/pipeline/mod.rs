@@ -1,0 +1,182 @@
+//! The blocking part of a job: read and check the input, run the model
+//! through its runtime session, check its output, and leave everything to
+//! publish in the working directory. Scoring, built-in and model metrics, and
+//! training each have their room; this module holds what they share.
+//!
+//! Nothing here is visible to anyone until `publish` commits it.
+
+mod feed;
+mod metrics;
+mod scoring;
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use keel_data::{AvroSchema, OutputFile, ReadOptions};
+use keel_runner::{Control, Failure};
+use keel_store::Counts;
+use keel_store::formats::JobRequest;
+use keel_types::{JobError, JobErrorKind, JobKind};
+
+use crate::log::{JobLog, RejectedLog};
+use crate::runtime::Session;
+pub(crate) use feed::Feed;
+pub(crate) use metrics::RECORD;
+
+/// Live record counts of a running job.
+#[derive(Debug, Default)]
+pub struct Progress {
+    /// Records read from the input.
+    pub read: AtomicU64,
+    /// Records written to the output.
+    pub written: AtomicU64,
+    /// Records rejected.
+    pub rejected: AtomicU64,
+}
+
+impl Progress {
+    /// The counts now.
+    pub fn snapshot(&self) -> Counts {
+        Counts {
+            read: self.read.load(Ordering::Relaxed),
+            written: self.written.load(Ordering::Relaxed),
+            rejected: self.rejected.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// A job error of `kind`.
+pub(crate) fn failure(kind: JobErrorKind, message: impl Into<String>) -> JobError {
+    JobError::new(kind, message)
+}
+
+/// A failure of Keel itself, as job data.
+pub(crate) fn internal(message: impl std::fmt::Display) -> JobError {
+    JobError::new(JobErrorKind::Internal, message.to_string())
+}
+
+/// Everything the blocking part of a job needs.
+pub(crate) struct Run {
+    pub(crate) kind: JobKind,
+    pub(crate) request: JobRequest,
+    pub(crate) has_metrics_fn: bool,
+    pub(crate) workdir: PathBuf,
+    pub(crate) input: PathBuf,
+    pub(crate) input_name: String,
+    pub(crate) input_schema: Option<AvroSchema>,
+    pub(crate) output_schema: Option<AvroSchema>,
+    pub(crate) session: Box<dyn Session>,
+    pub(crate) log: Arc<JobLog>,
+    pub(crate) progress: Arc<Progress>,
+    pub(crate) ctl: Control,
+}
+
+/// What the blocking part produced, before it is published.
+pub(crate) enum Produced {
+    /// A table written to a local file, not yet visible.
+    Table(OutputFile),
+    /// A JSON document (metrics).
+    Json(serde_json::Value),
+    /// Nothing to publish: a training job, whose result is the next version.
+    Nothing,
+}
+
+/// The products of a run, all still private to the working directory.
+pub(crate) struct RunOutcome {
+    pub(crate) produced: Produced,
+    /// The rejected records, when there were any.
+    pub(crate) rejected: Option<PathBuf>,
+    /// The scored rows behind built-in metrics, for comparisons.
+    pub(crate) scores: Option<PathBuf>,
+}
+
+impl Run {
+    /// Runs the job's pipeline to the end.
+    pub(crate) fn run(self) -> Result<RunOutcome, JobError> {
+        let rejected = Mutex::new(RejectedLog::to(self.workdir.join(".keel-rejected.jsonl")));
+        let mut feed = Feed::new(self.open_input()?, &self.progress, &rejected);
+        self.log.note(&format!(
+            "reading {} with {} worker(s), {}",
+            self.input_name,
+            self.request.workers,
+            self.session.describe()
+        ));
+        let mut scores = None;
+        let produced = match self.kind {
+            JobKind::Scoring => Produced::Table(self.scoring(&mut feed, &rejected)?),
+            JobKind::Metrics => match &self.request.builtin {
+                None => Produced::Json(self.model_metrics(&mut feed)?),
+                Some(builtin) => {
+                    let roles = crate::roles::from_record(builtin)
+                        .map_err(|e| failure(JobErrorKind::InvalidInput, e.to_string()))?;
+                    let (mut doc, path) = self.builtin_metrics(&roles, &mut feed)?;
+                    scores = Some(path);
+                    if self.has_metrics_fn {
+                        // The model's own metrics run over a second read of
+                        // the input, whose rejects the first read logged.
+                        let quiet = Mutex::new(RejectedLog::discard());
+                        let progress = Progress::default();
+                        let mut again = Feed::new(self.open_input()?, &progress, &quiet);
+                        let own = self.model_metrics(&mut again)?;
+                        if let Some(obj) = doc.as_object_mut() {
+                            obj.insert("model_metrics".into(), own);
+                        }
+                    }
+                    Produced::Json(doc)
+                }
+            },
+            JobKind::Training => {
+                self.session
+                    .train(&mut feed, self.log.as_ref(), &self.ctl)
+                    .map_err(Failure::into_job_error)?;
+                feed_ok(&mut feed)?;
+                Produced::Nothing
+            }
+        };
+        drop(feed);
+        let rejected = rejected
+            .into_inner()
+            .map_err(|_| internal("the rejected-records log is poisoned"))?
+            .finish()
+            .map_err(|e| internal(format!("cannot write rejected records: {e}")))?;
+        Ok(RunOutcome {
+            produced,
+            rejected,
+            scores,
+        })
+    }
+
+    /// Opens the job's input, checked against the input schema.
+    fn open_input(&self) -> Result<keel_data::Chunks, JobError> {
+        keel_data::open(
+            &self.input,
+            &ReadOptions {
+                format: self.request.format,
+                schema: self.input_schema.clone(),
+                batch_size: 10_000,
+                name: Some(self.input_name.clone()),
+                columns: None,
+            },
+        )
+        .map_err(|e| failure(JobErrorKind::InvalidInput, e.to_string()))
+    }
+
+    /// Runs the model's own metrics function over `feed`.
+    fn model_metrics(&self, feed: &mut Feed<'_>) -> Result<serde_json::Value, JobError> {
+        let value = self
+            .session
+            .metrics(feed, self.log.as_ref(), &self.ctl)
+            .map_err(Failure::into_job_error)?;
+        feed_ok(feed)?;
+        Ok(value)
+    }
+}
+
+/// Fails the job when its input ended with a read error.
+pub(crate) fn feed_ok(feed: &mut Feed<'_>) -> Result<(), JobError> {
+    match feed.error.take() {
+        Some(e) => Err(failure(JobErrorKind::InvalidInput, e)),
+        None => Ok(()),
+    }
+}

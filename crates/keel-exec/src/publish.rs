@@ -1,0 +1,224 @@
+//! Publishing what a run produced, only after it succeeded: rejected records,
+//! scored rows, then the output (an embedded output goes to the artifact
+//! store, an external one is renamed into place), then a training job's new
+//! version. Until then nothing of the job is visible to anyone.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use keel_modeldef::ModelDef;
+use keel_store::formats::{JobResult, OutputRecord};
+use keel_store::{JobRecord, Stores, VersionRecord, keys};
+use keel_types::{DataFormat, JobError, JobErrorKind, JobKind};
+
+use crate::error::{Error, Result};
+use crate::pipeline::{Produced, RunOutcome, failure, internal};
+use crate::registration::{Registered, register};
+use crate::workspace::local_path;
+
+/// Commits a successful run's products and says what the job produced.
+pub(crate) async fn publish(
+    stores: &Stores,
+    job: &JobRecord,
+    version: &VersionRecord,
+    workdir: &Path,
+    outcome: RunOutcome,
+) -> std::result::Result<(JobResult, Option<Registered>), JobError> {
+    let mut result = JobResult::default();
+    if let Some(path) = &outcome.scores {
+        stores
+            .artifacts
+            .put_file(&keys::job_scores(job.id), path)
+            .await
+            .map_err(internal)?;
+    }
+    if let Some(path) = &outcome.rejected {
+        stores
+            .artifacts
+            .put_file(&keys::job_rejected(job.id), path)
+            .await
+            .map_err(internal)?;
+        result.has_rejected = true;
+    }
+    let output = &job.request.output;
+    match (outcome.produced, output) {
+        (Produced::Table(file), Some(OutputRecord::Embedded { name })) => {
+            file.commit().map_err(internal)?;
+            let tmp = workdir.join(".keel-out").join(name);
+            stores
+                .artifacts
+                .put_file(&keys::job_output(job.id, name), &tmp)
+                .await
+                .map_err(internal)?;
+            result.output = output.clone();
+            result.output_format = DataFormat::from_name(name);
+        }
+        (Produced::Table(file), Some(OutputRecord::External { uri })) => {
+            file.commit().map_err(internal)?;
+            result.output = output.clone();
+            result.output_format = DataFormat::from_name(uri);
+        }
+        (Produced::Json(value), out) => {
+            let text = serde_json::to_vec_pretty(&value).map_err(internal)?;
+            match out {
+                Some(OutputRecord::Embedded { name }) => {
+                    stores
+                        .artifacts
+                        .put_bytes(&keys::job_output(job.id, name), text.into())
+                        .await
+                        .map_err(internal)?;
+                }
+                Some(OutputRecord::External { uri }) => {
+                    let path = local_path(uri)
+                        .map_err(|e| failure(JobErrorKind::InvalidInput, e.to_string()))?;
+                    write_atomic(&path, &text)
+                        .map_err(|e| internal(format!("cannot write {}: {e}", path.display())))?;
+                }
+                None => {}
+            }
+            result.output = out.clone();
+            result.output_format = out.as_ref().map(|_| DataFormat::Json);
+            result.metrics = Some(value);
+        }
+        _ => {}
+    }
+    let mut registered = None;
+    if job.kind == JobKind::Training {
+        let reg = register_trained(stores, job, version, workdir)
+            .await
+            .map_err(|e| match e {
+                Error::Model(m) => failure(
+                    JobErrorKind::UserError,
+                    format!("The trained model is not a valid model: {m}"),
+                ),
+                Error::InvalidArgument(m) => failure(JobErrorKind::UserError, m),
+                other => internal(other),
+            })?;
+        result.produced_version = Some(reg.version.number);
+        result.produced_version_id = Some(reg.version.id);
+        registered = Some(reg);
+    }
+    Ok((result, registered))
+}
+
+/// Registers what a training job produced: the trained version's files, with
+/// what train wrote to `outputDir/` as new attachments (replacing attachments
+/// of the same name; other attachments are kept).
+async fn register_trained(
+    stores: &Stores,
+    job: &JobRecord,
+    version: &VersionRecord,
+    workdir: &Path,
+) -> Result<Registered> {
+    let out_dir = workdir.join("outputDir");
+    let staging = workdir.with_extension("trained");
+    let _ = std::fs::remove_dir_all(&staging);
+    std::fs::create_dir_all(&staging).map_err(Error::io("cannot create a staging directory"))?;
+    let produced = list_files(&out_dir)?;
+    if produced.is_empty() {
+        return Err(Error::InvalidArgument(
+            "train() wrote no files to outputDir/, so there is nothing to make a new version of. Write the trained artifacts to outputDir/.".to_string(),
+        ));
+    }
+    for f in &version.files {
+        if produced.iter().any(|p| p == &f.path) {
+            continue;
+        }
+        let dest = staging.join(&f.path);
+        if let Some(parent) = dest.parent() {
+            std::fs::create_dir_all(parent).map_err(Error::io("cannot stage a file"))?;
+        }
+        stores
+            .artifacts
+            .get_to_file(&keys::blob(&f.sha256), &dest)
+            .await?;
+    }
+    for rel in &produced {
+        let dest = staging.join(rel);
+        if let Some(parent) = dest.parent() {
+            std::fs::create_dir_all(parent).map_err(Error::io("cannot stage a file"))?;
+        }
+        std::fs::copy(out_dir.join(rel), &dest)
+            .map_err(Error::io(format!("cannot copy outputDir/{rel}")))?;
+    }
+    let staged = async {
+        let def: ModelDef = keel_modeldef::inspect(&staging, &[])?;
+        let origins: HashMap<String, PathBuf> = def
+            .files
+            .iter()
+            .map(|f| (f.path.clone(), staging.join(&f.path)))
+            .collect();
+        register(stores, &job.model_name, &def, &origins, Some(job.id)).await
+    }
+    .await;
+    let _ = std::fs::remove_dir_all(&staging);
+    staged
+}
+
+/// Relative paths of the regular files under `dir` (none if it does not exist).
+/// Links are refused: a model must not smuggle one into a version.
+fn list_files(dir: &Path) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    if !dir.exists() {
+        return Ok(out);
+    }
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in
+            std::fs::read_dir(&d).map_err(Error::io(format!("cannot list {}", d.display())))?
+        {
+            let entry = entry.map_err(Error::io("cannot list outputDir"))?;
+            let ft = entry
+                .file_type()
+                .map_err(Error::io("cannot list outputDir"))?;
+            let path = entry.path();
+            if ft.is_dir() {
+                stack.push(path);
+            } else if ft.is_file() {
+                let rel = path
+                    .strip_prefix(dir)
+                    .map_err(|e| Error::Internal(e.to_string()))?
+                    .to_string_lossy()
+                    .replace('\\', "/");
+                out.push(rel);
+            } else {
+                return Err(Error::InvalidArgument(format!(
+                    "train() left {} in outputDir/, which is not a regular file; Keel does not follow links.",
+                    path.display()
+                )));
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Writes `bytes` to `path` through a temp file and a rename, so readers see
+/// either nothing or the whole file.
+fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "output".into());
+    let tmp = dir.join(format!(".{name}.keel-tmp-{}", std::process::id()));
+    let result = (|| {
+        let mut f = File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)?;
+        if let Ok(d) = File::open(dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}

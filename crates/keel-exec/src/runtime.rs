@@ -1,0 +1,155 @@
+//! Where model code runs. The pipelines call a [`Runtime`] through a
+//! [`Session`]; [`PythonRuntime`] runs Python workers (`keel-runner`), and a
+//! Spark runtime will be the second. Tests use a runtime written in Rust.
+//!
+//! Everything here is blocking: the executor calls it on a blocking thread.
+
+use std::fmt::Debug;
+use std::path::PathBuf;
+
+use arrow_array::RecordBatch;
+use keel_modeldef::ModelDef;
+use keel_runner::{Control, Failure, Functions, LogSink, WorkerSpec};
+use keel_types::{JobId, JobKind};
+
+/// Which model a job runs, and where.
+#[derive(Clone, Debug)]
+pub struct ModelCall {
+    /// The job.
+    pub job: JobId,
+    /// What the job does.
+    pub kind: JobKind,
+    /// The model's definition.
+    pub def: ModelDef,
+    /// The working directory holding the model's files (archives extracted).
+    pub workdir: PathBuf,
+    /// The input's file name, as the model's `init` sees it.
+    pub input_name: String,
+}
+
+/// The output callback of a scoring run: each input batch's output rows,
+/// strictly in input order.
+pub type OnOutput<'a> = dyn FnMut(u64, Vec<RecordBatch>) -> Result<(), String> + 'a;
+
+/// A place model code can run.
+pub trait Runtime: Send + Sync + Debug {
+    /// Gets ready to run the model of `call` (for Python: finds or builds the
+    /// virtual environment of its platform). A failure is the job's.
+    fn prepare(&self, call: &ModelCall, log: &dyn LogSink) -> Result<Box<dyn Session>, Failure>;
+}
+
+/// A model ready to run.
+pub trait Session: Send {
+    /// What runs the model, for the job's log ("python /path/to/python").
+    fn describe(&self) -> String;
+    /// Calls score on every input batch with `workers` workers and hands
+    /// the outputs to `on_output` in input order.
+    fn score(
+        &self,
+        workers: usize,
+        input: &mut dyn Iterator<Item = RecordBatch>,
+        on_output: &mut OnOutput<'_>,
+        log: &dyn LogSink,
+        ctl: &Control,
+    ) -> Result<(), Failure>;
+    /// Calls the metrics function once over all records.
+    fn metrics(
+        &self,
+        input: &mut dyn Iterator<Item = RecordBatch>,
+        log: &dyn LogSink,
+        ctl: &Control,
+    ) -> Result<serde_json::Value, Failure>;
+    /// Calls train once over all records; it writes to `outputDir/` in the
+    /// working directory.
+    fn train(
+        &self,
+        input: &mut dyn Iterator<Item = RecordBatch>,
+        log: &dyn LogSink,
+        ctl: &Control,
+    ) -> Result<(), Failure>;
+}
+
+/// Runs models in Python worker processes, one virtual environment per
+/// platform under `envs`, or one interpreter for every model.
+#[derive(Clone, Debug)]
+pub struct PythonRuntime {
+    /// Where per-platform virtual environments are built.
+    pub envs: PathBuf,
+    /// One interpreter for every model, instead of per-platform environments.
+    pub python: Option<PathBuf>,
+}
+
+impl Runtime for PythonRuntime {
+    fn prepare(&self, call: &ModelCall, log: &dyn LogSink) -> Result<Box<dyn Session>, Failure> {
+        let python = match &self.python {
+            Some(p) => p.clone(),
+            None => keel_runner::python_for_platform(
+                &call.def.platform.requirements,
+                call.def.platform.python_version.as_deref(),
+                &self.envs,
+                log,
+            )?,
+        };
+        let f = &call.def.functions;
+        let spec = WorkerSpec {
+            python,
+            workdir: call.workdir.clone(),
+            module: call.def.module.clone(),
+            functions: Functions {
+                init: f.init.as_ref().map(|f| f.name.clone()),
+                score: f.score.as_ref().map(|f| f.name.clone()),
+                metrics: f.metrics.as_ref().map(|f| f.name.clone()),
+                train: f.train.as_ref().map(|f| f.name.clone()),
+                score_batch: f.score.as_ref().is_some_and(|f| f.batch),
+            },
+            env: vec![("KEEL_JOB_ID".into(), call.job.to_string())],
+            job: serde_json::json!({
+                "id": call.job.to_string(),
+                "kind": call.kind.as_str(),
+                "input": call.input_name,
+                "jobParameters": {},
+            }),
+        };
+        Ok(Box::new(PythonSession { spec }))
+    }
+}
+
+/// A model ready to run in Python workers.
+struct PythonSession {
+    spec: WorkerSpec,
+}
+
+impl Session for PythonSession {
+    fn describe(&self) -> String {
+        format!("python {}", self.spec.python.display())
+    }
+
+    fn score(
+        &self,
+        workers: usize,
+        input: &mut dyn Iterator<Item = RecordBatch>,
+        on_output: &mut OnOutput<'_>,
+        log: &dyn LogSink,
+        ctl: &Control,
+    ) -> Result<(), Failure> {
+        keel_runner::run_scoring(&self.spec, workers, input, on_output, log, ctl).map(|_| ())
+    }
+
+    fn metrics(
+        &self,
+        input: &mut dyn Iterator<Item = RecordBatch>,
+        log: &dyn LogSink,
+        ctl: &Control,
+    ) -> Result<serde_json::Value, Failure> {
+        keel_runner::run_metrics(&self.spec, input, log, ctl)
+    }
+
+    fn train(
+        &self,
+        input: &mut dyn Iterator<Item = RecordBatch>,
+        log: &dyn LogSink,
+        ctl: &Control,
+    ) -> Result<(), Failure> {
+        keel_runner::run_training(&self.spec, input, log, ctl)
+    }
+}

@@ -1,0 +1,240 @@
+//! The queue harness: step the loop, inject a failure at claim, heartbeat,
+//! finish or publish, and look at the stored state.
+
+use std::time::Duration;
+
+use keel_store::keys;
+use keel_types::{Clock, JobErrorKind, JobKind, JobStatus};
+use tokio::task::JoinSet;
+
+use super::Harness;
+use crate::FailPoint;
+use crate::testing::{Behaviour, Gate};
+
+const CSV: &str = "x,label\n0.9,1\n0.2,0\n0.7,1\n";
+
+async fn scoring_job(h: &Harness) -> keel_store::JobRecord {
+    let v = h.model("m", "m").await;
+    let input = h.data("in.csv", CSV);
+    h.queue(
+        JobKind::Scoring,
+        &v,
+        Harness::request(&input, Some("out.csv")),
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_claim_leaves_the_job_pending_for_the_next_step() {
+    let h = Harness::new().await;
+    let job = scoring_job(&h).await;
+    h.exec.fail_at(FailPoint::Claim, 1);
+    let mut running = JoinSet::new();
+    assert!(h.tick(&mut running).await.is_err());
+    assert_eq!(h.job(job.id).await.status, JobStatus::Pending);
+    assert!(running.is_empty());
+    let done = h.run_one().await;
+    assert_eq!(done.status, JobStatus::Completed, "{:?}", done.error);
+    assert_eq!(done.counts.read, 3);
+    assert_eq!(done.counts.written, 3);
+    assert_eq!(done.started_at, Some(h.clock.now()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_job_is_failed_by_the_sweep_and_cannot_publish_afterwards() {
+    let h = Harness::new().await;
+    let job = scoring_job(&h).await;
+    let gate = Gate::default();
+    h.runtime.set(Behaviour::Gate(gate.clone()));
+    // Every heartbeat fails, as when the database is unreachable from this
+    // runner: the stored heartbeat stays at the claim.
+    h.exec.fail_at(FailPoint::Heartbeat, u32::MAX);
+    let mut running = JoinSet::new();
+    assert_eq!(h.tick(&mut running).await.unwrap(), 1);
+    let claimed = h.until(job.id, |j| j.status == JobStatus::InProgress).await;
+    assert_eq!(claimed.heartbeat_at, Some(h.clock.now()));
+    h.clock.advance(chrono::Duration::seconds(60));
+    // Another process sweeps: the job has been silent for 60 s.
+    let swept = h
+        .stores
+        .jobs
+        .fail_stale_jobs(chrono::Duration::seconds(30))
+        .await
+        .unwrap();
+    assert_eq!(swept, 1);
+    gate.open();
+    running.join_next().await.unwrap().unwrap();
+    let after = h.job(job.id).await;
+    assert_eq!(after.status, JobStatus::Failed);
+    let error = after.error.unwrap();
+    assert_eq!(error.kind, JobErrorKind::Crashed, "{}", error.message);
+    assert!(
+        !h.stores
+            .artifacts
+            .exists(&keys::job_output(job.id, "out.csv"))
+            .await
+            .unwrap(),
+        "a job failed by the sweep must not publish its output"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_finish_is_retried() {
+    let h = Harness::new().await;
+    let job = scoring_job(&h).await;
+    h.exec.fail_at(FailPoint::Finish, 2);
+    let done = h.run_one().await;
+    assert_eq!(done.id, job.id);
+    assert_eq!(done.status, JobStatus::Completed, "{:?}", done.error);
+    assert_eq!(done.finished_at, Some(h.clock.now()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unrecordable_finish_stops_the_heartbeat_so_the_sweep_fails_the_job() {
+    let h = Harness::new().await;
+    let job = scoring_job(&h).await;
+    h.exec.fail_at(FailPoint::Finish, u32::MAX);
+    let after = h.run_one().await;
+    assert_eq!(after.status, JobStatus::InProgress);
+    let beat = after.heartbeat_at;
+    // Were the heartbeat still beating, it would record the moved clock.
+    h.clock.advance(chrono::Duration::seconds(1));
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    assert_eq!(h.job(job.id).await.heartbeat_at, beat);
+    h.clock.advance(chrono::Duration::seconds(60));
+    assert_eq!(
+        h.stores
+            .jobs
+            .fail_stale_jobs(chrono::Duration::seconds(30))
+            .await
+            .unwrap(),
+        1
+    );
+    let swept = h.job(job.id).await;
+    assert_eq!(swept.status, JobStatus::Failed);
+    assert_eq!(swept.error.unwrap().kind, JobErrorKind::Crashed);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn panics_are_recorded_failed_internal_and_stop_the_heartbeat() {
+    let h = Harness::new().await;
+    // A panic on the job's thread (in a runtime or a pipeline).
+    let job = scoring_job(&h).await;
+    h.runtime.set(Behaviour::Panic);
+    let after = h.run_one().await;
+    assert_eq!(after.id, job.id);
+    assert_eq!(after.status, JobStatus::Failed);
+    let e = after.error.unwrap();
+    assert_eq!(e.kind, JobErrorKind::Internal);
+    assert!(e.message.contains("panicked"), "{}", e.message);
+
+    // A panic in Keel's own async code, just before publishing.
+    h.runtime.set(Behaviour::Echo);
+    let v = h.model("m", "m").await;
+    let input = h.data("in2.csv", CSV);
+    let job = h
+        .queue(
+            JobKind::Scoring,
+            &v,
+            Harness::request(&input, Some("out.csv")),
+        )
+        .await;
+    h.exec.fail_at(FailPoint::Publish, 1);
+    let after = h.run_one().await;
+    assert_eq!(after.status, JobStatus::Failed);
+    let e = after.error.unwrap();
+    assert_eq!(e.kind, JobErrorKind::Internal);
+    assert!(e.message.contains("injected panic"), "{}", e.message);
+    assert!(
+        !h.stores
+            .artifacts
+            .exists(&keys::job_output(job.id, "out.csv"))
+            .await
+            .unwrap()
+    );
+    let beat = after.heartbeat_at;
+    h.clock.advance(chrono::Duration::seconds(5));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(h.job(job.id).await.heartbeat_at, beat);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancel_request_stops_the_running_job() {
+    let h = Harness::new().await;
+    let job = scoring_job(&h).await;
+    h.runtime.set(Behaviour::UntilStopped);
+    let mut running = JoinSet::new();
+    h.tick(&mut running).await.unwrap();
+    h.until(job.id, |j| j.status == JobStatus::InProgress).await;
+    let flagged = h.stores.jobs.request_cancel(job.id).await.unwrap();
+    assert!(flagged.cancel_requested);
+    running.join_next().await.unwrap().unwrap();
+    let after = h.job(job.id).await;
+    assert_eq!(after.status, JobStatus::Stopped);
+    assert_eq!(after.error.unwrap().kind, JobErrorKind::Cancelled);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_stops_running_jobs_and_records_them_stopped() {
+    let h = Harness::new().await;
+    let job = scoring_job(&h).await;
+    h.runtime.set(Behaviour::UntilStopped);
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let exec = h.exec.clone();
+    let queue = tokio::spawn(async move {
+        exec.run_queue(2, async {
+            let _ = rx.await;
+        })
+        .await
+    });
+    h.until(job.id, |j| j.status == JobStatus::InProgress).await;
+    tx.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(5), queue)
+        .await
+        .expect("the loop ends within the grace period")
+        .unwrap();
+    let after = h.job(job.id).await;
+    assert_eq!(after.status, JobStatus::Stopped);
+    let e = after.error.unwrap();
+    assert_eq!(e.kind, JobErrorKind::Cancelled);
+    assert!(e.message.contains("shut down"), "{}", e.message);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_records_a_job_that_ignores_its_stop_after_the_grace_period() {
+    let h = Harness::new().await;
+    let job = scoring_job(&h).await;
+    let gate = Gate::default();
+    h.runtime.set(Behaviour::Gate(gate.clone()));
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let exec = h.exec.clone();
+    let queue = tokio::spawn(async move {
+        exec.run_queue(2, async {
+            let _ = rx.await;
+        })
+        .await
+    });
+    h.until(job.id, |j| j.status == JobStatus::InProgress).await;
+    tx.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(5), queue)
+        .await
+        .expect("the loop ends after the grace period")
+        .unwrap();
+    let after = h.job(job.id).await;
+    assert_eq!(after.status, JobStatus::Stopped);
+    assert!(
+        after.error.unwrap().message.contains("did not stop within"),
+        "the loop itself records the job"
+    );
+    // The stubborn thread may go on, but nothing it does is recorded.
+    gate.open();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(h.job(job.id).await.status, JobStatus::Stopped);
+    assert!(
+        !h.stores
+            .artifacts
+            .exists(&keys::job_output(job.id, "out.csv"))
+            .await
+            .unwrap()
+    );
+}

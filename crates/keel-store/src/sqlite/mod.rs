@@ -1,0 +1,127 @@
+//! The SQLite backend of every store trait. All SQLite-specific SQL lives in
+//! this module (one file per aggregate), so that the PostgreSQL backend can
+//! implement the same traits beside it.
+//!
+//! Several processes (a CLI and a server) may share one database file, so the
+//! database runs in WAL mode with a 10 s busy timeout, multi-statement writes
+//! start with `BEGIN IMMEDIATE` (taking the write lock up front, which the busy
+//! timeout can wait for, instead of failing when a read lock is upgraded), and
+//! the job claim is a single `UPDATE ... RETURNING` statement.
+
+mod comparisons;
+mod queue;
+mod registry;
+mod rows;
+mod uploads;
+
+use std::path::Path;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use keel_types::{JobId, JobStatus, SharedClock};
+use sqlx::migrate::Migrator;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+
+use crate::error::{Error, Result};
+use rows::parse_enum;
+
+static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// How many times opening retries the migrations. SQLite migrations take no
+/// lock, so two processes opening a fresh database at once can race; the loser
+/// rolls back and, on retry, finds the schema already in place.
+const MIGRATION_ATTEMPTS: u32 = 5;
+
+/// How many times opening retries the first connection when the file is
+/// locked; with the growing back-off this waits about 10 s in all.
+const CONNECT_ATTEMPTS: u32 = 30;
+
+/// Whether an error is SQLite's "database is locked" or "table is locked"
+/// (SQLITE_BUSY or SQLITE_LOCKED, with any extended code), which another
+/// process holding the file causes and which go away on retry.
+fn is_busy(e: &sqlx::Error) -> bool {
+    let Some(code) = e.as_database_error().and_then(|d| d.code()) else {
+        return false;
+    };
+    code.parse::<i32>()
+        .is_ok_and(|code| matches!(code & 0xff, 5 | 6))
+}
+
+/// A metadata store in one SQLite database file.
+#[derive(Clone, Debug)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+    clock: SharedClock,
+}
+
+impl SqliteStore {
+    /// Opens (creating the file and its parent directories if needed) the
+    /// database at `path` and brings its schema up to date.
+    pub async fn open(path: &Path, clock: SharedClock) -> Result<Self> {
+        if let Some(parent) = path.parent()
+            && !parent.as_os_str().is_empty()
+        {
+            tokio::fs::create_dir_all(parent)
+                .await
+                .map_err(|e| Error::io(parent, e))?;
+        }
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        // Turning a fresh file into WAL mode needs an exclusive lock that the
+        // busy timeout does not wait for, so a process that opens the file
+        // while another is doing so gets SQLITE_BUSY at once; it backs off and
+        // tries again, and by then the file is in WAL mode and needs no lock.
+        let mut attempt = 1;
+        let pool = loop {
+            match SqlitePoolOptions::new()
+                .max_connections(4)
+                .connect_with(options.clone())
+                .await
+            {
+                Ok(pool) => break pool,
+                Err(e) if is_busy(&e) && attempt < CONNECT_ATTEMPTS => {
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(20 * u64::from(attempt))).await;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        };
+        let mut attempt = 1;
+        loop {
+            match MIGRATOR.run(&pool).await {
+                Ok(()) => break,
+                Err(_) if attempt < MIGRATION_ATTEMPTS => {
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(100 * u64::from(attempt))).await;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(Self { pool, clock })
+    }
+
+    /// The connection pool, for tests and maintenance.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// The current time, from the store's clock.
+    fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    async fn job_status(&self, id: JobId) -> Result<Option<JobStatus>> {
+        let status: Option<String> = sqlx::query_scalar("SELECT status FROM jobs WHERE id = ?")
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        status.map(|s| parse_enum(&s, "jobs.status")).transpose()
+    }
+}

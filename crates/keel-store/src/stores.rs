@@ -1,0 +1,101 @@
+//! Opening the stores named by URLs, and the bundle of per-aggregate stores
+//! that the rest of Keel holds.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use keel_types::SharedClock;
+
+use crate::artifacts::ArtifactStore;
+use crate::comparisons::ComparisonStore;
+use crate::error::{Error, Result};
+use crate::page::Page;
+use crate::queue::JobQueue;
+use crate::registry::RegistryStore;
+use crate::sqlite::SqliteStore;
+use crate::uploads::UploadStore;
+
+/// Every store of one Keel deployment. Cloning is cheap: the stores are shared.
+#[derive(Clone)]
+pub struct Stores {
+    /// Models, versions and aliases.
+    pub registry: Arc<dyn RegistryStore>,
+    /// The job queue.
+    pub jobs: Arc<dyn JobQueue>,
+    /// Comparisons.
+    pub comparisons: Arc<dyn ComparisonStore>,
+    /// Uploads.
+    pub uploads: Arc<dyn UploadStore>,
+    /// Model files, uploads and job outputs.
+    pub artifacts: ArtifactStore,
+    /// The clock every store reads time from.
+    pub clock: SharedClock,
+}
+
+impl std::fmt::Debug for Stores {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Stores")
+            .field("artifacts", &self.artifacts)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Stores {
+    /// Opens the metadata store named by `metadata_url` (`sqlite://PATH`,
+    /// `sqlite:PATH` or a bare file path) and the artifact store named by
+    /// `artifacts_url` (`file://PATH` or a bare directory path), creating
+    /// both if needed and bringing the database schema up to date.
+    pub async fn open(
+        metadata_url: &str,
+        artifacts_url: &str,
+        clock: SharedClock,
+    ) -> Result<Stores> {
+        // The artifact store first: a bad URL must not leave a new database behind.
+        let artifacts = ArtifactStore::open(artifacts_url)?;
+        let meta = Arc::new(SqliteStore::open(&sqlite_path(metadata_url)?, clock.clone()).await?);
+        Ok(Stores {
+            registry: meta.clone(),
+            jobs: meta.clone(),
+            comparisons: meta.clone(),
+            uploads: meta,
+            artifacts,
+            clock,
+        })
+    }
+
+    /// Checks that both stores answer, for readiness probes.
+    pub async fn ready(&self) -> Result<()> {
+        self.registry.list_models(&Page::first(1)).await?;
+        self.artifacts.exists("readyz-probe").await?;
+        Ok(())
+    }
+}
+
+/// The database file a metadata URL names.
+fn sqlite_path(url: &str) -> Result<std::path::PathBuf> {
+    let url = url.trim();
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Err(Error::InvalidArgument(
+            "PostgreSQL support is not built yet; use a SQLite database such as sqlite://DATA_DIR/keel.db."
+                .into(),
+        ));
+    }
+    let path = if let Some(rest) = url.strip_prefix("sqlite://") {
+        rest
+    } else if let Some(rest) = url.strip_prefix("sqlite:") {
+        rest
+    } else if let Some((scheme, _)) = url.split_once("://") {
+        return Err(Error::InvalidArgument(format!(
+            "The metadata store URL scheme '{scheme}' is not supported; use sqlite://PATH or a file path."
+        )));
+    } else {
+        url
+    };
+    if path.is_empty() {
+        return Err(Error::InvalidArgument(
+            "The metadata store URL names no database file; use sqlite://PATH or a file path."
+                .into(),
+        ));
+    }
+    Ok(Path::new(path).to_path_buf())
+}

@@ -1,0 +1,249 @@
+//! Tests of the artifact store on a local directory: round trips, streaming
+//! large objects both ways, atomic writes, key validation, prefix deletes
+//! and the URL forms it opens.
+
+use std::path::Path;
+
+use bytes::Bytes;
+use futures::StreamExt;
+use keel_types::Code;
+
+use super::TestResult;
+use crate::{ArtifactStore, Error, keys};
+
+/// Bytes that are not all alike, so a misplaced chunk would be noticed.
+fn pattern(len: usize) -> Vec<u8> {
+    let mut x: u32 = 0x2545_f491;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x.to_le_bytes()[0]
+        })
+        .collect()
+}
+
+/// Names in `dir` (not recursive) that look like leftovers of a write.
+fn leftovers(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("partial") || n.contains('#'))
+        .collect()
+}
+
+#[tokio::test]
+async fn artifacts_round_trip() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let root = dir.path().join("artifacts");
+    let store = ArtifactStore::local(&root)?;
+    let digest = "cd".repeat(32);
+    let key = keys::blob(&digest);
+    assert!(!store.exists(&key).await?);
+    store.put_bytes(&key, Bytes::from_static(b"hello")).await?;
+    assert!(store.exists(&key).await?);
+    assert_eq!(store.get_bytes(&key).await?.as_ref(), b"hello");
+    // A local store keeps each object as a file at its key under the root.
+    let on_disk = root.join(format!("blobs/sha256/cd/{digest}"));
+    assert_eq!(std::fs::read(&on_disk)?, b"hello");
+
+    let src = dir.path().join("small.txt");
+    std::fs::write(&src, b"small file")?;
+    assert_eq!(store.put_file("models/x/small.txt", &src).await?, 10);
+    assert_eq!(
+        store.get_bytes("models/x/small.txt").await?.as_ref(),
+        b"small file"
+    );
+
+    store.delete(&key).await?;
+    assert!(!store.exists(&key).await?);
+    assert!(!on_disk.exists());
+    store.delete(&key).await?;
+    let missing = store
+        .get_bytes(&key)
+        .await
+        .err()
+        .ok_or("missing key read")?;
+    assert_eq!(missing.code(), Code::NotFound, "{missing}");
+    let missing = store
+        .get_stream(&key)
+        .await
+        .err()
+        .ok_or("missing key streamed")?;
+    assert_eq!(missing.code(), Code::NotFound, "{missing}");
+    assert!(missing.to_string().contains(&key), "{missing}");
+
+    let no_src = store
+        .put_file("models/x/none", &dir.path().join("absent"))
+        .await
+        .err()
+        .ok_or("absent file stored")?;
+    assert!(matches!(no_src, Error::Io { .. }), "{no_src}");
+    assert!(!store.exists("models/x/none").await?);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_files_stream_both_ways() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let root = dir.path().join("artifacts");
+    let store = ArtifactStore::local(&root)?;
+    let data = pattern(50 * 1024 * 1024 + 17);
+    let src = dir.path().join("big.bin");
+    std::fs::write(&src, &data)?;
+    let key = "uploads/big/big.bin";
+    assert_eq!(store.put_file(key, &src).await?, data.len() as u64);
+    let stored = root.join(key);
+    assert_eq!(std::fs::metadata(&stored)?.len(), data.len() as u64);
+    assert!(leftovers(stored.parent().ok_or("no parent")?).is_empty());
+
+    let dest = dir.path().join("out/big.copy");
+    assert_eq!(store.get_to_file(key, &dest).await?, data.len() as u64);
+    assert!(
+        std::fs::read(&dest)? == data,
+        "the copy differs from the original"
+    );
+    assert!(leftovers(dest.parent().ok_or("no parent")?).is_empty());
+
+    // Streaming tells the size first, then yields exactly the bytes.
+    let mut reader = store.get_stream(key).await?;
+    assert_eq!(reader.size, data.len() as u64);
+    let mut streamed = Vec::with_capacity(data.len());
+    while let Some(chunk) = reader.stream.next().await {
+        streamed.extend_from_slice(&chunk?);
+    }
+    assert_eq!(streamed.len(), data.len());
+    assert!(streamed == data, "the stream differs from the original");
+    Ok(())
+}
+
+#[tokio::test]
+async fn get_to_file_is_atomic() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let store = ArtifactStore::local(&dir.path().join("artifacts"))?;
+    let dest = dir.path().join("dest.csv");
+    std::fs::write(&dest, b"old content")?;
+
+    let err = store
+        .get_to_file("jobs/none/out.csv", &dest)
+        .await
+        .err()
+        .ok_or("a missing key was fetched")?;
+    assert_eq!(err.code(), Code::NotFound, "{err}");
+    assert_eq!(
+        std::fs::read(&dest)?,
+        b"old content",
+        "a failed get must not touch dest"
+    );
+    assert!(leftovers(dir.path()).is_empty());
+
+    store
+        .put_bytes("jobs/1/out.csv", Bytes::from_static(b"a,b\n1,2\n"))
+        .await?;
+    assert_eq!(store.get_to_file("jobs/1/out.csv", &dest).await?, 8);
+    assert_eq!(std::fs::read(&dest)?, b"a,b\n1,2\n");
+    assert!(leftovers(dir.path()).is_empty());
+    Ok(())
+}
+
+#[tokio::test]
+async fn artifact_keys_are_validated_everywhere() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let store = ArtifactStore::local(&dir.path().join("artifacts"))?;
+    let src = dir.path().join("f");
+    std::fs::write(&src, b"x")?;
+    for key in ["../escape", "/abs", "a//b", ""] {
+        let errs = [
+            store.put_bytes(key, Bytes::new()).await.err(),
+            store.put_file(key, &src).await.err(),
+            store.get_bytes(key).await.err(),
+            store.get_to_file(key, &dir.path().join("o")).await.err(),
+            store.get_stream(key).await.err(),
+            store.exists(key).await.err(),
+            store.delete(key).await.err(),
+            store.delete_prefix(key).await.err(),
+        ];
+        for e in errs {
+            let e = e.ok_or(format!("{key:?} was accepted"))?;
+            assert_eq!(e.code(), Code::InvalidArgument, "{e}");
+        }
+    }
+    assert!(!dir.path().join("escape").exists());
+    assert!(!dir.path().join("o").exists());
+    Ok(())
+}
+
+#[tokio::test]
+async fn delete_prefix_removes_whole_segments_only() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let store = ArtifactStore::local(&dir.path().join("artifacts"))?;
+    for key in [
+        "jobs/1/a.csv",
+        "jobs/1/sub/b.csv",
+        "jobs/10/c.csv",
+        "jobs/2/d.csv",
+    ] {
+        store.put_bytes(key, Bytes::from_static(b"x")).await?;
+    }
+    store.delete_prefix("jobs/1").await?;
+    assert!(!store.exists("jobs/1/a.csv").await?);
+    assert!(!store.exists("jobs/1/sub/b.csv").await?);
+    assert!(store.exists("jobs/10/c.csv").await?);
+    assert!(store.exists("jobs/2/d.csv").await?);
+    store.delete_prefix("jobs/2/").await?;
+    assert!(!store.exists("jobs/2/d.csv").await?);
+    store.delete_prefix("never/was").await?;
+    assert!(store.exists("jobs/10/c.csv").await?);
+    Ok(())
+}
+
+#[tokio::test]
+async fn open_accepts_file_urls_and_paths() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let root = dir.path().join("nested/artifacts");
+    let by_url = ArtifactStore::open(&format!("file://{}", root.display()))?;
+    assert!(root.is_dir(), "opening creates the directory");
+    by_url
+        .put_bytes("jobs/1/out.csv", Bytes::from_static(b"kept"))
+        .await?;
+    // Reopening by bare path, with surrounding blanks, sees the same objects.
+    let by_path = ArtifactStore::open(&format!(" {} ", root.display()))?;
+    assert_eq!(by_path.get_bytes("jobs/1/out.csv").await?.as_ref(), b"kept");
+
+    let s3 = ArtifactStore::open("s3://bucket/keel")
+        .err()
+        .ok_or("s3 opened")?;
+    assert_eq!(s3.code(), Code::InvalidArgument, "{s3}");
+    assert!(
+        s3.to_string().contains("scheme 's3' is not supported yet"),
+        "{s3}"
+    );
+    for empty in ["file://", ""] {
+        let e = ArtifactStore::open(empty)
+            .err()
+            .ok_or(format!("{empty:?} opened"))?;
+        assert_eq!(e.code(), Code::InvalidArgument, "{e}");
+        assert!(e.to_string().contains("names no directory"), "{e}");
+    }
+    Ok(())
+}
+
+#[test]
+fn artifact_futures_are_send() -> TestResult {
+    // Callers spawn these futures on a multi-threaded runtime (HTTP handlers),
+    // so they must be Send; this fails to compile if one is not.
+    fn send<T: Send>(_: &T) {}
+    let dir = tempfile::tempdir()?;
+    let store = ArtifactStore::local(dir.path())?;
+    let src = dir.path().join("f");
+    send(&store.put_file("k", &src));
+    send(&store.put_bytes("k", Bytes::new()));
+    send(&store.get_to_file("k", &src));
+    send(&store.get_bytes("k"));
+    send(&store.get_stream("k"));
+    send(&store.exists("k"));
+    send(&store.delete("k"));
+    send(&store.delete_prefix("k"));
+    Ok(())
+}

@@ -1,0 +1,16 @@
+//! The uploads aggregate: data files uploaded for use as job inputs.
+
+use async_trait::async_trait;
+use keel_types::UploadId;
+
+use crate::error::Result;
+use crate::records::{NewUpload, UploadRecord};
+
+/// Uploads.
+#[async_trait]
+pub trait UploadStore: Send + Sync {
+    /// Records an upload, created now. `AlreadyExists` when its id is taken.
+    async fn create_upload(&self, upload: &NewUpload) -> Result<UploadRecord>;
+    /// The upload with this id.
+    async fn upload(&self, id: UploadId) -> Result<Option<UploadRecord>>;
+}
