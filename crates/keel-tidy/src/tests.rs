@@ -1,0 +1,226 @@
+//! The tidy test: every check, run over the real workspace. Each test fails
+//! with all of its findings at once, each saying where and how to fix it.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use crate::workspace::{self, Workspace};
+use crate::{boundaries, code_map, deps, source};
+
+/// Unused dependencies found in crates that are being changed on other
+/// branches, so they are not removed here. TEMPORARY: this list must shrink
+/// to empty; remove each dependency from its `Cargo.toml` and its entry here
+/// (the test fails on an entry that no longer matches anything).
+const PENDING_UNUSED: &[(&str, &str)] = &[
+    ("keel-core", "bytes"),
+    ("keel-core", "flate2"),
+    ("keel-core", "futures"),
+    ("keel-core", "hex"),
+    ("keel-core", "sha2"),
+    ("keel-core", "tar"),
+    ("keel-core", "tempfile"),
+];
+
+/// Files (`crates/x/src/y.rs`) or lines (`crates/x/src/y.rs:12`) allowed to
+/// call `.unwrap()`/`.expect(` outside tests for now, in crates that are
+/// being changed on other branches. TEMPORARY: this list must stay empty or
+/// shrink to empty (the test fails on an entry that no longer matches).
+const PENDING_UNWRAP: &[&str] = &[];
+
+const ARCHITECTURE: &str = "ARCHITECTURE.md";
+
+/// The workspace root: two levels above this crate.
+fn root() -> &'static Path {
+    let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest_dir
+        .ancestors()
+        .nth(2)
+        .unwrap_or_else(|| panic!("{} has no grandparent", manifest_dir.display()))
+}
+
+/// `cargo metadata`, run once for all the tests.
+fn workspace() -> &'static Workspace {
+    static WORKSPACE: OnceLock<Result<Workspace, String>> = OnceLock::new();
+    let ws = WORKSPACE.get_or_init(|| {
+        workspace::cargo_metadata(root()).and_then(|metadata| workspace::from_metadata(&metadata))
+    });
+    match ws {
+        Ok(ws) => {
+            assert!(
+                ws.members.len() > 1,
+                "cargo metadata found no workspace members"
+            );
+            ws
+        }
+        Err(error) => panic!("{error}"),
+    }
+}
+
+fn read(path: &Path) -> String {
+    fs::read_to_string(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+}
+
+fn rust_files(dir: &Path) -> Vec<PathBuf> {
+    workspace::rust_files(dir).unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()))
+}
+
+/// `path` relative to the workspace root, with `/` separators.
+fn shown(path: &Path) -> String {
+    let relative = path.strip_prefix(root()).unwrap_or(path);
+    relative
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// Fails with every finding of one rule.
+fn assert_clean(rule: &str, findings: &[String]) {
+    assert!(
+        findings.is_empty(),
+        "tidy: {rule}: {} problem(s):\n\n{}\n",
+        findings.len(),
+        findings.join("\n\n")
+    );
+}
+
+#[test]
+fn boundaries_in_architecture_md_hold() {
+    let markdown = read(&root().join(ARCHITECTURE));
+    let block = boundaries::fenced_block(&markdown, "boundaries").unwrap_or_else(|| {
+        panic!("{ARCHITECTURE} has no ```boundaries block; the Boundaries section holds the rules")
+    });
+    let rules = match boundaries::parse_rules(&block, ARCHITECTURE) {
+        Ok(rules) => rules,
+        Err(errors) => return assert_clean("boundaries (grammar)", &errors),
+    };
+    assert!(
+        !rules.is_empty(),
+        "{ARCHITECTURE}'s boundaries block has no rules"
+    );
+    assert_clean(
+        "boundaries in ARCHITECTURE.md",
+        &boundaries::check(&rules, &workspace().graph, ARCHITECTURE),
+    );
+}
+
+#[test]
+fn code_map_lists_every_crate() {
+    let markdown = read(&root().join(ARCHITECTURE));
+    let bullets = code_map::bullets(&markdown)
+        .unwrap_or_else(|| panic!("{ARCHITECTURE} has no `## Code map` section"));
+    let members: Vec<&str> = workspace()
+        .members
+        .iter()
+        .map(|m| m.name.as_str())
+        .collect();
+    assert_clean(
+        "the code map matches the workspace",
+        &code_map::check(&bullets, &members, ARCHITECTURE),
+    );
+}
+
+#[test]
+fn every_rust_file_opens_with_a_module_doc() {
+    let files = rust_files(&root().join("crates"));
+    assert!(!files.is_empty(), "no .rs files under crates/");
+    let findings: Vec<String> = files
+        .iter()
+        .filter(|path| !source::opens_with_module_doc(&read(path)))
+        .map(|path| {
+            format!(
+                "{}: does not open with a `//!` line; start the file with a `//!` comment \
+                 saying what it is for",
+                shown(path)
+            )
+        })
+        .collect();
+    assert_clean("every .rs file opens with //!", &findings);
+}
+
+#[test]
+fn no_unwrap_or_expect_outside_tests() {
+    let mut findings = Vec::new();
+    let mut pending_used = vec![false; PENDING_UNWRAP.len()];
+    let mut scanned = 0;
+    for member in &workspace().members {
+        let src = root().join(&member.dir).join("src");
+        if !src.is_dir() {
+            continue;
+        }
+        for path in rust_files(&src) {
+            let in_tests_dir = path
+                .strip_prefix(&src)
+                .ok()
+                .and_then(Path::parent)
+                .is_some_and(|dir| dir.components().any(|c| c.as_os_str() == "tests"));
+            if in_tests_dir || path.file_name().is_some_and(|name| name == "tests.rs") {
+                continue;
+            }
+            scanned += 1;
+            let file = shown(&path);
+            for (line, text) in source::unwrap_offenders(&read(&path)) {
+                let at = format!("{file}:{line}");
+                let pending = PENDING_UNWRAP
+                    .iter()
+                    .position(|&entry| entry == file || entry == at);
+                match pending {
+                    Some(i) => pending_used[i] = true,
+                    None => findings.push(format!(
+                        "{at}: `{text}` panics outside tests; return an error that names what \
+                         went wrong instead (test code goes under #[cfg(test)] or in tests.rs)"
+                    )),
+                }
+            }
+        }
+    }
+    assert!(scanned > 0, "no source files scanned under crates/*/src");
+    for (entry, used) in PENDING_UNWRAP.iter().zip(pending_used) {
+        if !used {
+            findings.push(format!(
+                "PENDING_UNWRAP lists {entry}, which no longer calls .unwrap()/.expect( outside \
+                 tests; delete the entry from crates/keel-tidy/src/tests.rs"
+            ));
+        }
+    }
+    assert_clean("no unwrap()/expect( outside tests", &findings);
+}
+
+#[test]
+fn no_unused_dependencies() {
+    let mut findings = Vec::new();
+    let mut pending_used = vec![false; PENDING_UNUSED.len()];
+    for member in &workspace().members {
+        let sources: Vec<String> = rust_files(&root().join(&member.dir))
+            .iter()
+            .map(|path| source::strip(&read(path), source::Keep::Strings))
+            .collect();
+        let (unused, errors) = deps::check_crate(
+            &member.name,
+            &member.manifest,
+            &member.deps,
+            &member.feature_only,
+            &sources,
+        );
+        findings.extend(errors);
+        for finding in unused {
+            let pending = PENDING_UNUSED
+                .iter()
+                .position(|&(krate, dep)| krate == finding.krate && dep == finding.dep);
+            match pending {
+                Some(i) => pending_used[i] = true,
+                None => findings.push(finding.to_string()),
+            }
+        }
+    }
+    for (&(krate, dep), used) in PENDING_UNUSED.iter().zip(pending_used) {
+        if !used {
+            findings.push(format!(
+                "PENDING_UNUSED lists ({krate}, {dep}), but {krate} no longer declares {dep} \
+                 without using it; delete the entry from crates/keel-tidy/src/tests.rs"
+            ));
+        }
+    }
+    assert_clean("no unused dependencies", &findings);
+}
