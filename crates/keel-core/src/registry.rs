@@ -139,7 +139,7 @@ impl Keel {
     /// Finds a model by name or id.
     async fn model_record(&self, name_or_id: &str) -> Result<keel_store::ModelRecord> {
         if let Ok(id) = name_or_id.parse::<keel_types::ModelId>()
-            && let Some(m) = self.stores.registry.model_by_id(id.into()).await?
+            && let Some(m) = self.stores.registry.model_by_id(id).await?
         {
             return Ok(m);
         }

@@ -12,6 +12,11 @@ use crate::error::{Error, Result};
 /// shared vocabulary's one spelling.
 pub(crate) use keel_types::FunctionKind as Kind;
 
+/// The function a tag names, if it names one.
+fn kind_from_name(name: &str) -> Option<Kind> {
+    name.parse().ok()
+}
+
 /// A `def` found in the source.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct DefInfo {
@@ -639,9 +644,4 @@ def score(r):
         assert_eq!(s.def("other").unwrap().params, vec!["a", "b"]);
         assert_eq!(s.def("other").unwrap().line, 5);
     }
-}
-
-/// The function a tag names, if it names one.
-fn kind_from_name(name: &str) -> Option<Kind> {
-    name.parse().ok()
 }

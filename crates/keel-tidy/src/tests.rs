@@ -8,26 +8,6 @@ use std::sync::OnceLock;
 use crate::workspace::{self, Workspace};
 use crate::{boundaries, code_map, deps, source};
 
-/// Unused dependencies found in crates that are being changed on other
-/// branches, so they are not removed here. TEMPORARY: this list must shrink
-/// to empty; remove each dependency from its `Cargo.toml` and its entry here
-/// (the test fails on an entry that no longer matches anything).
-const PENDING_UNUSED: &[(&str, &str)] = &[
-    ("keel-core", "bytes"),
-    ("keel-core", "flate2"),
-    ("keel-core", "futures"),
-    ("keel-core", "hex"),
-    ("keel-core", "sha2"),
-    ("keel-core", "tar"),
-    ("keel-core", "tempfile"),
-];
-
-/// Files (`crates/x/src/y.rs`) or lines (`crates/x/src/y.rs:12`) allowed to
-/// call `.unwrap()`/`.expect(` outside tests for now, in crates that are
-/// being changed on other branches. TEMPORARY: this list must stay empty or
-/// shrink to empty (the test fails on an entry that no longer matches).
-const PENDING_UNWRAP: &[&str] = &[];
-
 const ARCHITECTURE: &str = "ARCHITECTURE.md";
 
 /// The workspace root: two levels above this crate.
@@ -142,7 +122,6 @@ fn every_rust_file_opens_with_a_module_doc() {
 #[test]
 fn no_unwrap_or_expect_outside_tests() {
     let mut findings = Vec::new();
-    let mut pending_used = vec![false; PENDING_UNWRAP.len()];
     let mut scanned = 0;
     for member in &workspace().members {
         let src = root().join(&member.dir).join("src");
@@ -161,36 +140,20 @@ fn no_unwrap_or_expect_outside_tests() {
             scanned += 1;
             let file = shown(&path);
             for (line, text) in source::unwrap_offenders(&read(&path)) {
-                let at = format!("{file}:{line}");
-                let pending = PENDING_UNWRAP
-                    .iter()
-                    .position(|&entry| entry == file || entry == at);
-                match pending {
-                    Some(i) => pending_used[i] = true,
-                    None => findings.push(format!(
-                        "{at}: `{text}` panics outside tests; return an error that names what \
-                         went wrong instead (test code goes under #[cfg(test)] or in tests.rs)"
-                    )),
-                }
+                findings.push(format!(
+                    "{file}:{line}: `{text}` panics outside tests; return an error that names \
+                     what went wrong instead (test code goes under #[cfg(test)] or in tests.rs)"
+                ));
             }
         }
     }
     assert!(scanned > 0, "no source files scanned under crates/*/src");
-    for (entry, used) in PENDING_UNWRAP.iter().zip(pending_used) {
-        if !used {
-            findings.push(format!(
-                "PENDING_UNWRAP lists {entry}, which no longer calls .unwrap()/.expect( outside \
-                 tests; delete the entry from crates/keel-tidy/src/tests.rs"
-            ));
-        }
-    }
     assert_clean("no unwrap()/expect( outside tests", &findings);
 }
 
 #[test]
 fn no_unused_dependencies() {
     let mut findings = Vec::new();
-    let mut pending_used = vec![false; PENDING_UNUSED.len()];
     for member in &workspace().members {
         let sources: Vec<String> = rust_files(&root().join(&member.dir))
             .iter()
@@ -204,23 +167,7 @@ fn no_unused_dependencies() {
             &sources,
         );
         findings.extend(errors);
-        for finding in unused {
-            let pending = PENDING_UNUSED
-                .iter()
-                .position(|&(krate, dep)| krate == finding.krate && dep == finding.dep);
-            match pending {
-                Some(i) => pending_used[i] = true,
-                None => findings.push(finding.to_string()),
-            }
-        }
-    }
-    for (&(krate, dep), used) in PENDING_UNUSED.iter().zip(pending_used) {
-        if !used {
-            findings.push(format!(
-                "PENDING_UNUSED lists ({krate}, {dep}), but {krate} no longer declares {dep} \
-                 without using it; delete the entry from crates/keel-tidy/src/tests.rs"
-            ));
-        }
+        findings.extend(unused.iter().map(ToString::to_string));
     }
     assert_clean("no unused dependencies", &findings);
 }
