@@ -33,6 +33,7 @@ use keel_types::{SharedClock, SystemClock};
 pub use error::{Error, Result};
 pub use jobs::{JobOutput, StoredFile};
 pub use keel_modeldef::{FunctionInfo, ModelDef, file_origin};
+pub use roles::request as role_request;
 
 /// How a Keel instance is set up. Only the binary reads it from the
 /// environment; everything else is handed its parts.

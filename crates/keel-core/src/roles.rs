@@ -34,8 +34,9 @@ fn hints(schema: Option<&AvroSchema>) -> Vec<FieldHint> {
         .collect()
 }
 
-/// The request's options in the resolver's terms.
-pub(crate) fn request(opts: Option<&api::MetricsOptions>) -> Result<RoleRequest> {
+/// A request's metrics options in the resolver's terms (`keel metrics` reads
+/// its flags through this too, so both read options alike).
+pub fn request(opts: Option<&api::MetricsOptions>) -> Result<RoleRequest> {
     let o = opts.cloned().unwrap_or_default();
     Ok(RoleRequest {
         problem_type: o.problem_type.as_deref().map(str::parse).transpose()?,

@@ -31,6 +31,16 @@ pub(crate) trait Persisted: Serialize + DeserializeOwned {
     fn upgrade(from: u64, doc: Value) -> std::result::Result<Value, String>;
 }
 
+/// The upgrade of a document whose fields have not changed since format 0:
+/// format 0 only lacked the number. A document that changes gets its own
+/// upgrade function, with one arm per older format.
+fn unchanged_since_format_0(from: u64, doc: Value) -> std::result::Result<Value, String> {
+    match from {
+        0 => Ok(doc),
+        _ => Err(format!("format {from} is unknown")),
+    }
+}
+
 /// Serializes a document with its format number.
 pub(crate) fn encode<T: Persisted>(doc: &T) -> Result<String> {
     let mut value = serde_json::to_value(doc).map_err(|e| {
@@ -179,10 +189,7 @@ impl Persisted for JobRequest {
     const WHAT: &'static str = "job request";
     const FORMAT: u64 = 1;
     fn upgrade(from: u64, doc: Value) -> std::result::Result<Value, String> {
-        match from {
-            0 => Ok(doc),
-            _ => Err(format!("format {from} is unknown")),
-        }
+        unchanged_since_format_0(from, doc)
     }
 }
 
@@ -213,10 +220,7 @@ impl Persisted for JobResult {
     const WHAT: &'static str = "job result";
     const FORMAT: u64 = 1;
     fn upgrade(from: u64, doc: Value) -> std::result::Result<Value, String> {
-        match from {
-            0 => Ok(doc),
-            _ => Err(format!("format {from} is unknown")),
-        }
+        unchanged_since_format_0(from, doc)
     }
 }
 
@@ -254,10 +258,7 @@ impl Persisted for JobErrorRecord {
     const WHAT: &'static str = "job error";
     const FORMAT: u64 = 1;
     fn upgrade(from: u64, doc: Value) -> std::result::Result<Value, String> {
-        match from {
-            0 => Ok(doc),
-            _ => Err(format!("format {from} is unknown")),
-        }
+        unchanged_since_format_0(from, doc)
     }
 }
 
@@ -292,10 +293,7 @@ impl Persisted for ComparePolicy {
     const WHAT: &'static str = "comparison policy";
     const FORMAT: u64 = 1;
     fn upgrade(from: u64, doc: Value) -> std::result::Result<Value, String> {
-        match from {
-            0 => Ok(doc),
-            _ => Err(format!("format {from} is unknown")),
-        }
+        unchanged_since_format_0(from, doc)
     }
 }
 
@@ -381,9 +379,6 @@ impl Persisted for ModelDefinition {
     const WHAT: &'static str = "model definition";
     const FORMAT: u64 = 1;
     fn upgrade(from: u64, doc: Value) -> std::result::Result<Value, String> {
-        match from {
-            0 => Ok(doc),
-            _ => Err(format!("format {from} is unknown")),
-        }
+        unchanged_since_format_0(from, doc)
     }
 }

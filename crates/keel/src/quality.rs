@@ -91,7 +91,12 @@ impl RoleArgs {
         if self.is_empty() {
             return Ok(None);
         }
-        Ok(Some(api::MetricsOptions {
+        self.all_options().map(Some)
+    }
+
+    /// The API's options the flags make, given or not.
+    fn all_options(&self) -> anyhow::Result<api::MetricsOptions> {
+        Ok(api::MetricsOptions {
             problem_type: self.problem_type.clone(),
             label: self.label.clone(),
             probability: self.probability.clone(),
@@ -103,28 +108,13 @@ impl RoleArgs {
             seed: self.seed,
             curve_points: self.curve_points,
             subsamples: self.subsamples,
-        }))
+        })
     }
 
-    /// The request the flags make, for the metrics crate's role resolver.
+    /// The request the flags make, for the metrics crate's role resolver,
+    /// read exactly as a metrics job reads the same options.
     fn request(&self) -> anyhow::Result<RoleRequest> {
-        Ok(RoleRequest {
-            problem_type: self
-                .problem_type
-                .as_deref()
-                .map(str::parse::<ProblemType>)
-                .transpose()?,
-            label: self.label.clone(),
-            probability: self.probability.clone(),
-            prediction: self.prediction.clone(),
-            threshold: self.threshold,
-            positive_label: self.positive_label.clone(),
-            protected: self.protected.clone(),
-            reference_groups: self.reference_groups()?,
-            seed: self.seed,
-            curve_points: self.curve_points,
-            subsamples: self.subsamples,
-        })
+        Ok(keel_core::role_request(Some(&self.all_options()?))?)
     }
 }
 

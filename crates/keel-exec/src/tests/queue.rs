@@ -174,11 +174,9 @@ async fn a_cancel_request_stops_the_running_job() {
     assert_eq!(after.error.unwrap().kind, JobErrorKind::Cancelled);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn shutdown_stops_running_jobs_and_records_them_stopped() {
-    let h = Harness::new().await;
-    let job = scoring_job(&h).await;
-    h.runtime.set(Behaviour::UntilStopped);
+/// Runs the job loop until `job` runs, then shuts it down and waits for the
+/// loop to end (it must, within the grace period and a margin).
+async fn run_then_shut_down(h: &Harness, job: keel_types::JobId) {
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let exec = h.exec.clone();
     let queue = tokio::spawn(async move {
@@ -187,12 +185,20 @@ async fn shutdown_stops_running_jobs_and_records_them_stopped() {
         })
         .await
     });
-    h.until(job.id, |j| j.status == JobStatus::InProgress).await;
+    h.until(job, |j| j.status == JobStatus::InProgress).await;
     tx.send(()).unwrap();
     tokio::time::timeout(Duration::from_secs(5), queue)
         .await
         .expect("the loop ends within the grace period")
         .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_stops_running_jobs_and_records_them_stopped() {
+    let h = Harness::new().await;
+    let job = scoring_job(&h).await;
+    h.runtime.set(Behaviour::UntilStopped);
+    run_then_shut_down(&h, job.id).await;
     let after = h.job(job.id).await;
     assert_eq!(after.status, JobStatus::Stopped);
     let e = after.error.unwrap();
@@ -206,20 +212,7 @@ async fn shutdown_records_a_job_that_ignores_its_stop_after_the_grace_period() {
     let job = scoring_job(&h).await;
     let gate = Gate::default();
     h.runtime.set(Behaviour::Gate(gate.clone()));
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let exec = h.exec.clone();
-    let queue = tokio::spawn(async move {
-        exec.run_queue(2, async {
-            let _ = rx.await;
-        })
-        .await
-    });
-    h.until(job.id, |j| j.status == JobStatus::InProgress).await;
-    tx.send(()).unwrap();
-    tokio::time::timeout(Duration::from_secs(5), queue)
-        .await
-        .expect("the loop ends after the grace period")
-        .unwrap();
+    run_then_shut_down(&h, job.id).await;
     let after = h.job(job.id).await;
     assert_eq!(after.status, JobStatus::Stopped);
     assert!(
