@@ -105,6 +105,18 @@ pub struct Functions {
     pub train: Option<Function>,
 }
 
+impl Functions {
+    /// The function of this kind, if the model has one.
+    pub fn get(&self, kind: keel_types::FunctionKind) -> Option<&Function> {
+        match kind {
+            keel_types::FunctionKind::Init => self.init.as_ref(),
+            keel_types::FunctionKind::Score => self.score.as_ref(),
+            keel_types::FunctionKind::Metrics => self.metrics.as_ref(),
+            keel_types::FunctionKind::Train => self.train.as_ref(),
+        }
+    }
+}
+
 /// A file of a model version.
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema, PartialEq)]
 pub struct File {

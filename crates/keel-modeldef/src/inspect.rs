@@ -52,6 +52,16 @@ pub struct Functions {
 }
 
 impl Functions {
+    /// The function of this kind, if the model has one.
+    pub fn get(&self, kind: Kind) -> Option<&FunctionInfo> {
+        match kind {
+            Kind::Init => self.init.as_ref(),
+            Kind::Score => self.score.as_ref(),
+            Kind::Metrics => self.metrics.as_ref(),
+            Kind::Train => self.train.as_ref(),
+        }
+    }
+
     fn slot(&mut self, kind: Kind) -> &mut Option<FunctionInfo> {
         match kind {
             Kind::Init => &mut self.init,

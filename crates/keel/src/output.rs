@@ -8,6 +8,7 @@ use anyhow::Context;
 use clap::ValueEnum;
 use keel_api_model as api;
 use keel_core::ModelDef;
+use keel_types::FunctionKind;
 use serde::Serialize;
 
 /// Prints a line to stdout, ignoring a closed pipe (`keel job result | head`).
@@ -72,14 +73,12 @@ fn kv(pairs: &[(&str, String)]) {
     }
 }
 
-fn func(f: &Option<api::Function>) -> String {
+/// A function as a row shows it: name, file, line, and whether it takes batches.
+fn func(f: Option<(&str, &str, u32, bool)>) -> String {
     match f {
-        Some(f) => format!(
-            "{}() at {}:{}{}",
-            f.name,
-            f.file,
-            f.line,
-            if f.batch { " (batch)" } else { "" }
+        Some((name, file, line, batch)) => format!(
+            "{name}() at {file}:{line}{}",
+            if batch { " (batch)" } else { "" }
         ),
         None => "-".into(),
     }
@@ -89,23 +88,16 @@ pub fn inspect(fmt: Format, def: &ModelDef) -> anyhow::Result<()> {
     if fmt == Format::Json {
         return json(def);
     }
-    let f = |x: &Option<keel_core::FunctionInfo>| match x {
-        Some(x) => format!(
-            "{}() at {}:{}{}",
-            x.name,
-            x.file,
-            x.line,
-            if x.batch { " (batch)" } else { "" }
-        ),
-        None => "-".into(),
+    let f = |x: Option<&keel_core::FunctionInfo>| {
+        func(x.map(|x| (x.name.as_str(), x.file.as_str(), x.line, x.batch)))
     };
-    kv(&[
-        ("name", def.name.clone()),
-        ("source", def.source.clone()),
-        ("init", f(&def.functions.init)),
-        ("score", f(&def.functions.score)),
-        ("metrics", f(&def.functions.metrics)),
-        ("train", f(&def.functions.train)),
+    let mut rows = vec![("name", def.name.clone()), ("source", def.source.clone())];
+    rows.extend(
+        FunctionKind::ALL
+            .into_iter()
+            .map(|k| (k.as_str(), f(def.functions.get(k)))),
+    );
+    rows.extend([
         (
             "input schema",
             def.input_schema.clone().unwrap_or("-".into()),
@@ -124,6 +116,7 @@ pub fn inspect(fmt: Format, def: &ModelDef) -> anyhow::Result<()> {
         ),
         ("content hash", def.content_hash.clone()),
     ]);
+    kv(&rows);
     outln!();
     table(
         &["FILE", "ROLE", "SIZE", "SHA256"],
@@ -206,16 +199,21 @@ pub fn version(fmt: Format, v: &api::Version) -> anyhow::Result<()> {
     if fmt == Format::Json {
         return json(v);
     }
-    kv(&[
+    let mut rows = vec![
         ("model", format!("{} ({})", v.model_name, v.model_id)),
         ("version", format!("{} ({})", v.number, v.id)),
         ("aliases", v.aliases.join(", ")),
         ("created", v.created_at.to_rfc3339()),
         ("source", v.source.clone()),
-        ("init", func(&v.functions.init)),
-        ("score", func(&v.functions.score)),
-        ("metrics", func(&v.functions.metrics)),
-        ("train", func(&v.functions.train)),
+    ];
+    rows.extend(FunctionKind::ALL.into_iter().map(|k| {
+        let f = v.functions.get(k);
+        (
+            k.as_str(),
+            func(f.map(|f| (f.name.as_str(), f.file.as_str(), f.line, f.batch))),
+        )
+    }));
+    rows.extend([
         ("input schema", v.input_schema.clone().unwrap_or("-".into())),
         (
             "output schema",
@@ -229,6 +227,7 @@ pub fn version(fmt: Format, v: &api::Version) -> anyhow::Result<()> {
         ("content hash", v.content_hash.clone()),
         ("files", v.files.len().to_string()),
     ]);
+    kv(&rows);
     Ok(())
 }
 
