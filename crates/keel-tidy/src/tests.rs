@@ -119,6 +119,27 @@ fn every_rust_file_opens_with_a_module_doc() {
     assert_clean("every .rs file opens with //!", &findings);
 }
 
+/// The most lines a source file may have: a longer one is several rooms.
+const MAX_LINES: usize = 1000;
+
+#[test]
+fn no_rust_file_is_over_the_line_limit() {
+    let findings: Vec<String> = rust_files(&root().join("crates"))
+        .iter()
+        .filter_map(|path| {
+            let lines = read(path).lines().count();
+            (lines > MAX_LINES).then(|| {
+                format!(
+                    "{}: has {lines} lines, more than {MAX_LINES}; split it into modules, one \
+                     concern each",
+                    shown(path)
+                )
+            })
+        })
+        .collect();
+    assert_clean("no .rs file is over the line limit", &findings);
+}
+
 #[test]
 fn no_unwrap_or_expect_outside_tests() {
     let mut findings = Vec::new();
