@@ -1,0 +1,443 @@
+//! Model directories written from a fixture, each with the definition or the
+//! error `inspect` must give: one table, each case checked by `check`.
+//!
+//! A fixture is a list of files, each opened by a `//- PATH` line and followed
+//! by its contents. Paths are relative to the model directory; `../` paths are
+//! written beside it. A marker line can also say `//- PATH -> TARGET` (a
+//! symbolic link), `//- PATH zip ENTRY` (a zip archive holding one small file
+//! named `ENTRY`) or `//- PATH extra` (a file given to `inspect` as an extra
+//! attachment). The outcome is rendered as text by `render_def` or
+//! `render_error` and must match the expected pattern, where `[..]` stands for
+//! any text.
+
+use std::fmt::Write as _;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use keel_modeldef::{Error, FunctionInfo, ModelDef, file_origin, inspect};
+
+use crate::small_zip;
+
+/// Each case: its name, its fixture, and the rendered outcome.
+const CASES: &[(&str, &str, &str)] = &[
+    (
+        "manifest_wins_over_tags",
+        r#"
+//- model.py
+# modelop.score
+def tagged(r):
+    return r
+
+def batch_score(df, extra=1):
+    return df
+
+def setup():
+    pass
+//- old.py
+# modelop.score
+def score(r):
+    return r
+//- schemas/in.avsc
+{"type": "record", "name": "input", "fields": [
+  {"name": "id", "type": "int"}, {"name": "amount", "type": "double"}]}
+//- reqs/base.txt
+numpy
+//- keel.toml
+name = "fraud"
+source = "model.py"
+
+[functions]
+init = "setup"
+score = "batch_score"
+score_batch = true
+
+[schemas]
+input = "schemas/in.avsc"
+
+[platform]
+python = "3.11"
+requirements = "reqs/base.txt"
+"#,
+        "\
+name: fraud
+source: model.py, module model
+init: setup, model.py line 8, ()
+score: batch_score, model.py line 5, batch, (df, extra)
+metrics: none
+train: none
+schemas: input schemas/in.avsc, output none
+platform: python 3.11, requirements [numpy] from reqs/base.txt
+files:
+  keel.toml manifest 200
+  model.py source 112
+  old.py source 43
+  reqs/base.txt requirements 6
+  schemas/in.avsc schema 120
+",
+    ),
+    (
+        "manifest_names_a_missing_function",
+        r#"
+//- model.py
+# modelop.score
+def score(r):
+    return r
+//- keel.toml
+[functions]
+score = "score"
+metrics = "missing"
+"#,
+        "Manifest InvalidModel: keel.toml: line 3[..]'def missing(...):'[..]",
+    ),
+    (
+        "manifest_names_a_missing_schema",
+        r#"
+//- model.py
+# modelop.score
+def score(r):
+    return r
+//- keel.toml
+[schemas]
+input = "nope.avsc"
+"#,
+        "Manifest InvalidModel: keel.toml: line 2[..]nope.avsc[..]",
+    ),
+    (
+        "manifest_has_an_unknown_key",
+        r#"
+//- model.py
+# modelop.score
+def score(r):
+    return r
+//- keel.toml
+[platform]
+pyton = "3.11"
+"#,
+        "Manifest InvalidModel: keel.toml: [..]line 2[..]pyton[..]",
+    ),
+    (
+        "no_score_function_is_explained",
+        r#"
+//- model.py
+def score(r):
+    return r
+"#,
+        "InvalidModel InvalidModel: [..]No score function[..]# modelop.score\n    def score(record):[..]",
+    ),
+    (
+        "two_score_functions_are_ambiguous",
+        r#"
+//- model.py
+# modelop.score
+def score(r):
+    return r
+//- other.py
+
+# keel.score
+def s(r):
+    return r
+"#,
+        "InvalidModel InvalidModel: [..]model.py (line 1), other.py (line 2)[..]source = \"model.py\"[..]",
+    ),
+    (
+        "the_manifest_source_resolves_two_score_functions",
+        r#"
+//- model.py
+# modelop.score
+def score(r):
+    return r
+//- other.py
+
+# keel.score
+def s(r):
+    return r
+//- keel.toml
+source = "other.py"
+"#,
+        "\
+name: m
+source: other.py, module other
+init: none
+score: s, other.py line 3, (r)
+metrics: none
+train: none
+schemas: input none, output none
+platform: python none, requirements [] from none
+files:
+  keel.toml manifest 20
+  model.py source 43
+  other.py source 37
+",
+    ),
+    (
+        "a_tag_in_a_helper_module_is_reported",
+        r#"
+//- model.py
+# modelop.score
+def score(r):
+    return r
+//- other.py
+# modelop.metrics
+def m(df):
+    return {}
+"#,
+        "Source InvalidModel: other.py:1: [..]helper module[..]",
+    ),
+    (
+        "an_invalid_schema_fails_with_the_file_name",
+        r#"
+//- model.py
+# modelop.score
+def score(r):
+    return r
+//- output_schema.avsc
+{"type": "record", "fields": 
+"#,
+        "Schema InvalidSchema: [..]output_schema.avsc[..]",
+    ),
+    (
+        "an_unsafe_archive_attachment_fails_registration",
+        r#"
+//- model.py
+# modelop.score
+def score(r):
+    return r
+//- assets/bad.zip zip ../../escape.txt
+"#,
+        "UnsafeArchive UnsafeArchive: [..]assets/bad.zip[..]'../../escape.txt'[..]",
+    ),
+    (
+        "extra_attachments_join_the_top_level",
+        r#"
+//- model.py
+# modelop.score
+def score(r):
+    return r
+//- ../elsewhere/weights.bin extra
+0123
+"#,
+        "\
+name: m
+source: model.py, module model
+init: none
+score: score, model.py line 2, (r)
+metrics: none
+train: none
+schemas: input none, output none
+platform: python none, requirements [] from none
+files:
+  model.py source 43
+  weights.bin attachment 5 from ../elsewhere/weights.bin
+",
+    ),
+    (
+        "an_extra_attachment_cannot_shadow_a_model_file",
+        r#"
+//- model.py
+# modelop.score
+def score(r):
+    return r
+//- weights.bin
+clash
+//- ../elsewhere/weights.bin extra
+0123
+"#,
+        "InvalidModel InvalidModel: [..]already has a file of that name[..]",
+    ),
+];
+
+#[test]
+fn table() {
+    let mut failed = Vec::new();
+    for &(name, fixture, expect) in CASES {
+        let actual = outcome(fixture);
+        if !matches(expect, &actual) {
+            eprintln!("case {name} differs\nexpected:\n{expect}\nactual:\n{actual}\n");
+            failed.push(name);
+        }
+    }
+    assert!(
+        failed.is_empty(),
+        "{} of {} cases failed: {}",
+        failed.len(),
+        CASES.len(),
+        failed.join(", ")
+    );
+}
+
+/// Links are refused wherever they point; creating one needs a unix system.
+#[test]
+#[cfg(unix)]
+fn symlinks_are_refused() {
+    check(
+        r#"
+//- model.py
+# modelop.score
+def score(r):
+    return r
+//- ../secret.txt
+secret
+//- link.txt -> ../secret.txt
+"#,
+        "InvalidModel InvalidModel: [..]link.txt[..]symbolic link[..]",
+    );
+}
+
+/// Writes `fixture`, inspects it and compares the outcome with `expect`.
+fn check(fixture: &str, expect: &str) {
+    let actual = outcome(fixture);
+    assert!(
+        matches(expect, &actual),
+        "expected:\n{expect}\nactual:\n{actual}"
+    );
+}
+
+/// Writes `fixture` into a fresh directory `m` and renders what `inspect` makes of it.
+fn outcome(fixture: &str) -> String {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("m");
+    fs::create_dir_all(&dir).unwrap();
+    let extras = write_fixture(tmp.path(), &dir, fixture);
+    match inspect(&dir, &extras) {
+        Ok(def) => render_def(&def, tmp.path(), &dir, &extras),
+        Err(err) => render_error(&err),
+    }
+}
+
+/// Writes the files of `fixture` and returns the extra attachments it names.
+fn write_fixture(root: &Path, dir: &Path, fixture: &str) -> Vec<PathBuf> {
+    let resolve = |rel: &str| match rel.strip_prefix("../") {
+        Some(outside) => root.join(outside),
+        None => dir.join(rel),
+    };
+    let mut extras = Vec::new();
+    let mut lines = fixture.lines().skip_while(|l| l.is_empty()).peekable();
+    while let Some(marker) = lines.next() {
+        let spec = marker
+            .strip_prefix("//- ")
+            .unwrap_or_else(|| panic!("not a fixture marker: {marker:?}"));
+        let mut body = String::new();
+        while let Some(line) = lines.next_if(|l| !l.starts_with("//- ")) {
+            body.push_str(line);
+            body.push('\n');
+        }
+        let words: Vec<&str> = spec.split(' ').collect();
+        match words.as_slice() {
+            [path, "->", target] => {
+                let link = resolve(path);
+                fs::create_dir_all(link.parent().unwrap()).unwrap();
+                #[cfg(unix)]
+                std::os::unix::fs::symlink(target, &link).unwrap();
+                #[cfg(not(unix))]
+                panic!("a symbolic link to {target} needs a unix system");
+            }
+            [path, "zip", entry] => small_zip(&resolve(path), entry),
+            [path, "extra"] => {
+                let file = resolve(path);
+                fs::create_dir_all(file.parent().unwrap()).unwrap();
+                fs::write(&file, &body).unwrap();
+                extras.push(file);
+            }
+            [path] => {
+                let file = resolve(path);
+                fs::create_dir_all(file.parent().unwrap()).unwrap();
+                fs::write(&file, &body).unwrap();
+            }
+            _ => panic!("cannot read the fixture marker {marker:?}"),
+        }
+    }
+    extras
+}
+
+/// A definition's fields, one a line, then each file with its role, size and,
+/// for extra attachments, where it comes from.
+fn render_def(def: &ModelDef, root: &Path, dir: &Path, extras: &[PathBuf]) -> String {
+    let function = |f: &Option<FunctionInfo>| match f {
+        None => "none".to_string(),
+        Some(f) => format!(
+            "{}, {} line {},{} ({})",
+            f.name,
+            f.file,
+            f.line,
+            if f.batch { " batch," } else { "" },
+            f.params.join(", ")
+        ),
+    };
+    let or_none = |v: &Option<String>| v.clone().unwrap_or_else(|| "none".to_string());
+    let p = &def.platform;
+    let mut text = format!(
+        "name: {}\nsource: {}, module {}\ninit: {}\nscore: {}\nmetrics: {}\ntrain: {}\n\
+         schemas: input {}, output {}\n\
+         platform: python {}, requirements [{}] from {}\nfiles:\n",
+        def.name,
+        def.source,
+        def.module,
+        function(&def.functions.init),
+        function(&def.functions.score),
+        function(&def.functions.metrics),
+        function(&def.functions.train),
+        or_none(&def.input_schema),
+        or_none(&def.output_schema),
+        or_none(&p.python_version),
+        p.requirements.join(", "),
+        or_none(&p.requirements_file),
+    );
+    for f in &def.files {
+        let role = format!("{:?}", f.role).to_lowercase();
+        let _ = write!(text, "  {} {role} {}", f.path, f.size);
+        let origin = file_origin(dir, extras, &f.path);
+        if origin != dir.join(&f.path) {
+            let outside = origin.strip_prefix(root).unwrap_or(&origin);
+            let _ = write!(text, " from ../{}", outside.display());
+        }
+        text.push('\n');
+    }
+    text
+}
+
+/// An error as its variant, its code and its message.
+fn render_error(err: &Error) -> String {
+    let debug = format!("{err:?}");
+    let variant = debug
+        .split(|c: char| !c.is_alphanumeric())
+        .next()
+        .unwrap_or_default();
+    format!("{variant} {:?}: {err}", err.code())
+}
+
+/// True when `text` is `pattern`, where each `[..]` in the pattern stands for
+/// any text (newlines included).
+fn matches(pattern: &str, text: &str) -> bool {
+    let parts: Vec<&str> = pattern.split("[..]").collect();
+    let [first, middle @ .., last] = parts.as_slice() else {
+        return pattern == text;
+    };
+    let Some(mut rest) = text.strip_prefix(first) else {
+        return false;
+    };
+    for part in middle {
+        match rest.find(part) {
+            Some(at) => rest = &rest[at + part.len()..],
+            None => return false,
+        }
+    }
+    rest.ends_with(last)
+}
+
+#[test]
+fn patterns_match_as_documented() {
+    for (pattern, text, want) in [
+        ("abc", "abc", true),
+        ("abc", "abcd", false),
+        ("a[..]c", "abbbc", true),
+        ("a[..]c", "ac", true),
+        ("a[..]c", "acb", false),
+        ("[..]b[..]", "abc", true),
+        ("[..]b[..]", "ac", false),
+        ("a[..]b[..]c", "a\nc\nb\nc", true),
+        ("a[..]b[..]c", "acb", false),
+        ("[..]", "", true),
+    ] {
+        assert_eq!(matches(pattern, text), want, "{pattern:?} on {text:?}");
+    }
+}
