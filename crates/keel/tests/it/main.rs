@@ -1,0 +1,9 @@
+//! End-to-end tests of the `keel` binary: real model directories, real data
+//! files and real Python workers, in embedded mode and against a real server.
+
+mod failures;
+mod jobs;
+mod quality;
+mod registry;
+mod server;
+mod support;
