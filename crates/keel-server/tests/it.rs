@@ -114,6 +114,227 @@ fn escaping_tar_gz() -> std::io::Result<Vec<u8>> {
     tar.into_inner()?.finish()
 }
 
+/// A request the API must refuse, and the problem it must answer with (whose
+/// instance is always the request's path).
+struct Refusal {
+    /// What is wrong with the request.
+    what: &'static str,
+    method: reqwest::Method,
+    path: &'static str,
+    body: Body,
+    status: StatusCode,
+    code: &'static str,
+    /// The problem's detail, where `[..]` matches any text.
+    detail: &'static str,
+}
+
+/// The body of a refused request.
+enum Body {
+    /// No body at all.
+    Empty,
+    /// A JSON document, sent as reqwest's `json` sends it.
+    Json(&'static str),
+    /// Bytes with the given content type, or none.
+    Raw(Option<&'static str>, &'static [u8]),
+    /// A gzip'd tar made by the function.
+    Archive(fn() -> std::io::Result<Vec<u8>>),
+}
+
+const REFUSED: &[Refusal] = &[
+    Refusal {
+        what: "an unknown model",
+        method: reqwest::Method::GET,
+        path: "/api/v1/models/nope",
+        body: Body::Empty,
+        status: StatusCode::NOT_FOUND,
+        code: "NOT_FOUND",
+        detail: "[..]nope[..]",
+    },
+    Refusal {
+        what: "an unknown route: also a problem, not an empty 404",
+        method: reqwest::Method::GET,
+        path: "/api/v1/nothing-here",
+        body: Body::Empty,
+        status: StatusCode::NOT_FOUND,
+        code: "NOT_FOUND",
+        detail: "[..]",
+    },
+    Refusal {
+        what: "a job id that is not a UUID",
+        method: reqwest::Method::GET,
+        path: "/api/v1/jobs/not-a-uuid",
+        body: Body::Empty,
+        status: StatusCode::BAD_REQUEST,
+        code: "INVALID_ARGUMENT",
+        detail: "[..]not-a-uuid[..]",
+    },
+    Refusal {
+        what: "a well-formed but unknown job id",
+        method: reqwest::Method::GET,
+        path: "/api/v1/jobs/0190b1a2-7c3d-7e4f-8a5b-6c7d8e9f0a1b",
+        body: Body::Empty,
+        status: StatusCode::NOT_FOUND,
+        code: "NOT_FOUND",
+        detail: "[..]",
+    },
+    Refusal {
+        what: "a job body of the wrong shape",
+        method: reqwest::Method::POST,
+        path: "/api/v1/jobs",
+        body: Body::Json(r#"{"kind": 1}"#),
+        status: StatusCode::BAD_REQUEST,
+        code: "INVALID_ARGUMENT",
+        detail: "[..]kind[..]",
+    },
+    Refusal {
+        what: "a job body of broken JSON",
+        method: reqwest::Method::POST,
+        path: "/api/v1/jobs",
+        body: Body::Raw(Some("application/json"), b"{not json"),
+        status: StatusCode::BAD_REQUEST,
+        code: "INVALID_ARGUMENT",
+        detail: "[..]",
+    },
+    Refusal {
+        what: "a job body without a JSON content type",
+        method: reqwest::Method::POST,
+        path: "/api/v1/jobs",
+        body: Body::Raw(None, b"{}"),
+        status: StatusCode::BAD_REQUEST,
+        code: "INVALID_ARGUMENT",
+        detail: "[..]",
+    },
+    Refusal {
+        what: "a job for a model that does not exist",
+        method: reqwest::Method::POST,
+        path: "/api/v1/jobs",
+        body: Body::Json(
+            r#"{
+                "kind": "scoring",
+                "model": "ghost",
+                "input": {"kind": "path", "uri": "in.csv"},
+                "output": {"kind": "embedded", "name": "out.csv"}
+            }"#,
+        ),
+        status: StatusCode::NOT_FOUND,
+        code: "NOT_FOUND",
+        detail: "[..]",
+    },
+    Refusal {
+        what: "a malformed query value",
+        method: reqwest::Method::GET,
+        path: "/api/v1/models?max_results=lots",
+        body: Body::Empty,
+        status: StatusCode::BAD_REQUEST,
+        code: "INVALID_ARGUMENT",
+        detail: "[..]",
+    },
+    Refusal {
+        what: "an upload without a name",
+        method: reqwest::Method::POST,
+        path: "/api/v1/uploads",
+        body: Body::Raw(None, b"a,b\n1,2\n"),
+        status: StatusCode::BAD_REQUEST,
+        code: "INVALID_ARGUMENT",
+        detail: "[..]",
+    },
+    Refusal {
+        what: "an archive that escapes its directory",
+        method: reqwest::Method::POST,
+        path: "/api/v1/models/evil/versions",
+        body: Body::Archive(escaping_tar_gz),
+        status: StatusCode::UNPROCESSABLE_ENTITY,
+        code: "UNSAFE_ARCHIVE",
+        detail: "The archive in the request body is unsafe: its entry '../evil.py'[..]",
+    },
+    Refusal {
+        what: "an empty registration body",
+        method: reqwest::Method::POST,
+        path: "/api/v1/models/empty/versions",
+        body: Body::Empty,
+        status: StatusCode::BAD_REQUEST,
+        code: "INVALID_ARGUMENT",
+        detail: "[..]",
+    },
+    Refusal {
+        what: "a registration that is not an archive at all",
+        method: reqwest::Method::POST,
+        path: "/api/v1/models/junk/versions",
+        body: Body::Raw(Some("application/gzip"), b"this is not gzip"),
+        status: StatusCode::UNPROCESSABLE_ENTITY,
+        code: "INVALID_MODEL",
+        detail: "The archive in the request body cannot be read[..]",
+    },
+];
+
+/// Sends the refused request and checks the problem it gets back.
+async fn refused(s: &Server, case: &Refusal) -> TestResult {
+    let request = s.http.request(case.method.clone(), s.url(case.path));
+    let request = match &case.body {
+        Body::Empty => request,
+        Body::Json(text) => request.json(&serde_json::from_str::<serde_json::Value>(text)?),
+        Body::Raw(content_type, bytes) => {
+            let request = match content_type {
+                Some(ct) => request.header("content-type", *ct),
+                None => request,
+            };
+            request.body(*bytes)
+        }
+        Body::Archive(make) => request
+            .header("content-type", "application/gzip")
+            .body(make()?),
+    };
+    let p = expect_problem(request.send().await?, case.status, case.code).await?;
+    assert!(
+        matches(case.detail, &p.detail),
+        "{}: the detail {:?} does not match {:?}",
+        case.what,
+        p.detail,
+        case.detail
+    );
+    // The instance is the request's path, without its query.
+    let path = case.path.split('?').next();
+    assert_eq!(p.instance.as_deref(), path, "{}", case.what);
+    Ok(())
+}
+
+/// True when `text` is `pattern`, where each `[..]` in the pattern stands for
+/// any text (newlines included).
+fn matches(pattern: &str, text: &str) -> bool {
+    let parts: Vec<&str> = pattern.split("[..]").collect();
+    let [first, middle @ .., last] = parts.as_slice() else {
+        return pattern == text;
+    };
+    let Some(mut rest) = text.strip_prefix(first) else {
+        return false;
+    };
+    for part in middle {
+        match rest.find(part) {
+            Some(at) => rest = &rest[at + part.len()..],
+            None => return false,
+        }
+    }
+    rest.ends_with(last)
+}
+
+#[test]
+fn patterns_match_as_documented() {
+    for (pattern, text, want) in [
+        ("abc", "abc", true),
+        ("abc", "abcd", false),
+        ("a[..]c", "abbbc", true),
+        ("a[..]c", "ac", true),
+        ("a[..]c", "acb", false),
+        ("[..]b[..]", "abc", true),
+        ("[..]b[..]", "ac", false),
+        ("a[..]b[..]c", "a\nc\nb\nc", true),
+        ("a[..]b[..]c", "acb", false),
+        ("[..]", "", true),
+    ] {
+        assert_eq!(matches(pattern, text), want, "{pattern:?} on {text:?}");
+    }
+}
+
 #[tokio::test]
 async fn health_openapi_and_problems() -> TestResult {
     let s = Server::start().await?;
@@ -152,92 +373,13 @@ async fn health_openapi_and_problems() -> TestResult {
     assert!(doc["paths"]["/api/v1/jobs"]["post"]["responses"]["202"].is_object());
     assert!(doc["components"]["schemas"]["Problem"].is_object());
 
-    // Unknown model: 404 with the request path as the instance.
-    let p = expect_problem(
-        s.get("/api/v1/models/nope").await?,
-        StatusCode::NOT_FOUND,
-        "NOT_FOUND",
-    )
-    .await?;
-    assert_eq!(p.instance.as_deref(), Some("/api/v1/models/nope"));
-    assert!(p.detail.contains("nope"), "{}", p.detail);
-
-    // Unknown route: also a problem, not an empty 404.
-    expect_problem(
-        s.get("/api/v1/nothing-here").await?,
-        StatusCode::NOT_FOUND,
-        "NOT_FOUND",
-    )
-    .await?;
-
-    // A job id that is not a UUID.
-    let p = expect_problem(
-        s.get("/api/v1/jobs/not-a-uuid").await?,
-        StatusCode::BAD_REQUEST,
-        "INVALID_ARGUMENT",
-    )
-    .await?;
-    assert!(p.detail.contains("not-a-uuid"), "{}", p.detail);
-
-    // A well-formed but unknown job id.
-    expect_problem(
-        s.get("/api/v1/jobs/0190b1a2-7c3d-7e4f-8a5b-6c7d8e9f0a1b")
-            .await?,
-        StatusCode::NOT_FOUND,
-        "NOT_FOUND",
-    )
-    .await?;
-
-    // Malformed job bodies: wrong shape, broken JSON, and no JSON content type.
-    let resp = s
-        .http
-        .post(s.url("/api/v1/jobs"))
-        .json(&json!({"kind": 1}))
-        .send()
-        .await?;
-    let p = expect_problem(resp, StatusCode::BAD_REQUEST, "INVALID_ARGUMENT").await?;
-    assert!(p.detail.contains("kind"), "{}", p.detail);
-    let resp = s
-        .http
-        .post(s.url("/api/v1/jobs"))
-        .header("content-type", "application/json")
-        .body("{not json")
-        .send()
-        .await?;
-    expect_problem(resp, StatusCode::BAD_REQUEST, "INVALID_ARGUMENT").await?;
-    let resp = s.http.post(s.url("/api/v1/jobs")).body("{}").send().await?;
-    expect_problem(resp, StatusCode::BAD_REQUEST, "INVALID_ARGUMENT").await?;
-
-    // A job for a model that does not exist.
-    let resp = s
-        .http
-        .post(s.url("/api/v1/jobs"))
-        .json(&json!({
-            "kind": "scoring",
-            "model": "ghost",
-            "input": {"kind": "path", "uri": "in.csv"},
-            "output": {"kind": "embedded", "name": "out.csv"}
-        }))
-        .send()
-        .await?;
-    expect_problem(resp, StatusCode::NOT_FOUND, "NOT_FOUND").await?;
-
-    // A malformed query value.
-    expect_problem(
-        s.get("/api/v1/models?max_results=lots").await?,
-        StatusCode::BAD_REQUEST,
-        "INVALID_ARGUMENT",
-    )
-    .await?;
-
-    // An upload without a name.
-    let resp = s
-        .http
-        .post(s.url("/api/v1/uploads"))
-        .body("a,b\n1,2\n")
-        .send()
-        .await?;
-    expect_problem(resp, StatusCode::BAD_REQUEST, "INVALID_ARGUMENT").await?;
+    // Requests the API refuses, each answered with its problem document.
+    for case in REFUSED {
+        refused(&s, case).await?;
+    }
+    // Nothing refused, the unsafe archive included, left a model behind.
+    let models: Page<Model> = s.get("/api/v1/models").await?.json().await?;
+    assert!(models.items.is_empty(), "{:?}", models.items);
 
     // An upload with a name is stored with its size and hash.
     let resp = s
@@ -251,48 +393,6 @@ async fn health_openapi_and_problems() -> TestResult {
     assert_eq!(up.name, "small.csv");
     assert_eq!(up.size, 8);
     assert_eq!(up.sha256.len(), 64);
-
-    // Archives that escape their directory are refused, and leave no model behind.
-    let resp = s
-        .http
-        .post(s.url("/api/v1/models/evil/versions"))
-        .header("content-type", "application/gzip")
-        .body(escaping_tar_gz()?)
-        .send()
-        .await?;
-    let p = expect_problem(resp, StatusCode::UNPROCESSABLE_ENTITY, "UNSAFE_ARCHIVE").await?;
-    assert!(
-        p.detail
-            .starts_with("The archive in the request body is unsafe: its entry '../evil.py'"),
-        "{}",
-        p.detail
-    );
-    let models: Page<Model> = s.get("/api/v1/models").await?.json().await?;
-    assert!(models.items.is_empty(), "{:?}", models.items);
-
-    // An empty registration body.
-    let resp = s
-        .http
-        .post(s.url("/api/v1/models/empty/versions"))
-        .send()
-        .await?;
-    expect_problem(resp, StatusCode::BAD_REQUEST, "INVALID_ARGUMENT").await?;
-
-    // A registration that is not an archive at all.
-    let resp = s
-        .http
-        .post(s.url("/api/v1/models/junk/versions"))
-        .header("content-type", "application/gzip")
-        .body("this is not gzip")
-        .send()
-        .await?;
-    let p = expect_problem(resp, StatusCode::UNPROCESSABLE_ENTITY, "INVALID_MODEL").await?;
-    assert!(
-        p.detail
-            .starts_with("The archive in the request body cannot be read"),
-        "{}",
-        p.detail
-    );
 
     s.shutdown().await
 }
