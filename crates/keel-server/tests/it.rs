@@ -286,7 +286,7 @@ async fn refused(s: &Server, case: &Refusal) -> TestResult {
     };
     let p = expect_problem(request.send().await?, case.status, case.code).await?;
     assert!(
-        matches(case.detail, &p.detail),
+        keel_testkit::matches(case.detail, &p.detail),
         "{}: the detail {:?} does not match {:?}",
         case.what,
         p.detail,
@@ -296,43 +296,6 @@ async fn refused(s: &Server, case: &Refusal) -> TestResult {
     let path = case.path.split('?').next();
     assert_eq!(p.instance.as_deref(), path, "{}", case.what);
     Ok(())
-}
-
-/// True when `text` is `pattern`, where each `[..]` in the pattern stands for
-/// any text (newlines included).
-fn matches(pattern: &str, text: &str) -> bool {
-    let parts: Vec<&str> = pattern.split("[..]").collect();
-    let [first, middle @ .., last] = parts.as_slice() else {
-        return pattern == text;
-    };
-    let Some(mut rest) = text.strip_prefix(first) else {
-        return false;
-    };
-    for part in middle {
-        match rest.find(part) {
-            Some(at) => rest = &rest[at + part.len()..],
-            None => return false,
-        }
-    }
-    rest.ends_with(last)
-}
-
-#[test]
-fn patterns_match_as_documented() {
-    for (pattern, text, want) in [
-        ("abc", "abc", true),
-        ("abc", "abcd", false),
-        ("a[..]c", "abbbc", true),
-        ("a[..]c", "ac", true),
-        ("a[..]c", "acb", false),
-        ("[..]b[..]", "abc", true),
-        ("[..]b[..]", "ac", false),
-        ("a[..]b[..]c", "a\nc\nb\nc", true),
-        ("a[..]b[..]c", "acb", false),
-        ("[..]", "", true),
-    ] {
-        assert_eq!(matches(pattern, text), want, "{pattern:?} on {text:?}");
-    }
 }
 
 #[tokio::test]

@@ -1,6 +1,7 @@
 //! Test-only helpers shared by the crates' test binaries: finding the test
-//! Python environment that `scripts/test.sh` prepares, and skipping loudly
-//! (or failing, under `CI=true`) when it is missing.
+//! Python environment that `scripts/test.sh` prepares, skipping loudly (or
+//! failing, under `CI=true`) when it is missing, and matching rendered
+//! outcomes against the patterns of table-driven tests.
 
 use std::path::{Path, PathBuf};
 
@@ -74,4 +75,47 @@ pub fn make_fixtures(python: &Path, dir: &Path) {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// True when `text` is `pattern`, where each `[..]` in the pattern stands for
+/// any text (newlines included): the expectations of table-driven tests.
+pub fn matches(pattern: &str, text: &str) -> bool {
+    let parts: Vec<&str> = pattern.split("[..]").collect();
+    let [first, middle @ .., last] = parts.as_slice() else {
+        return pattern == text;
+    };
+    let Some(mut rest) = text.strip_prefix(first) else {
+        return false;
+    };
+    for part in middle {
+        match rest.find(part) {
+            Some(at) => rest = &rest[at + part.len()..],
+            None => return false,
+        }
+    }
+    rest.ends_with(last)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patterns_match_as_documented() {
+        for (pattern, text, want) in [
+            ("abc", "abc", true),
+            ("abc", "abcd", false),
+            ("a[..]c", "abbbc", true),
+            ("a[..]c", "ac", true),
+            ("a[..]c", "acb", false),
+            ("[..]b[..]", "abc", true),
+            ("[..]b[..]", "ac", false),
+            ("a[..]b[..]c", "a\nc\nb\nc", true),
+            ("a[..]b[..]c", "acb", false),
+            ("a[..]a", "a", false),
+            ("[..]", "", true),
+        ] {
+            assert_eq!(matches(pattern, text), want, "{pattern:?} on {text:?}");
+        }
+    }
 }

@@ -251,7 +251,7 @@ fn table() {
     let mut failed = Vec::new();
     for &(name, fixture, expect) in CASES {
         let actual = outcome(fixture);
-        if !matches(expect, &actual) {
+        if !keel_testkit::matches(expect, &actual) {
             eprintln!("case {name} differs\nexpected:\n{expect}\nactual:\n{actual}\n");
             failed.push(name);
         }
@@ -287,7 +287,7 @@ secret
 fn check(fixture: &str, expect: &str) {
     let actual = outcome(fixture);
     assert!(
-        matches(expect, &actual),
+        keel_testkit::matches(expect, &actual),
         "expected:\n{expect}\nactual:\n{actual}"
     );
 }
@@ -403,41 +403,4 @@ fn render_error(err: &Error) -> String {
         .next()
         .unwrap_or_default();
     format!("{variant} {:?}: {err}", err.code())
-}
-
-/// True when `text` is `pattern`, where each `[..]` in the pattern stands for
-/// any text (newlines included).
-fn matches(pattern: &str, text: &str) -> bool {
-    let parts: Vec<&str> = pattern.split("[..]").collect();
-    let [first, middle @ .., last] = parts.as_slice() else {
-        return pattern == text;
-    };
-    let Some(mut rest) = text.strip_prefix(first) else {
-        return false;
-    };
-    for part in middle {
-        match rest.find(part) {
-            Some(at) => rest = &rest[at + part.len()..],
-            None => return false,
-        }
-    }
-    rest.ends_with(last)
-}
-
-#[test]
-fn patterns_match_as_documented() {
-    for (pattern, text, want) in [
-        ("abc", "abc", true),
-        ("abc", "abcd", false),
-        ("a[..]c", "abbbc", true),
-        ("a[..]c", "ac", true),
-        ("a[..]c", "acb", false),
-        ("[..]b[..]", "abc", true),
-        ("[..]b[..]", "ac", false),
-        ("a[..]b[..]c", "a\nc\nb\nc", true),
-        ("a[..]b[..]c", "acb", false),
-        ("[..]", "", true),
-    ] {
-        assert_eq!(matches(pattern, text), want, "{pattern:?} on {text:?}");
-    }
 }

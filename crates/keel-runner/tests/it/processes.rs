@@ -58,8 +58,11 @@ fn a_deadline_stops_a_model_that_sleeps_forever() {
     assert!((1.9..2.5).contains(&seconds), "{seconds}");
     assert!(took < Duration::from_secs(10), "{took:?}");
     assert!(took >= Duration::from_secs(2), "{took:?}");
-    assert_eq!(pids_in(dir.path()).len(), 2);
-    assert_all_gone(&pids_in(dir.path()));
+    // Under load a worker may not have imported the model within the 2 s
+    // deadline; whichever started must be gone.
+    let pids = pids_in(dir.path());
+    assert!(!pids.is_empty(), "no worker started");
+    assert_all_gone(&pids);
 }
 
 #[test]

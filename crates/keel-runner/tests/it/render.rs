@@ -1,7 +1,6 @@
 //! How a run's outcome becomes text to compare with a pattern: the output
 //! batches by seq, a metrics document with sorted keys, the files a training
-//! run wrote, or the failure; and the pattern matcher, where `[..]` stands
-//! for any text.
+//! run wrote, or the failure.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -11,25 +10,6 @@ use arrow_array::{
     StringViewArray,
 };
 use keel_runner::{Failure, ScoreStats};
-
-/// True when `text` is `pattern`, where each `[..]` in the pattern stands for
-/// any text (newlines included).
-pub(crate) fn matches(pattern: &str, text: &str) -> bool {
-    let parts: Vec<&str> = pattern.split("[..]").collect();
-    let [first, middle @ .., last] = parts.as_slice() else {
-        return pattern == text;
-    };
-    let Some(mut rest) = text.strip_prefix(first) else {
-        return false;
-    };
-    for part in middle {
-        match rest.find(part) {
-            Some(at) => rest = &rest[at + part.len()..],
-            None => return false,
-        }
-    }
-    rest.ends_with(last)
-}
 
 /// The counts of a scoring run, then each output batch on one line: its seq,
 /// then each column's name, type and values.
@@ -151,23 +131,5 @@ pub(crate) fn render_failure(failure: Failure) -> String {
         Failure::Cancelled => "Cancelled".to_string(),
         Failure::RuntimeUnavailable { message } => format!("RuntimeUnavailable: {message}"),
         Failure::Internal { message } => format!("Internal: {message}"),
-    }
-}
-
-#[test]
-fn patterns_match_as_documented() {
-    for (pattern, text, want) in [
-        ("abc", "abc", true),
-        ("abc", "abcd", false),
-        ("a[..]c", "abbbc", true),
-        ("a[..]c", "ac", true),
-        ("a[..]c", "acb", false),
-        ("[..]b[..]", "abc", true),
-        ("[..]b[..]", "ac", false),
-        ("a[..]b[..]c", "a\nc\nb\nc", true),
-        ("a[..]b[..]c", "acb", false),
-        ("[..]", "", true),
-    ] {
-        assert_eq!(matches(pattern, text), want, "{pattern:?} on {text:?}");
     }
 }

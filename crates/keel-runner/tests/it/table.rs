@@ -13,7 +13,7 @@ use arrow_array::{Float64Array, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema};
 use keel_runner::{Control, Functions, run_metrics, run_scoring, run_training};
 
-use crate::render::{canonical, matches, render_failure, render_files, render_scores};
+use crate::render::{canonical, render_failure, render_files, render_scores};
 use crate::{Logs, WRITE_PID, assert_all_gone, int_batches, model, pids_in, python, spec};
 
 /// One run of a model and what it must give.
@@ -507,7 +507,7 @@ fn check(case: &Case) {
     };
     let actual = outcome.unwrap_or_else(render_failure);
     assert!(
-        matches(&case.expect, &actual),
+        keel_testkit::matches(&case.expect, &actual),
         "the outcome differs\nexpected:\n{}\nactual:\n{actual}\nlog:\n{}",
         case.expect,
         logs.text()
