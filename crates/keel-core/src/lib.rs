@@ -56,10 +56,14 @@ pub struct Config {
 }
 
 impl Config {
-    /// The default configuration for a data directory: SQLite and local
-    /// artifacts inside it, and as many workers as cores.
+    /// The default configuration for a data directory (made absolute):
+    /// SQLite and local artifacts inside it, and as many workers as cores.
     pub fn new(home: impl Into<PathBuf>) -> Self {
         let home = home.into();
+        // Workers run in their job's directory, so every path handed to
+        // them (the interpreter of a platform's environment above all) must
+        // not depend on the directory Keel was started in.
+        let home = std::path::absolute(&home).unwrap_or(home);
         let cores = std::thread::available_parallelism()
             .map(|n| n.get() as u32)
             .unwrap_or(1);

@@ -5,6 +5,17 @@
 mod jobs;
 mod roles;
 
+#[test]
+fn a_relative_data_directory_becomes_absolute() {
+    // A relative interpreter path would be resolved against the job's
+    // working directory, where it does not exist.
+    let cfg = Config::new(".keel");
+    assert!(cfg.home.is_absolute(), "{}", cfg.home.display());
+    assert!(cfg.home.ends_with(".keel"));
+    let db = cfg.home.join("keel.db");
+    assert_eq!(cfg.metadata_url, format!("sqlite://{}", db.display()));
+}
+
 use std::path::PathBuf;
 use std::sync::Arc;
 
