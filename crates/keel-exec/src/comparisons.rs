@@ -86,16 +86,19 @@ impl Executor {
                 job.id
             )));
         }
-        // The scores are read from a local copy, whatever store keeps them.
-        let scratch = self.inner.cfg.home.join("work");
-        let dir = tempfile_dir(&scratch)?;
-        let path = dir.join("scores.parquet");
+        // The scores are read from a private local copy, whatever store keeps
+        // them; the copy goes with the directory when it is dropped.
+        let scratch = tempfile::Builder::new()
+            .prefix("compare-")
+            .tempdir_in(self.inner.cfg.home.join("work"))
+            .map_err(Error::io("cannot create a scratch directory"))?;
+        let path = scratch.path().join("scores.parquet");
         stores.artifacts.get_to_file(&key, &path).await?;
         let spec2 = spec.clone();
         let loaded = tokio::task::spawn_blocking(move || load_scores(&path, &spec2))
             .await
             .map_err(|e| Error::Internal(e.to_string()));
-        let _ = tokio::fs::remove_dir_all(&dir).await;
+        drop(scratch);
         let (prepared, records) = loaded??;
         Ok(Side {
             job,
@@ -105,18 +108,6 @@ impl Executor {
             records,
         })
     }
-}
-
-/// A fresh private directory under `parent` for a comparison's scratch files.
-fn tempfile_dir(parent: &std::path::Path) -> Result<std::path::PathBuf> {
-    let dir = parent.join(format!("compare-{}", uuid_like()));
-    std::fs::create_dir_all(&dir).map_err(Error::io("cannot create a scratch directory"))?;
-    Ok(dir)
-}
-
-/// A unique name for a scratch directory.
-fn uuid_like() -> String {
-    keel_types::ComparisonId::new().to_string()
 }
 
 /// Reads a scores file and prepares its columns, with the record number of

@@ -44,7 +44,6 @@ use keel_types::JobId;
 pub use error::{Error, Result};
 pub use fail::FailPoint;
 pub use log::log_path;
-pub use pipeline::Progress;
 pub use runtime::{ModelCall, OnOutput, PythonRuntime, Runtime, Session};
 pub use workspace::local_path;
 

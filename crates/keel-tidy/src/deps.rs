@@ -9,8 +9,10 @@
 //! - as an attribute: `#[name]`, `#[name(…)]`, `#![name…]`.
 //!
 //! String contents count too, for paths like `#[serde(with = "hex::serde")]`.
-//! All of the crate's Rust files are searched (`src/`, `tests/`,
-//! `examples/`, `benches/`, `build.rs`) whatever the dependency's kind.
+//! A normal or build dependency must be named by the code the crate ships
+//! (`src/` outside test code, `build.rs`); one named only by tests, examples
+//! or benches belongs in `[dev-dependencies]`. A dev-dependency may be named
+//! anywhere in the crate.
 //! A derive like `#[derive(ToSchema)]` needs its crate named in a `use` or a
 //! path anyway. A dependency that is there only to switch on a feature for
 //! the whole build is listed in the crate's `Cargo.toml`:
@@ -51,17 +53,27 @@ pub struct DeclaredDep {
     pub kind: DepKind,
 }
 
-/// A declared dependency no source names.
+/// A declared dependency no source names, or a normal one only tests name.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct Unused {
     pub krate: String,
     pub dep: String,
     pub kind: DepKind,
     pub manifest: String,
+    /// True when only test code names it: it belongs in `[dev-dependencies]`.
+    pub only_tests: bool,
 }
 
 impl fmt::Display for Unused {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.only_tests {
+            return write!(
+                f,
+                "crate {} declares {} in {} but only its tests use it; move it to \
+                 [dev-dependencies] in {}",
+                self.krate, self.dep, self.kind, self.manifest
+            );
+        }
         write!(
             f,
             "crate {} declares {} but never uses it; remove it from {} ({}). If it is there \
@@ -127,25 +139,39 @@ fn is_ident_char(c: char) -> bool {
     c.is_alphanumeric() || c == '_'
 }
 
-/// The declared dependencies of one crate that none of `sources` (the
-/// crate's Rust files, comments removed) names, and the problems with its
-/// `feature-only` list: a name that is not declared, or one that is used.
+/// The declared dependencies of one crate that its sources do not name as
+/// their kind needs, and the problems with its `feature-only` list: a name
+/// that is not declared, or one that is used. `shipped` is the code the crate
+/// ships (comments and test code removed); `all` is every Rust file of it.
 pub fn check_crate(
     krate: &str,
     manifest: &str,
     deps: &[DeclaredDep],
     feature_only: &[String],
-    sources: &[String],
+    shipped: &[String],
+    all: &[String],
 ) -> (Vec<Unused>, Vec<String>) {
-    let used = |dep: &DeclaredDep| sources.iter().any(|text| uses_crate(text, &dep.rust_name));
+    let named = |sources: &[String], dep: &DeclaredDep| {
+        sources.iter().any(|text| uses_crate(text, &dep.rust_name))
+    };
+    let used = |dep: &DeclaredDep| named(all, dep);
     let mut unused = Vec::new();
     for dep in deps {
-        if !feature_only.contains(&dep.name) && !used(dep) {
+        if feature_only.contains(&dep.name) {
+            continue;
+        }
+        let in_tests = used(dep);
+        let needed = match dep.kind {
+            DepKind::Dev => in_tests,
+            DepKind::Normal | DepKind::Build => named(shipped, dep),
+        };
+        if !needed {
             unused.push(Unused {
                 krate: krate.to_string(),
                 dep: dep.name.clone(),
                 kind: dep.kind,
                 manifest: manifest.to_string(),
+                only_tests: in_tests,
             });
         }
     }
@@ -260,8 +286,14 @@ mod tests {
         for (sources, feature_only, want_unused, want_errors) in cases {
             let sources: Vec<String> = sources.iter().map(|s| s.to_string()).collect();
             let feature_only: Vec<String> = feature_only.iter().map(|s| s.to_string()).collect();
-            let (unused, errors) =
-                check_crate("k", "crates/k/Cargo.toml", &deps, &feature_only, &sources);
+            let (unused, errors) = check_crate(
+                "k",
+                "crates/k/Cargo.toml",
+                &deps,
+                &feature_only,
+                &sources,
+                &sources,
+            );
             let names: Vec<&str> = unused.iter().map(|u| u.dep.as_str()).collect();
             assert_eq!(names, *want_unused, "{sources:?} {feature_only:?}");
             assert_eq!(errors.len(), want_errors.len(), "{errors:#?}");
@@ -275,12 +307,37 @@ mod tests {
     }
 
     #[test]
+    fn a_normal_dependency_only_tests_use_belongs_in_dev_dependencies() {
+        let deps = [
+            dep("chrono", DepKind::Normal),
+            dep("tempfile", DepKind::Dev),
+        ];
+        let shipped = vec!["fn f() {}\n".to_string()];
+        let all = vec![
+            "fn f() {}\n".to_string(),
+            "let t = chrono::Utc::now(); let d = tempfile::tempdir();\n".to_string(),
+        ];
+        let (unused, errors) = check_crate("k", "crates/k/Cargo.toml", &deps, &[], &shipped, &all);
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(unused.len(), 1, "{unused:?}");
+        assert!(unused[0].only_tests);
+        assert!(
+            unused[0]
+                .to_string()
+                .contains("chrono in [dependencies] but only its tests use it; move it"),
+            "{}",
+            unused[0]
+        );
+    }
+
+    #[test]
     fn unused_message_names_crate_dependency_and_manifest() {
         let unused = Unused {
             krate: "keel-core".to_string(),
             dep: "bytes".to_string(),
             kind: DepKind::Dev,
             manifest: "crates/keel-core/Cargo.toml".to_string(),
+            only_tests: false,
         };
         assert!(unused.to_string().starts_with(
             "crate keel-core declares bytes but never uses it; remove it from \

@@ -1,5 +1,5 @@
-//! Rules about the text of Rust files: the `//!` header, and no `.unwrap()` or
-//! `.expect(` outside test code.
+//! Rules about the text of Rust files: the `//!` header, no `.unwrap()` or
+//! `.expect(` outside test code, and telling test code from shipped code.
 //!
 //! Both work line by line on text that `strip` has cleaned of comments (and,
 //! for the unwrap scan, of string and char literal contents), so a pattern in
@@ -185,22 +185,53 @@ pub fn opens_with_module_doc(text: &str) -> bool {
 pub fn unwrap_offenders(text: &str) -> Vec<(usize, String)> {
     let code = strip(text, Keep::CodeOnly);
     let code: Vec<&str> = code.lines().collect();
+    let tests = test_lines(&code);
     let original: Vec<&str> = text.lines().collect();
     let mut offenders = Vec::new();
-    let mut i = 0;
-    while i < code.len() {
-        let line = code[i].trim_start();
-        if let Some(rest) = line.strip_prefix("#[cfg(test)]") {
-            i = end_of_item(&code, i, rest) + 1;
+    for (i, line) in code.iter().enumerate() {
+        if tests[i] {
             continue;
         }
+        let line = line.trim_start();
         if line.contains(".unwrap()") || line.contains(".expect(") {
             let shown = original.get(i).map_or(line, |l| l.trim());
             offenders.push((i + 1, shown.to_string()));
         }
-        i += 1;
     }
     offenders
+}
+
+/// `text` with comments removed (as `strip` with `keep`) and every line of
+/// test code (see [`unwrap_offenders`]) blanked, so line `n` of the result is
+/// still line `n` of `text`: what a crate ships.
+pub fn outside_tests(text: &str, keep: Keep) -> String {
+    let code = strip(text, keep);
+    let lines: Vec<&str> = code.lines().collect();
+    let tests = test_lines(&lines);
+    let mut out = String::with_capacity(code.len());
+    for (line, test) in lines.iter().zip(tests) {
+        if !test {
+            out.push_str(line);
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// Which lines of `code` (comments removed) belong to `#[cfg(test)]` items.
+fn test_lines(code: &[&str]) -> Vec<bool> {
+    let mut tests = vec![false; code.len()];
+    let mut i = 0;
+    while i < code.len() {
+        if let Some(rest) = code[i].trim_start().strip_prefix("#[cfg(test)]") {
+            let end = end_of_item(code, i, rest);
+            tests[i..=end].fill(true);
+            i = end + 1;
+        } else {
+            i += 1;
+        }
+    }
+    tests
 }
 
 /// The index of the last line of the item that starts with `first_rest` (the
@@ -238,6 +269,15 @@ fn end_of_item(code: &[&str], start: usize, first_rest: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn outside_tests_blanks_test_items_and_keeps_line_numbers() {
+        let text = "use a::x;\n#[cfg(test)]\nmod tests {\n    use b::y;\n}\nfn f() { c::z(); }\n#[cfg(test)]\nmod more;\n";
+        assert_eq!(
+            outside_tests(text, Keep::Strings),
+            "use a::x;\n\n\n\n\nfn f() { c::z(); }\n\n\n"
+        );
+    }
 
     #[test]
     fn strip_removes_comments_and_literals() {

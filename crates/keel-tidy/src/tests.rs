@@ -37,6 +37,17 @@ fn workspace() -> &'static Workspace {
     }
 }
 
+/// Whether a file under `src` holds only test code: a `tests.rs`, or a file
+/// under a `tests/` directory.
+fn is_test_file(src: &Path, path: &Path) -> bool {
+    let in_tests_dir = path
+        .strip_prefix(src)
+        .ok()
+        .and_then(Path::parent)
+        .is_some_and(|dir| dir.components().any(|c| c.as_os_str() == "tests"));
+    in_tests_dir || path.file_name().is_some_and(|name| name == "tests.rs")
+}
+
 fn read(path: &Path) -> String {
     fs::read_to_string(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
 }
@@ -150,12 +161,7 @@ fn no_unwrap_or_expect_outside_tests() {
             continue;
         }
         for path in rust_files(&src) {
-            let in_tests_dir = path
-                .strip_prefix(&src)
-                .ok()
-                .and_then(Path::parent)
-                .is_some_and(|dir| dir.components().any(|c| c.as_os_str() == "tests"));
-            if in_tests_dir || path.file_name().is_some_and(|name| name == "tests.rs") {
+            if is_test_file(&src, &path) {
                 continue;
             }
             scanned += 1;
@@ -176,16 +182,24 @@ fn no_unwrap_or_expect_outside_tests() {
 fn no_unused_dependencies() {
     let mut findings = Vec::new();
     for member in &workspace().members {
-        let sources: Vec<String> = rust_files(&root().join(&member.dir))
+        let dir = root().join(&member.dir);
+        let all: Vec<String> = rust_files(&dir)
             .iter()
             .map(|path| source::strip(&read(path), source::Keep::Strings))
+            .collect();
+        let shipped: Vec<String> = rust_files(&dir.join("src"))
+            .into_iter()
+            .filter(|path| !is_test_file(&dir.join("src"), path))
+            .chain(Some(dir.join("build.rs")).filter(|p| p.is_file()))
+            .map(|path| source::outside_tests(&read(&path), source::Keep::Strings))
             .collect();
         let (unused, errors) = deps::check_crate(
             &member.name,
             &member.manifest,
             &member.deps,
             &member.feature_only,
-            &sources,
+            &shipped,
+            &all,
         );
         findings.extend(errors);
         findings.extend(unused.iter().map(ToString::to_string));

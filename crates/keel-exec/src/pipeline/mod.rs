@@ -26,7 +26,7 @@ pub(crate) use metrics::RECORD;
 
 /// Live record counts of a running job.
 #[derive(Debug, Default)]
-pub struct Progress {
+pub(crate) struct Progress {
     /// Records read from the input.
     pub read: AtomicU64,
     /// Records written to the output.
