@@ -70,6 +70,7 @@ pub fn to_record(def: &ModelDef) -> ModelDefinition {
         },
         input_schema: def.input_schema.clone(),
         output_schema: def.output_schema.clone(),
+        output_column: def.output_column.clone(),
         platform: PlatformRecord {
             requirements_file: def.platform.requirements_file.clone(),
             requirements: def.platform.requirements.clone(),
@@ -104,6 +105,7 @@ pub fn from_record(rec: &ModelDefinition) -> Result<ModelDef> {
         },
         input_schema: rec.input_schema.clone(),
         output_schema: rec.output_schema.clone(),
+        output_column: rec.output_column.clone(),
         platform: Platform {
             requirements_file: rec.platform.requirements_file.clone(),
             requirements: rec.platform.requirements.clone(),

@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 use crate::archive::{self, ArchiveLimits};
 use crate::error::{Error, Result};
 use crate::manifest::{Loaded, MANIFEST_FILE};
-use crate::tags::{self, Kind, Scan};
+use crate::tags::{self, Kind, Scan, SchemaTag};
 
 /// What a model directory holds, as Keel registers it.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
@@ -23,12 +23,18 @@ pub struct ModelDef {
     pub source: String,
     /// The primary file's Python module name (its file stem).
     pub module: String,
-    /// The model's functions; `score` is always present after [`inspect`].
+    /// The model's functions; [`inspect`] finds at least one of score,
+    /// metrics and train (a ModelOp monitor has only init and metrics).
     pub functions: Functions,
     /// The relative path of the input Avro schema, if any.
     pub input_schema: Option<String>,
     /// The relative path of the output Avro schema, if any.
     pub output_schema: Option<String>,
+    /// The column a score function's bare values (a float, a string, a numpy
+    /// scalar) are written to, from `keel.toml`'s `[schemas] output_column`;
+    /// when unset, the output schema's name, else `prediction`.
+    #[serde(default)]
+    pub output_column: Option<String>,
     /// The Python requirements and version the model needs.
     pub platform: Platform,
     /// Every file of the model, sorted by path.
@@ -322,17 +328,17 @@ fn content_hash(name: &str, files: &[FileEntry]) -> String {
     hex::encode(h.finalize())
 }
 
-fn no_score_error(dir: &Path, py_files: &[String]) -> Error {
+fn no_function_error(dir: &Path, py_files: &[String]) -> Error {
     let what = if py_files.is_empty() {
         "it holds no .py file at its top level".to_string()
     } else {
         format!(
-            "none of its top-level Python files ({}) has a score smart tag",
+            "none of its top-level Python files ({}) has a score, metrics or train smart tag",
             py_files.join(", ")
         )
     };
     Error::invalid(format!(
-        "No score function found in the model directory {}: {what}. Tag the function Keel calls for each record with a comment on the line directly above its def, like this:\n\n    # modelop.score\n    def score(record):\n        return record\n\nor name it in keel.toml under [functions] as score = \"...\".",
+        "No model function found in the model directory {}: {what}. Tag the function Keel calls for each record with a comment on the line directly above its def, like this:\n\n    # modelop.score\n    def score(record):\n        return record\n\n(a monitor tags its metrics function with # modelop.metrics instead), or name it in keel.toml under [functions] as score = \"...\".",
         dir.display()
     ))
 }
@@ -432,7 +438,7 @@ pub fn inspect(dir: &Path, extra_attachments: &[PathBuf]) -> Result<ModelDef> {
         .iter()
         .find(|(r, _)| *r == primary)
         .map(|(_, s)| s)
-        .ok_or_else(|| no_score_error(dir, &py_files))?;
+        .ok_or_else(|| no_function_error(dir, &py_files))?;
     if manifest_source.is_none() {
         // Without a manifest choosing the primary file, a tag elsewhere would be silently ignored.
         for (rel, other) in scans.iter().filter(|(r, _)| *r != primary) {
@@ -486,24 +492,46 @@ pub fn inspect(dir: &Path, extra_attachments: &[PathBuf]) -> Result<ModelDef> {
             });
         }
     }
-    if functions.score.is_none() {
-        return Err(no_score_error(dir, &py_files));
+    if Kind::ALL
+        .iter()
+        .all(|k| *k == Kind::Init || functions.get(*k).is_none())
+    {
+        return Err(no_function_error(dir, &py_files));
     }
 
-    let input_schema = schema_path(
+    let schema_default = |slot: u32, default: &str| -> Result<Option<String>> {
+        match scan.schema(slot) {
+            Some(tag) => tagged_file(&primary, tag, &found).map(Some),
+            None => Ok(found
+                .iter()
+                .any(|f| !f.extra && f.rel == default)
+                .then(|| default.to_string())),
+        }
+    };
+    let input_schema = match manifest.and_then(|m| m.schemas.input.as_ref()) {
+        Some(named) => named_file(loaded.as_ref(), named, "schemas.input", &found)?,
+        None => schema_default(0, DEFAULT_INPUT_SCHEMA)?,
+    };
+    let output_schema = match manifest.and_then(|m| m.schemas.output.as_ref()) {
+        Some(named) => named_file(loaded.as_ref(), named, "schemas.output", &found)?,
+        None => schema_default(1, DEFAULT_OUTPUT_SCHEMA)?,
+    };
+    let output_column = match (
         loaded.as_ref(),
-        manifest.and_then(|m| m.schemas.input.as_ref()),
-        "schemas.input",
-        DEFAULT_INPUT_SCHEMA,
-        &found,
-    )?;
-    let output_schema = schema_path(
-        loaded.as_ref(),
-        manifest.and_then(|m| m.schemas.output.as_ref()),
-        "schemas.output",
-        DEFAULT_OUTPUT_SCHEMA,
-        &found,
-    )?;
+        manifest.and_then(|m| m.schemas.output_column.as_ref()),
+    ) {
+        (Some(l), Some(c)) => {
+            let column = c.get_ref().trim();
+            if column.is_empty() || column.chars().any(char::is_control) {
+                return Err(l.error(
+                    c,
+                    "[schemas] output_column must name a column, such as \"prediction\".",
+                ));
+            }
+            Some(column.to_string())
+        }
+        _ => None,
+    };
     for rel in input_schema.iter().chain(output_schema.iter()) {
         if let Some(f) = own(rel) {
             let text = read_text(&f.abs)?;
@@ -608,18 +636,69 @@ pub fn inspect(dir: &Path, extra_attachments: &[PathBuf]) -> Result<ModelDef> {
         functions,
         input_schema,
         output_schema,
+        output_column,
         platform,
         files,
     })
 }
 
-/// Picks the primary source when `keel.toml` does not: the one file with a score tag,
-/// or the one file defining the manifest's score function.
+impl ModelDef {
+    /// The same definition under another model name, with the content hash
+    /// that name gives. Training registers the staged directory under the
+    /// model's name, so retraining that reproduces every file finds the
+    /// version it reproduces.
+    pub fn with_name(mut self, name: &str) -> ModelDef {
+        self.name = name.to_string();
+        self.content_hash = content_hash(&self.name, &self.files);
+        self
+    }
+}
+
+/// The file a schema tag names, which must be in the model directory.
+fn tagged_file(primary: &str, tag: &SchemaTag, found: &[Found]) -> Result<String> {
+    let slot = if tag.slot == 0 { "input" } else { "output" };
+    let err = |why: &str| Error::Source {
+        file: primary.to_string(),
+        line: tag.line,
+        message: format!(
+            "The schema tag for the {slot} (slot {}) names '{}', which {why}.",
+            tag.slot, tag.file
+        ),
+    };
+    let parts: Vec<&str> = tag
+        .file
+        .split('/')
+        .filter(|p| !p.is_empty() && *p != ".")
+        .collect();
+    if tag.file.starts_with('/') || tag.file.contains('\\') || parts.contains(&"..") {
+        return Err(err(
+            "is not a relative path inside the model directory; write it with '/' and without '..'",
+        ));
+    }
+    let rel = parts.join("/");
+    if !found.iter().any(|f| !f.extra && f.rel == rel) {
+        return Err(err(
+            "is not in the model directory; add the file or fix the tag",
+        ));
+    }
+    Ok(rel)
+}
+
+/// Picks the primary source when `keel.toml` does not: the one file with a
+/// score tag, else the one file tagging a metrics or train function (a
+/// monitor), else the one file defining the manifest's score function.
 fn choose_primary(dir: &Path, scans: &[(String, Scan)], loaded: Option<&Loaded>) -> Result<String> {
-    let tagged: Vec<(&String, u32)> = scans
+    let mut tagged: Vec<(&String, u32)> = scans
         .iter()
         .filter_map(|(r, s)| s.tag(Kind::Score).map(|t| (r, t.line)))
         .collect();
+    if tagged.is_empty() {
+        tagged = scans
+            .iter()
+            .filter(|(_, s)| s.has_model_function())
+            .filter_map(|(r, s)| s.tags.iter().find(|t| t.kind != Kind::Init).map(|t| (r, t.line)))
+            .collect();
+    }
     let py_files: Vec<String> = scans.iter().map(|(r, _)| r.clone()).collect();
     match tagged.as_slice() {
         [(rel, _)] => return Ok((*rel).clone()),
@@ -630,7 +709,7 @@ fn choose_primary(dir: &Path, scans: &[(String, Scan)], loaded: Option<&Loaded>)
                 .map(|(r, l)| format!("{r} (line {l})"))
                 .collect();
             return Err(Error::invalid(format!(
-                "Several files have a score smart tag: {}. Keel cannot tell which is the model's primary source; pick one with source = \"{}\" in keel.toml, or remove the other tags.",
+                "Several files have model smart tags: {}. Keel cannot tell which is the model's primary source; pick one with source = \"{}\" in keel.toml, or remove the other tags.",
                 list.join(", "),
                 many[0].0
             )));
@@ -664,7 +743,7 @@ fn choose_primary(dir: &Path, scans: &[(String, Scan)], loaded: Option<&Loaded>)
             )),
         };
     }
-    Err(no_score_error(dir, &py_files))
+    Err(no_function_error(dir, &py_files))
 }
 
 /// Resolves a file the manifest may name (`key`), else a default name at the top level if present.
@@ -675,22 +754,33 @@ fn schema_path(
     default: &str,
     found: &[Found],
 ) -> Result<Option<String>> {
-    match (loaded, named) {
-        (Some(l), Some(value)) => {
-            let rel = l.rel_path(key, value)?;
-            if !found.iter().any(|f| !f.extra && f.rel == rel) {
-                return Err(l.error(
-                    value,
-                    format!("{key} = \"{rel}\" names a file that is not in the model directory; add the file or fix the path."),
-                ));
-            }
-            Ok(Some(rel))
-        }
-        _ => Ok(found
+    match named {
+        Some(value) => named_file(loaded, value, key, found),
+        None => Ok(found
             .iter()
             .any(|f| !f.extra && f.rel == default)
             .then(|| default.to_string())),
     }
+}
+
+/// The file the manifest's `key` names, which must be in the model directory.
+fn named_file(
+    loaded: Option<&Loaded>,
+    value: &toml::Spanned<String>,
+    key: &str,
+    found: &[Found],
+) -> Result<Option<String>> {
+    let Some(l) = loaded else {
+        return Ok(None);
+    };
+    let rel = l.rel_path(key, value)?;
+    if !found.iter().any(|f| !f.extra && f.rel == rel) {
+        return Err(l.error(
+            value,
+            format!("{key} = \"{rel}\" names a file that is not in the model directory; add the file or fix the path."),
+        ));
+    }
+    Ok(Some(rel))
 }
 
 /// Where a file of a just-inspected model lives on disk: an `--attach` file's

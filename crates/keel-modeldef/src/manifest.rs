@@ -49,6 +49,7 @@ impl ManifestFunctions {
 pub(crate) struct ManifestSchemas {
     pub input: Option<Spanned<String>>,
     pub output: Option<Spanned<String>>,
+    pub output_column: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -71,7 +72,7 @@ impl Loaded {
         let manifest: Manifest = toml::from_str(text).map_err(|e| Error::Manifest {
             file: MANIFEST_FILE.to_string(),
             message: format!(
-                "the manifest is not valid: {}. The accepted keys are name, source, [functions] init/score/score_batch/metrics/train, [schemas] input/output and [platform] python/requirements.",
+                "the manifest is not valid: {}. The accepted keys are name, source, [functions] init/score/score_batch/metrics/train, [schemas] input/output/output_column and [platform] python/requirements.",
                 e.to_string().trim_end()
             ),
         })?;

@@ -12,9 +12,25 @@ use crate::error::{Error, Result};
 /// shared vocabulary's one spelling.
 pub(crate) use keel_types::FunctionKind as Kind;
 
-/// The function a tag names, if it names one.
+/// The function a tag names, if it names one. `training` is what many
+/// ModelOp repositories write for `train`.
 fn kind_from_name(name: &str) -> Option<Kind> {
-    name.parse().ok()
+    match name {
+        "training" => Some(Kind::Train),
+        other => other.parse().ok(),
+    }
+}
+
+/// A schema tag, `# modelop.schema.0: input_schema.avsc`: slot 0 names the
+/// input schema's file, slot 1 the output schema's, whatever they are called.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct SchemaTag {
+    /// 0 for the input, 1 for the output.
+    pub slot: u32,
+    /// The file named, as written (relative to the model directory).
+    pub file: String,
+    /// The 1-based line of the tag comment.
+    pub line: u32,
 }
 
 /// A `def` found in the source.
@@ -57,6 +73,8 @@ pub(crate) struct Scan {
     pub tags: Vec<Tag>,
     /// Every module-level (unindented) `def`.
     pub defs: Vec<DefInfo>,
+    /// Schema tags, at most one per slot, in source order.
+    pub schemas: Vec<SchemaTag>,
 }
 
 impl Scan {
@@ -66,6 +84,17 @@ impl Scan {
 
     pub(crate) fn def(&self, name: &str) -> Option<&DefInfo> {
         self.defs.iter().find(|d| d.name == name)
+    }
+
+    /// The file the schema tag of `slot` names.
+    pub(crate) fn schema(&self, slot: u32) -> Option<&SchemaTag> {
+        self.schemas.iter().find(|t| t.slot == slot)
+    }
+
+    /// True when the file tags a function that a job calls (score, metrics
+    /// or train); `init` alone does not make a file a model.
+    pub(crate) fn has_model_function(&self) -> bool {
+        self.tags.iter().any(|t| t.kind != Kind::Init)
     }
 }
 
@@ -210,6 +239,44 @@ fn parse_tag(comment: &str) -> Option<std::result::Result<(Kind, bool), String>>
         }
     }
     Some(Ok((kind, batch)))
+}
+
+/// Parses the text after `#` as a schema tag (`modelop.schema.0: file`, or
+/// FastScore's older `fastscore.schema.0: file`). `None` means it is not one;
+/// `Some(Err)` means it is, but it is malformed.
+fn parse_schema_tag(comment: &str) -> Option<std::result::Result<(u32, String), String>> {
+    let text = comment.trim();
+    let lower = text.to_ascii_lowercase();
+    let prefix = ["modelop.schema.", "fastscore.schema.", "keel.schema."]
+        .into_iter()
+        .find(|p| lower.starts_with(p))?;
+    let rest = &text[prefix.len()..];
+    let digits = rest.len() - rest.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+    if digits == 0 {
+        return None;
+    }
+    let slot: u32 = rest[..digits].parse().ok()?;
+    let Some(file) = rest[digits..].trim_start().strip_prefix(':') else {
+        return Some(Err(format!(
+            "The schema tag '#{}' names no file; write it as '# modelop.schema.{slot}: {}'.",
+            comment.trim_end(),
+            if slot == 0 { "input_schema.avsc" } else { "output_schema.avsc" }
+        )));
+    };
+    let file = file.trim().trim_matches(|c| c == '"' || c == '\'');
+    if file.is_empty() {
+        return Some(Err(format!(
+            "The schema tag '#{}' names no file after ':'; name the schema file, as in '# modelop.schema.{slot}: input_schema.avsc'.",
+            comment.trim_end()
+        )));
+    }
+    if slot > 1 {
+        return Some(Err(format!(
+            "The schema tag '#{}' names slot {slot}, but a Keel model has one input (slot 0) and one output (slot 1).",
+            comment.trim_end()
+        )));
+    }
+    Some(Ok((slot, file.to_string())))
 }
 
 /// Returns the line's text after `def ` (or `async def `) when it starts a function definition.
@@ -416,10 +483,33 @@ pub(crate) fn scan(file: &str, src: &str) -> Result<Scan> {
         let Some(comment) = line.comment else {
             continue;
         };
+        let tag_line = line_number(index);
+        if let Some(parsed) = parse_schema_tag(comment) {
+            let (slot, file_named) = parsed.map_err(|message| Error::Source {
+                file: file.to_string(),
+                line: tag_line,
+                message,
+            })?;
+            if let Some(first) = scan.schema(slot) {
+                return Err(Error::Source {
+                    file: file.to_string(),
+                    line: tag_line,
+                    message: format!(
+                        "This is a second schema tag for slot {slot}; the first is at line {} and names {}. Remove one of them.",
+                        first.line, first.file
+                    ),
+                });
+            }
+            scan.schemas.push(SchemaTag {
+                slot,
+                file: file_named,
+                line: tag_line,
+            });
+            continue;
+        }
         let Some(parsed) = parse_tag(comment) else {
             continue;
         };
-        let tag_line = line_number(index);
         let err = |message: String| Error::Source {
             file: file.to_string(),
             line: tag_line,
@@ -526,6 +616,64 @@ def train(df):
                 (Kind::Train, false, "train".into(), 16),
             ]
         );
+    }
+
+    #[test]
+    fn spellings_seen_in_modelop_repositories_are_recognised() {
+        let src = "\
+#modelop.init
+def begin(init_param):
+    pass
+
+#modelop.score
+def action(datum):
+    yield datum
+
+# modelop.training
+def train(df):
+    pass
+";
+        assert_eq!(
+            tags(src),
+            vec![
+                (Kind::Init, false, "begin".into(), 2),
+                (Kind::Score, false, "action".into(), 6),
+                (Kind::Train, false, "train".into(), 10),
+            ]
+        );
+    }
+
+    #[test]
+    fn schema_tags_name_files_by_slot() {
+        let src = "\
+# modelop.schema.0: my_input.avsc
+#fastscore.schema.1 : \"out put.avsc\"
+# modelop.slot.0: in-use
+# modelop.score
+def action(datum):
+    return datum
+";
+        let s = scan("m.py", src).unwrap();
+        let got: Vec<(u32, &str, u32)> = s
+            .schemas
+            .iter()
+            .map(|t| (t.slot, t.file.as_str(), t.line))
+            .collect();
+        assert_eq!(got, vec![(0, "my_input.avsc", 1), (1, "out put.avsc", 2)]);
+        assert_eq!(s.tags.len(), 1, "the slot tag is not a function tag");
+        for (src, want) in [
+            ("# modelop.schema.0\n", "names no file"),
+            ("# modelop.schema.1:\n", "names no file after ':'"),
+            ("# modelop.schema.2: x.avsc\n", "slot 2"),
+            (
+                "# modelop.schema.0: a.avsc\n# modelop.schema.0: b.avsc\n",
+                "second schema tag for slot 0; the first is at line 1",
+            ),
+        ] {
+            let err = scan("m.py", src).unwrap_err().to_string();
+            assert!(err.starts_with("m.py:"), "{err}");
+            assert!(err.contains(want), "{src:?}: {err}");
+        }
     }
 
     #[test]

@@ -118,16 +118,31 @@ def json_safe(value):
     return str(value)
 
 
-def call_with_optional_arg(fn, arg):
-    """Calls `fn(arg)` when fn takes a parameter, else `fn()`."""
+def positional_params(fn):
+    """How many positional arguments fn needs and takes at most (None: any number)."""
     try:
         params = inspect.signature(fn).parameters.values()
-        takes = any(
-            p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL) for p in params
-        )
     except (TypeError, ValueError):
-        takes = False
-    return fn(arg) if takes else fn()
+        return 0, None
+    required, most = 0, 0
+    for p in params:
+        if p.kind == p.VAR_POSITIONAL:
+            most = None
+        elif p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
+            if most is not None:
+                most += 1
+            if p.default is p.empty:
+                required += 1
+    return required, most
+
+
+def call_init(fn, job):
+    """Calls init() or, when init takes a parameter, init({"rawJson": job}) as
+    ModelOp Center does: the job document as a JSON string."""
+    _required, most = positional_params(fn)
+    if most == 0:
+        return fn()
+    return fn({"rawJson": json.dumps(job)})
 
 
 _ROW_MAKERS = {}
@@ -168,16 +183,64 @@ def batch_rows(batch, pa):
     return list(map(row_maker(names), *cols))
 
 
-def rows_to_table(rows, pa, phase):
-    """Converts a list of dicts to an Arrow table, saying which value failed if it cannot."""
-    for i, row in enumerate(rows):
-        if not isinstance(row, dict):
-            raise ModelError(
-                phase,
-                type_="TypeError",
-                message=f"output record {i} is a {type(row).__name__}, not a dict; "
-                "the score function must return or yield dicts or lists of dicts",
-            )
+# Schema metadata marking a table of bare values (one column): JSON-lines
+# output writes each row's value as the line, as ModelOp does.
+VALUES_META = {b"keel.values": b"1"}
+
+
+def plain(value):
+    """A numpy or pandas scalar as the Python value it holds."""
+    if value is None or type(value) in (bool, int, float, str):
+        return value
+    item = getattr(value, "item", None)
+    if item is not None and getattr(value, "ndim", 0) == 0:
+        try:
+            return item()
+        except (TypeError, ValueError):
+            pass
+    return value
+
+
+def values_to_table(values, pa, phase, column):
+    """One column of bare values, named `column`."""
+    values = [plain(v) for v in values]
+    try:
+        array = pa.array(values)
+    except Exception as exc:
+        first = next((v for v in values if v is not None), None)
+        for i, v in enumerate(values):
+            if v is not None and type(v) is not type(first):
+                raise ModelError(
+                    phase,
+                    type_="OutputConversionError",
+                    message=f"output record {i} is {v!r} (a {type(v).__name__}), but earlier "
+                    f"output records are {type(first).__name__} values ({exc}); return the same "
+                    "type for every record",
+                ) from None
+        raise ModelError(
+            phase,
+            type_="OutputConversionError",
+            message=f"the output values cannot be stored as one column: {exc}",
+        ) from None
+    return pa.table({column: array}).replace_schema_metadata(VALUES_META)
+
+
+def rows_to_table(rows, pa, phase, column="prediction"):
+    """Converts the outputs (dicts, or bare values) to an Arrow table, saying
+    which value failed if it cannot."""
+    dicts = [isinstance(row, dict) for row in rows]
+    if rows and not any(dicts):
+        return values_to_table(rows, pa, phase, column)
+    if not all(dicts):
+        i = dicts.index(False) if dicts[0] else dicts.index(True)
+        first = "dicts" if dicts[0] else f"{type(plain(rows[0])).__name__} values"
+        raise ModelError(
+            phase,
+            type_="TypeError",
+            message=f"output record {i} is a {type(plain(rows[i])).__name__}, but output record 0 "
+            f"and the ones after it are {first}; the score function must return or yield one kind "
+            "of output for every record: dicts (records) or bare values (a number, a string)",
+        )
     try:
         return pa.Table.from_pylist(rows)
     except Exception as exc:
@@ -219,31 +282,50 @@ def table_to_ipc(table, pa):
     return memoryview(sink.getvalue())
 
 
+def expand(res, out):
+    """Appends what one call returned or yielded to `out`: a dict or a bare
+    value is one output; a list, tuple, numpy array, pandas Series or
+    DataFrame is one output per element or row; None is none."""
+    if res is None:
+        return
+    t = type(res)
+    if t is dict:
+        out.append(res)
+    elif t is list or t is tuple:
+        for item in res:
+            if item is not None:
+                out.append(item)
+    elif t in (float, int, str, bool, bytes):
+        out.append(res)
+    elif hasattr(res, "to_dict") and hasattr(res, "columns"):
+        out.extend(res.to_dict(orient="records"))
+    elif hasattr(res, "tolist") and getattr(res, "ndim", 0) > 0:
+        # A numpy array or a pandas Series: one output per element.
+        out.extend(res.tolist())
+    elif inspect.isgenerator(res) or hasattr(res, "__next__"):
+        for item in res:
+            if type(item) is dict:
+                out.append(item)
+            else:
+                expand(item, out)
+    else:
+        out.append(plain(res))
+
+
 def score_records(fn, batch, pa):
     """Per-record mode: calls fn on each record and collects every result in order."""
     rows = batch_rows(batch, pa)
     out = []
     append = out.append
-    extend = out.extend
     i = 0
     try:
         for i, rec in enumerate(rows):
             res = fn(rec)
-            t = type(res)
-            if t is dict:
+            # The usual shapes first, so the common case costs one type check.
+            if type(res) is dict:
                 append(res)
-            elif res is None:
-                continue
-            elif t is list:
-                extend(res)
-            elif inspect.isgenerator(res) or hasattr(res, "__next__"):
-                for item in res:
-                    if type(item) is list:
-                        extend(item)
-                    elif item is not None:
-                        append(item)
             else:
-                append(res)
+                expand(res, out)
     except ModelError:
         raise
     except Exception as exc:
@@ -262,12 +344,26 @@ def collect_frames(res, pd):
     return [res]
 
 
-def score_dataframe(fn, batch, pa, pd):
-    """Batch mode: calls fn once with the batch as a DataFrame."""
+def score_dataframe(fn, batch, pa, pd, column):
+    """Batch mode: calls fn once with the batch as a DataFrame. It may return
+    a DataFrame, records, or one value per row (a Series, an array, a list)."""
     try:
         pieces = collect_frames(fn(batch.to_pandas()), pd)
     except Exception as exc:
         raise ModelError("score", exc) from None
+    if pieces and all(isinstance(p, pd.Series) or is_array(p) for p in pieces):
+        try:
+            arrays = [pa.array(p.to_numpy() if isinstance(p, pd.Series) else p) for p in pieces]
+            values = arrays[0] if len(arrays) == 1 else pa.concat_arrays(arrays)
+        except Exception as exc:
+            raise ModelError(
+                "score",
+                type_="OutputConversionError",
+                message=f"the values returned by the score function cannot be stored as one column: {exc}",
+            ) from None
+        if len(values) == 0:
+            return None
+        return pa.table({column: values}).replace_schema_metadata(VALUES_META)
     if all(isinstance(p, pd.DataFrame) for p in pieces):
         pieces = [p for p in pieces if len(p.columns) > 0]
         if not pieces:
@@ -283,13 +379,39 @@ def score_dataframe(fn, batch, pa, pd):
             ) from None
     rows = []
     for p in pieces:
-        if isinstance(p, pd.DataFrame):
-            rows.extend(p.to_dict(orient="records"))
-        elif isinstance(p, list):
-            rows.extend(p)
+        expand(p, rows)
+    return rows_to_table(rows, pa, "score", column) if rows else None
+
+
+def is_array(value):
+    """True for a one-dimensional numpy array."""
+    return type(value).__module__ == "numpy" and getattr(value, "ndim", 0) == 1
+
+
+def metrics_result(res, pd):
+    """What a metrics function returned or yielded, as one JSON document: dicts
+    yielded one after another are merged (later keys win), as ModelOp does; a
+    returned list of dicts (or several lists) is kept as a list."""
+    if isinstance(res, list):
+        return res
+    pieces = collect_frames(res, pd)
+    if all(isinstance(p, dict) for p in pieces):
+        merged = {}
+        for piece in pieces:
+            merged.update(piece)
+        return merged
+    out = []
+    for piece in pieces:
+        if isinstance(piece, list):
+            out.extend(piece)
+        elif isinstance(piece, dict):
+            out.append(piece)
         else:
-            rows.append(p)
-    return rows_to_table(rows, pa, "score") if rows else None
+            raise TypeError(
+                f"the metrics function returned or yielded a {type(piece).__name__}; "
+                "it must return or yield dicts or lists of dicts"
+            )
+    return out
 
 
 def all_input(chan, pa, pd):
@@ -381,7 +503,7 @@ def main():
 
     if init_fn is not None:
         try:
-            call_with_optional_arg(init_fn, hello.get("job"))
+            call_init(init_fn, hello.get("job"))
         except BaseException as exc:
             chan.send_json("X", ModelError("init", exc).to_json())
             return 1
@@ -394,6 +516,7 @@ def main():
     try:
         if mode == "score":
             batch_mode = bool(hello.get("score_batch"))
+            column = hello.get("output_column") or "prediction"
             while True:
                 frame = chan.read()
                 if frame is None:
@@ -405,26 +528,32 @@ def main():
                     continue
                 batch = pa.ipc.open_stream(payload).read_next_batch()
                 if batch_mode:
-                    table = score_dataframe(main_fn, batch, pa, pd)
+                    table = score_dataframe(main_fn, batch, pa, pd, column)
                 else:
                     rows = score_records(main_fn, batch, pa)
-                    table = rows_to_table(rows, pa, "score") if rows else None
+                    table = rows_to_table(rows, pa, "score", column) if rows else None
                 if table is None or table.num_rows == 0:
                     chan.send("O", seq)
                 else:
                     chan.send("O", seq, table_to_ipc(table, pa))
         elif mode == "metrics":
-            df = all_input(chan, pa, pd)
+            # A monitor comparing two data sets takes (baseline, sample):
+            # Keel sends the baseline first, ended by its own E frame.
+            frames = [all_input(chan, pa, pd) for _ in range(int(hello.get("inputs") or 1))]
+            required, most = positional_params(main_fn)
+            if len(frames) < required or (most is not None and len(frames) > most):
+                names = ", ".join(inspect.signature(main_fn).parameters)
+                raise ModelError(
+                    "metrics",
+                    type_="TypeError",
+                    message=f"the metrics function {funcs.get('metrics')}({names}) takes "
+                    f"{required if most == required else f'{required} to {most}'} data set(s) but "
+                    f"the job has {len(frames)}: a metrics function with two "
+                    "parameters needs a baseline (`baseline`), one with one parameter must not "
+                    "get one",
+                )
             try:
-                merged = {}
-                for piece in collect_frames(main_fn(df), pd):
-                    if not isinstance(piece, dict):
-                        raise TypeError(
-                            f"the metrics function returned or yielded a {type(piece).__name__}; "
-                            "it must return or yield dicts"
-                        )
-                    merged.update(piece)
-                result = json_safe(merged)
+                result = json_safe(metrics_result(main_fn(*frames), pd))
             except Exception as exc:
                 raise ModelError("metrics", exc) from None
             chan.send_json("J", result)

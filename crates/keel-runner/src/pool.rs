@@ -105,14 +105,26 @@ impl<'a> Pool<'a> {
         sink: &'a dyn LogSink,
         ctl: &'a Control,
     ) -> Result<Self, Failure> {
-        Self::start_script(spec, n, mode, sink, ctl, protocol::WORKER_SCRIPT)
+        Self::start_script(spec, n, (mode, 1), sink, ctl, protocol::WORKER_SCRIPT)
+    }
+
+    /// Like [`Pool::start`] for a run that sends `inputs` data sets (a
+    /// metrics run comparing a baseline with a sample sends two).
+    pub fn start_with_inputs(
+        spec: &WorkerSpec,
+        mode: Mode,
+        inputs: u32,
+        sink: &'a dyn LogSink,
+        ctl: &'a Control,
+    ) -> Result<Self, Failure> {
+        Self::start_script(spec, 1, (mode, inputs), sink, ctl, protocol::WORKER_SCRIPT)
     }
 
     /// Like [`Pool::start`] with a given worker script (tests use altered ones).
     fn start_script(
         spec: &WorkerSpec,
         n: usize,
-        mode: Mode,
+        (mode, inputs): (Mode, u32),
         sink: &'a dyn LogSink,
         ctl: &'a Control,
         script_text: &str,
@@ -131,6 +143,8 @@ impl<'a> Pool<'a> {
             },
             score_batch: spec.functions.score_batch,
             job: spec.job.clone(),
+            output_column: spec.output_column.clone(),
+            inputs,
         };
         let hello = serde_json::to_vec(&hello).map_err(|e| Failure::Internal {
             message: format!("The hello message for the worker could not be encoded: {e}."),
@@ -686,6 +700,7 @@ mod tests {
             },
             env: Vec::new(),
             job: serde_json::Value::Null,
+            output_column: None,
         }
     }
 
@@ -694,7 +709,7 @@ mod tests {
         let sink = |_: usize, _: &str| {};
         let ctl = Control::new();
         let mut pool =
-            Pool::start_script(&spec(py, dir.path()), 1, Mode::Score, &sink, &ctl, script)?;
+            Pool::start_script(&spec(py, dir.path()), 1, (Mode::Score, 1), &sink, &ctl, script)?;
         pool.wait_ready()
     }
 

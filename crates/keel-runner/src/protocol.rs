@@ -130,6 +130,18 @@ pub struct Hello {
     pub score_batch: bool,
     /// The job description, passed to `init(job)`.
     pub job: serde_json::Value,
+    /// The column a score function's bare values go to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_column: Option<String>,
+    /// How many data sets a metrics run sends, each ended by its own `E`
+    /// frame: 2 when a monitor's metrics function compares a baseline with
+    /// a sample.
+    #[serde(default = "one")]
+    pub inputs: u32,
+}
+
+fn one() -> u32 {
+    1
 }
 
 /// The `R` message.
@@ -262,6 +274,8 @@ mod tests {
             },
             score_batch: false,
             job: serde_json::json!({"id": "j"}),
+            output_column: None,
+            inputs: 1,
         };
         let v = serde_json::to_value(&hello).unwrap();
         assert_eq!(v["functions"]["init"], serde_json::Value::Null);

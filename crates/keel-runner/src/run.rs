@@ -154,15 +154,22 @@ pub(crate) fn globalize_row(failure: Failure, first_row: Option<u64>) -> Failure
 }
 
 /// Runs the metrics function once over all input records and returns its
-/// merged result as JSON (NaN and infinities become null).
+/// merged result as JSON (NaN and infinities become null). With a
+/// `baseline`, the function gets two DataFrames: the baseline, then the input.
 pub fn run_metrics(
     spec: &WorkerSpec,
+    baseline: Option<&mut dyn Iterator<Item = RecordBatch>>,
     input: &mut dyn Iterator<Item = RecordBatch>,
     sink: &dyn LogSink,
     ctl: &Control,
 ) -> Result<serde_json::Value, Failure> {
-    let mut pool = Pool::start(spec, 1, Mode::Metrics, sink, ctl)?;
+    let inputs = if baseline.is_some() { 2 } else { 1 };
+    let mut pool = Pool::start_with_inputs(spec, Mode::Metrics, inputs, sink, ctl)?;
     pool.wait_ready()?;
+    if let Some(baseline) = baseline {
+        feed_all(&mut pool, baseline)?;
+        pool.send(0, Outgoing::Frame(protocol::END, 0, Vec::new()))?;
+    }
     feed_all(&mut pool, input)?;
     let mut result = None;
     pool.finish(|pool, ev| match ev {

@@ -38,6 +38,9 @@ pub struct WorkerSpec {
     pub env: Vec<(String, String)>,
     /// The job description, passed to `init(job)` when init takes a parameter.
     pub job: serde_json::Value,
+    /// The column a score function's bare values (not dicts) are written
+    /// to; `prediction` when unset.
+    pub output_column: Option<String>,
 }
 
 /// Stops a run from outside: set `cancel`, or let `deadline` pass. The runner

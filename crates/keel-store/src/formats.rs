@@ -367,6 +367,9 @@ pub struct ModelDefinition {
     pub input_schema: Option<String>,
     /// The output schema file.
     pub output_schema: Option<String>,
+    /// The column a score function's bare values go to (format 2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_column: Option<String>,
     /// The platform.
     pub platform: PlatformRecord,
     /// Every file.
@@ -377,8 +380,14 @@ pub struct ModelDefinition {
 
 impl Persisted for ModelDefinition {
     const WHAT: &'static str = "model definition";
-    const FORMAT: u64 = 1;
+    const FORMAT: u64 = 2;
+    /// Format 2 added optional fields only (`output_column`; a model without
+    /// a score function, which format 1 could already hold as a missing
+    /// `functions.score`), so older documents read as they are.
     fn upgrade(from: u64, doc: Value) -> std::result::Result<Value, String> {
-        unchanged_since_format_0(from, doc)
+        match from {
+            0 | 1 => Ok(doc),
+            _ => Err(format!("format {from} is unknown")),
+        }
     }
 }

@@ -58,6 +58,7 @@ fn spec(py: &Path, dir: &Path, functions: Functions) -> WorkerSpec {
         functions,
         env: vec![("KEEL_TEST_MARK".into(), "marked".into())],
         job: serde_json::json!({"name": "job-1", "threshold": 3}),
+        output_column: None,
     }
 }
 
@@ -113,6 +114,23 @@ fn pids_in(dir: &Path) -> Vec<u32> {
         }
     }
     pids
+}
+
+/// Running processes whose working directory is `dir`: the workers of a run
+/// in that directory, whether or not they got as far as importing the model.
+fn processes_in(dir: &Path) -> Vec<u32> {
+    let want = std::fs::canonicalize(dir).unwrap();
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        if std::fs::read_link(entry.path().join("cwd")).is_ok_and(|cwd| cwd == want) && running(pid)
+        {
+            found.push(pid);
+        }
+    }
+    found
 }
 
 /// True while `pid` exists and is not a zombie.

@@ -12,7 +12,8 @@ use arrow_array::{
 use keel_runner::{Failure, ScoreStats};
 
 /// The counts of a scoring run, then each output batch on one line: its seq,
-/// then each column's name, type and values.
+/// then each column's name, type and values; `values:` marks a batch of bare
+/// values (the worker's `keel.values` schema metadata).
 pub(crate) fn render_scores(stats: ScoreStats, outputs: &[(u64, Vec<RecordBatch>)]) -> String {
     let mut text = format!(
         "batches: {}, in: {}, out: {}\n",
@@ -30,7 +31,10 @@ pub(crate) fn render_scores(stats: ScoreStats, outputs: &[(u64, Vec<RecordBatch>
                     format!("{} {kind} = {}", field.name(), values.join(" "))
                 })
                 .collect();
-            let _ = writeln!(text, "seq {seq}: {}", columns.join("; "));
+            let schema = batch.schema();
+            let values = schema.metadata().get("keel.values").map(String::as_str);
+            let mark = if values == Some("1") { "values: " } else { "" };
+            let _ = writeln!(text, "seq {seq}: {mark}{}", columns.join("; "));
         }
     }
     text

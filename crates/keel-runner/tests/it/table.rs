@@ -68,6 +68,8 @@ enum Run {
     InitScore(&'static str),
     /// `metrics` over every record.
     Metrics,
+    /// `metrics` over a baseline (the int input with x doubled) and every record.
+    MetricsWithBaseline,
     /// `train` over every record.
     Train,
 }
@@ -88,7 +90,7 @@ impl Run {
                 init: Some(init.into()),
                 ..score
             },
-            Run::Metrics => Functions {
+            Run::Metrics | Run::MetricsWithBaseline => Functions {
                 metrics: Some("metrics".into()),
                 ..Functions::default()
             },
@@ -146,6 +148,136 @@ impl Input {
 /// The table: every run, with what it must give.
 fn cases() -> Vec<Case> {
     vec![
+        Case {
+            name: "per_record_bare_values_of_every_kind_become_one_column",
+            // ModelOp models return a float, a numpy scalar, a one-element
+            // array from predict, or a pandas Series; each is one value.
+            source: "\
+import numpy as np, pandas as pd
+def score(r):
+    x = r['x']
+    return [x * 0.5, np.float64(x * 0.5), np.array([x * 0.5]), pd.Series([x * 0.5]), (x * 0.5,)][x % 5]
+",
+            workers: 2,
+            input: Input::Ints { total: 10, per: 5 },
+            expect: "\
+batches: 2, in: 10, out: 10
+seq 0: values: prediction f64 = 0.0 0.5 1.0 1.5 2.0
+seq 1: values: prediction f64 = 2.5 3.0 3.5 4.0 4.5
+"
+            .into(),
+            ..Case::DEFAULT
+        },
+        Case {
+            name: "numpy_ints_bools_and_strings_are_values_too",
+            source: "\
+import numpy as np
+def score(r):
+    x = r['x']
+    if x < 2:
+        return np.int64(x * 7)
+    return gen(x)
+def gen(x):
+    if x < 4:
+        yield np.bool_(x == 2)
+    else:
+        yield from ['s%d' % x]
+",
+            input: Input::Ints { total: 6, per: 2 },
+            expect: "\
+batches: 3, in: 6, out: 6
+seq 0: values: prediction i64 = 0 7
+seq 1: values: prediction bool = true false
+seq 2: values: prediction str = 's4' 's5'
+"
+            .into(),
+            ..Case::DEFAULT
+        },
+        Case {
+            name: "a_score_function_may_yield_a_dataframe_or_a_list_of_records",
+            source: "\
+import pandas as pd
+def score(r):
+    if r['x'] % 2:
+        yield pd.DataFrame([{'x': r['x'], 'y': 1}])
+    else:
+        yield pd.DataFrame([r]).assign(y=2).to_dict(orient='records')
+",
+            input: Input::Ints { total: 4, per: 4 },
+            expect: "\
+batches: 1, in: 4, out: 4
+seq 0: x i64 = 0 1 2 3; y i64 = 2 1 2 1
+"
+            .into(),
+            ..Case::DEFAULT
+        },
+        Case {
+            name: "mixing_records_and_bare_values_is_a_clear_error",
+            source: "\
+def score(r):
+    return {'x': r['x']} if r['x'] == 0 else 1.5
+",
+            input: Input::Ints { total: 2, per: 2 },
+            expect: "User in score, no row: TypeError: output record 1 is a float, but output record 0 and the ones after it are dicts[..]"
+                .into(),
+            ..Case::DEFAULT
+        },
+        Case {
+            name: "batch_mode_may_return_one_value_per_row",
+            source: "\
+import numpy as np
+def score(df):
+    if df['x'].iloc[0] == 0:
+        return df['x'] * 2
+    return np.asarray(df['x'] * 3.0)
+",
+            run: Run::ScoreBatch,
+            input: Input::Ints { total: 5, per: 3 },
+            expect: "\
+batches: 2, in: 5, out: 5
+seq 0: values: prediction i64 = 0 2 4
+seq 1: values: prediction f64 = 9.0 12.0
+"
+            .into(),
+            ..Case::DEFAULT
+        },
+        Case {
+            name: "metrics_may_return_a_list_of_dicts_with_charts_kept_intact",
+            source: "\
+def metrics(df):
+    return [
+        {'test_name': 'n', 'values': {'rows': len(df)}},
+        {'generic_bar_graph': {'title': 't', 'data': {'a': [1, 2]}, 'categories': ['x', 'y']}},
+    ]
+",
+            run: Run::Metrics,
+            input: Input::Ints { total: 5, per: 2 },
+            expect: r#"[{"test_name":"n","values":{"rows":5}},{"generic_bar_graph":{"categories":["x","y"],"data":{"a":[1,2]},"title":"t"}}]"#
+                .into(),
+            ..Case::DEFAULT
+        },
+        Case {
+            name: "metrics_with_a_baseline_get_two_dataframes",
+            source: "\
+def metrics(df_baseline, df_sample):
+    yield {'baseline_rows': len(df_baseline), 'baseline_sum': int(df_baseline['x'].sum())}
+    yield {'sample_rows': len(df_sample), 'sample_sum': int(df_sample['x'].sum())}
+",
+            run: Run::MetricsWithBaseline,
+            input: Input::Ints { total: 3, per: 2 },
+            expect: r#"{"baseline_rows":6,"baseline_sum":15,"sample_rows":3,"sample_sum":3}"#.into(),
+            ..Case::DEFAULT
+        },
+        Case {
+            name: "a_one_input_metrics_function_given_a_baseline_is_a_clear_error",
+            source: "\
+def metrics(df):
+    return {'rows': len(df)}
+",
+            run: Run::MetricsWithBaseline,
+            expect: "User in metrics, no row: TypeError: [..]metrics(df) takes 1 data set(s) but the job has 2[..]baseline[..]".into(),
+            ..Case::DEFAULT
+        },
         Case {
             name: "per_record_returning_dicts_lists_generators_and_none",
             source: "\
@@ -261,10 +393,13 @@ seq 0: x i64 = 1 2 3; mark str = 'marked' 'marked' 'marked'
         Case {
             name: "init_with_the_job",
             source: "\
+import json
 T = None
 def begin(job):
     global T
-    T = job['threshold']
+    # ModelOp passes the job as a JSON string under rawJson.
+    assert list(job) == ['rawJson'], job
+    T = json.loads(job['rawJson'])['threshold']
 def score(r):
     return {'t': T, 'x': r['x']}
 ",
@@ -483,7 +618,12 @@ fn check(case: &Case) {
     let ctl = Control::new();
     let mut input = case.input.batches().into_iter();
     let outcome = match case.run {
-        Run::Metrics => run_metrics(&spec, &mut input, &logs, &ctl).map(|v| canonical(&v)),
+        Run::Metrics => run_metrics(&spec, None, &mut input, &logs, &ctl).map(|v| canonical(&v)),
+        Run::MetricsWithBaseline => {
+            let mut baseline = int_batches(6, 4).into_iter();
+            run_metrics(&spec, Some(&mut baseline), &mut input, &logs, &ctl)
+                .map(|v| canonical(&v))
+        }
         Run::Train => run_training(&spec, &mut input, &logs, &ctl)
             .map(|()| render_files(&dir.path().join("outputDir"))),
         Run::Score | Run::ScoreBatch | Run::InitScore(_) => {
