@@ -302,6 +302,11 @@ pub struct CreateJob {
     /// a model with no metrics function takes the roles from its schemas.
     #[serde(default)]
     pub metrics: Option<MetricsOptions>,
+    /// For a metrics job whose metrics function takes two data sets
+    /// (`metrics(df_baseline, df_sample)`, as ModelOp monitors do): the
+    /// baseline it compares the input with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<Input>,
 }
 
 /// How a metrics job computes Keel's built-in metrics.

@@ -96,6 +96,7 @@ impl Keel {
                             max_runtime_seconds: None,
                             schema_check: None,
                             metrics: metrics.clone(),
+                            baseline: None,
                         })
                         .await?;
                     ids.push(JobId::from(job.id));

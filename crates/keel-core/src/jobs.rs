@@ -9,7 +9,7 @@ use futures::stream::BoxStream;
 use keel_api_model as api;
 use keel_data::AvroSchema;
 use keel_exec::local_path;
-use keel_store::formats::{InputRecord, JobRequest, OutputRecord};
+use keel_store::formats::{InputRecord, JobRequest, ModelDefinition, OutputRecord};
 use keel_store::{JobFilter, JobRecord, NewJob, VersionRecord, keys};
 use keel_types::{DataFormat, JobId, JobKind, JobStatus};
 
@@ -43,6 +43,50 @@ impl std::fmt::Debug for StoredFile {
             .field("name", &self.name)
             .field("size", &self.size)
             .finish_non_exhaustive()
+    }
+}
+
+/// The functions a model has, for messages: "it has init and metrics".
+fn functions_it_has(def: &ModelDefinition) -> String {
+    let f = &def.functions;
+    let names: Vec<&str> = [
+        (f.init.is_some(), "init"),
+        (f.score.is_some(), "score"),
+        (f.metrics.is_some(), "metrics"),
+        (f.train.is_some(), "train"),
+    ]
+    .into_iter()
+    .filter_map(|(has, name)| has.then_some(name))
+    .collect();
+    match names.as_slice() {
+        [] => "it has no functions".into(),
+        [one] => format!("it has only {one}"),
+        [rest @ .., last] => format!("it has {} and {last}", rest.join(", ")),
+    }
+}
+
+/// A baseline goes with a metrics function that takes two data sets, and
+/// such a function needs one.
+fn check_baseline(def: &ModelDefinition, kind: JobKind, has_baseline: bool) -> Result<()> {
+    let metrics = def.functions.metrics.as_ref();
+    let two = metrics.is_some_and(|m| m.params.len() >= 2);
+    let signature = |m: &keel_store::formats::FunctionRecord| format!("{}({})", m.name, m.params.join(", "));
+    match (kind, has_baseline, metrics) {
+        (JobKind::Metrics, true, Some(m)) if !two => Err(Error::InvalidArgument(format!(
+            "The metrics function `{}` takes one data set, so a `baseline` has nothing to go to. Drop the `baseline`, or give the metrics function two parameters, as in `metrics(df_baseline, df_sample)`.",
+            signature(m)
+        ))),
+        (JobKind::Metrics, true, None) => Err(Error::InvalidArgument(
+            "The model has no metrics function; a `baseline` is for a metrics function with two parameters, as in `metrics(df_baseline, df_sample)`.".into(),
+        )),
+        (JobKind::Metrics, false, Some(m)) if two => Err(Error::InvalidArgument(format!(
+            "The metrics function `{}` compares two data sets: give the job a `baseline` to compare its input with.",
+            signature(m)
+        ))),
+        (JobKind::Scoring | JobKind::Training, true, _) => Err(Error::InvalidArgument(format!(
+            "A `baseline` applies to metrics jobs, not {kind} jobs."
+        ))),
+        _ => Ok(()),
     }
 }
 
@@ -90,46 +134,29 @@ impl Keel {
         } else {
             None
         };
+        // Built-in metrics score the input when the model has a score
+        // function, and read its predictions from the input otherwise.
         let (needed, tag) = match kind {
             JobKind::Scoring => (def.functions.score.is_some(), "score"),
-            // Built-in metrics need only a score function.
-            JobKind::Metrics if builtin.is_some() => (def.functions.score.is_some(), "score"),
-            JobKind::Metrics => (def.functions.metrics.is_some(), "metrics"),
+            JobKind::Metrics => (
+                builtin.is_some() || def.functions.metrics.is_some(),
+                "metrics",
+            ),
             JobKind::Training => (def.functions.train.is_some(), "train"),
         };
         if !needed {
             return Err(Error::InvalidArgument(format!(
-                "Model '{}' version {} has no {tag} function, so it cannot run a {kind} job. Tag one with `# modelop.{tag}` above its def and register the model again.",
-                version.model_name, version.number
+                "Model '{}' version {} has no {tag} function ({}), so it cannot run a {kind} job. Tag one with `# modelop.{tag}` above its def and register the model again.",
+                version.model_name,
+                version.number,
+                functions_it_has(def)
             )));
         }
-        let input = match req.input {
-            api::Input::Upload { upload_id, .. } => {
-                let up = self
-                    .stores
-                    .uploads
-                    .upload(upload_id.into())
-                    .await?
-                    .ok_or_else(|| {
-                        Error::NotFound(format!("There is no upload with id {upload_id}."))
-                    })?;
-                keel_data::format_of(Path::new(&up.name), req.format)?;
-                InputRecord::Upload {
-                    upload_id: up.id,
-                    name: up.name,
-                }
-            }
-            api::Input::Path { uri } => {
-                let path = local_path(&uri)?;
-                if !path.is_file() {
-                    return Err(Error::InvalidArgument(format!(
-                        "The input {} does not exist or is not a file.",
-                        path.display()
-                    )));
-                }
-                keel_data::format_of(&path, req.format)?;
-                InputRecord::Path { uri }
-            }
+        check_baseline(def, kind, req.baseline.is_some())?;
+        let input = self.input_record(req.input, req.format, "input").await?;
+        let baseline = match req.baseline {
+            Some(b) => Some(self.input_record(b, req.format, "baseline").await?),
+            None => None,
         };
         let output = match (kind, req.output) {
             (JobKind::Scoring, None) => {
@@ -169,6 +196,7 @@ impl Keel {
             max_runtime_seconds: req.max_runtime_seconds,
             schema_check: req.schema_check.unwrap_or(true),
             builtin: builtin.as_ref().map(keel_exec::roles::to_record),
+            baseline,
         };
         let rec = self
             .stores
@@ -185,6 +213,47 @@ impl Keel {
         self.exec.wake();
         tracing::info!(job = %rec.id, kind = %kind, model = %rec.model_name, version = rec.version_number, "job queued");
         Ok(self.job_view(&rec))
+    }
+
+    /// A job's data set as the store records it, checked: an upload must
+    /// exist, a path must be a file, and either must be in a known format.
+    /// `field` names the request field in messages.
+    async fn input_record(
+        &self,
+        input: api::Input,
+        format: Option<DataFormat>,
+        field: &str,
+    ) -> Result<InputRecord> {
+        Ok(match input {
+            api::Input::Upload { upload_id, .. } => {
+                let up = self
+                    .stores
+                    .uploads
+                    .upload(upload_id.into())
+                    .await?
+                    .ok_or_else(|| {
+                        Error::NotFound(format!(
+                            "There is no upload with id {upload_id} (the `{field}`)."
+                        ))
+                    })?;
+                keel_data::format_of(Path::new(&up.name), format)?;
+                InputRecord::Upload {
+                    upload_id: up.id,
+                    name: up.name,
+                }
+            }
+            api::Input::Path { uri } => {
+                let path = local_path(&uri)?;
+                if !path.is_file() {
+                    return Err(Error::InvalidArgument(format!(
+                        "The `{field}` {} does not exist or is not a file.",
+                        path.display()
+                    )));
+                }
+                keel_data::format_of(&path, format)?;
+                InputRecord::Path { uri }
+            }
+        })
     }
 
     /// A job record as the API shows it.

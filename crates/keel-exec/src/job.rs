@@ -19,6 +19,7 @@ use crate::log::{JobLog, log_path};
 use crate::pipeline::{Progress, Run, failure, internal};
 use crate::runtime::ModelCall;
 use crate::workspace::{self, load_schema};
+use crate::jobdoc::{self, Asset};
 use crate::{Executor, FailPoint, definition, publish};
 
 /// Why a job was asked to stop.
@@ -206,7 +207,15 @@ impl Executor {
         ));
         let result = async {
             let dir = workspace::workdir(&cfg.home, job.id);
-            let ws = workspace::prepare(stores, dir, &version, &def, &request.input).await?;
+            let ws = workspace::prepare(
+                stores,
+                dir,
+                &version,
+                &def,
+                &request.input,
+                request.baseline.as_ref(),
+            )
+            .await?;
             let input_schema = if request.schema_check {
                 load_schema(&ws.dir, &def.input_schema)?
             } else {
@@ -222,7 +231,8 @@ impl Executor {
                 kind: job.kind,
                 def: def.clone(),
                 workdir: ws.dir.clone(),
-                input_name: ws.input_name.clone(),
+                job_doc: job_document(job, &def, &ws),
+                output_column: def.output_column.clone(),
             };
             let session = {
                 let runtime = self.inner.runtime.clone();
@@ -240,9 +250,11 @@ impl Executor {
                 kind: job.kind,
                 request: request.clone(),
                 has_metrics_fn: def.functions.metrics.is_some(),
+                has_score_fn: def.functions.score.is_some(),
                 workdir: ws.dir.clone(),
                 input: ws.input.clone(),
                 input_name: ws.input_name.clone(),
+                baseline: ws.baseline.clone(),
                 input_schema,
                 output_schema,
                 session,
@@ -303,6 +315,31 @@ impl Executor {
 
 /// Aborts a task when dropped.
 struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+/// The ModelOp job document of `job`, with its data sets where the model
+/// can read them.
+fn job_document(job: &JobRecord, def: &keel_modeldef::ModelDef, ws: &workspace::Workspace) -> serde_json::Value {
+    let absolute = |p: &std::path::Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    let mut inputs = Vec::new();
+    if let Some((path, name)) = &ws.baseline {
+        inputs.push(Asset::local(name, &absolute(path), "BASELINE_DATA"));
+    }
+    inputs.push(Asset::local(
+        &ws.input_name,
+        &absolute(&ws.input),
+        jobdoc::input_role(job.kind, ws.baseline.is_some()),
+    ));
+    let output = job.request.output.as_ref().map(|o| {
+        let target = o.target();
+        let name = target.rsplit('/').next().unwrap_or(target).to_string();
+        Asset {
+            name,
+            url: target.to_string(),
+            role: "OUTPUT_DATA",
+        }
+    });
+    jobdoc::build(job, def, &ws.dir, &inputs, output.as_ref())
+}
 
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {

@@ -19,6 +19,7 @@ pub mod definition;
 mod error;
 mod fail;
 mod job;
+pub mod jobdoc;
 mod log;
 mod pipeline;
 mod publish;

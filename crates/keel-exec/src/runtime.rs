@@ -23,8 +23,10 @@ pub struct ModelCall {
     pub def: ModelDef,
     /// The working directory holding the model's files (archives extracted).
     pub workdir: PathBuf,
-    /// The input's file name, as the model's `init` sees it.
-    pub input_name: String,
+    /// The job document a one-parameter `init` receives (see `jobdoc`).
+    pub job_doc: serde_json::Value,
+    /// The column a score function's bare values go to, when not `prediction`.
+    pub output_column: Option<String>,
 }
 
 /// The output callback of a scoring run: each input batch's output rows,
@@ -52,9 +54,11 @@ pub trait Session: Send {
         log: &dyn LogSink,
         ctl: &Control,
     ) -> Result<(), Failure>;
-    /// Calls the metrics function once over all records.
+    /// Calls the metrics function once over all records; with a
+    /// `baseline`, it gets the baseline's records first, then the input's.
     fn metrics(
         &self,
+        baseline: Option<&mut dyn Iterator<Item = RecordBatch>>,
         input: &mut dyn Iterator<Item = RecordBatch>,
         log: &dyn LogSink,
         ctl: &Control,
@@ -103,12 +107,8 @@ impl Runtime for PythonRuntime {
                 score_batch: f.score.as_ref().is_some_and(|f| f.batch),
             },
             env: vec![("KEEL_JOB_ID".into(), call.job.to_string())],
-            job: serde_json::json!({
-                "id": call.job.to_string(),
-                "kind": call.kind.as_str(),
-                "input": call.input_name,
-                "jobParameters": {},
-            }),
+            job: call.job_doc.clone(),
+            output_column: call.output_column.clone(),
         };
         Ok(Box::new(PythonSession { spec }))
     }
@@ -137,11 +137,12 @@ impl Session for PythonSession {
 
     fn metrics(
         &self,
+        baseline: Option<&mut dyn Iterator<Item = RecordBatch>>,
         input: &mut dyn Iterator<Item = RecordBatch>,
         log: &dyn LogSink,
         ctl: &Control,
     ) -> Result<serde_json::Value, Failure> {
-        keel_runner::run_metrics(&self.spec, input, log, ctl)
+        keel_runner::run_metrics(&self.spec, baseline, input, log, ctl)
     }
 
     fn train(

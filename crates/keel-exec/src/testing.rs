@@ -5,7 +5,7 @@
 //! Scoring adds two columns to each input batch: `probability`, the input
 //! column named like the model's module (`a.py` reads column `a`) or else the
 //! first float column, and `prediction`, whether that probability is above
-//! 0.5. Metrics answer `{"rows": N}`. Training writes `outputDir/model.bin`
+//! 0.5. Metrics answer `{"rows": N}` (with a baseline, `{"baseline_rows": B, "rows": N}`). Training writes `outputDir/model.bin`
 //! holding the number of rows it saw.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -191,13 +191,20 @@ impl Session for FakeSession {
 
     fn metrics(
         &self,
+        baseline: Option<&mut dyn Iterator<Item = RecordBatch>>,
         input: &mut dyn Iterator<Item = RecordBatch>,
         _log: &dyn LogSink,
         ctl: &Control,
     ) -> Result<serde_json::Value, Failure> {
         self.act(ctl)?;
         let rows: usize = input.map(|b| b.num_rows()).sum();
-        Ok(serde_json::json!({ "rows": rows }))
+        Ok(match baseline {
+            Some(b) => {
+                let baseline_rows: usize = b.map(|b| b.num_rows()).sum();
+                serde_json::json!({ "baseline_rows": baseline_rows, "rows": rows })
+            }
+            None => serde_json::json!({ "rows": rows }),
+        })
     }
 
     fn train(

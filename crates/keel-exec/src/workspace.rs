@@ -39,16 +39,19 @@ pub(crate) struct Workspace {
     pub(crate) input: PathBuf,
     /// The input's name, as the model sees it.
     pub(crate) input_name: String,
+    /// The baseline as a local file, with its name, when the job has one.
+    pub(crate) baseline: Option<(PathBuf, String)>,
 }
 
 /// Creates a fresh working directory holding the version's files (archives
-/// extracted) and the job's input.
+/// extracted), the job's input and its baseline.
 pub(crate) async fn prepare(
     stores: &Stores,
     dir: PathBuf,
     version: &VersionRecord,
     def: &ModelDef,
     input: &InputRecord,
+    baseline: Option<&InputRecord>,
 ) -> std::result::Result<Workspace, JobError> {
     let _ = tokio::fs::remove_dir_all(&dir).await;
     tokio::fs::create_dir_all(&dir)
@@ -73,8 +76,29 @@ pub(crate) async fn prepare(
             .map_err(internal)?
             .map_err(|e| failure(JobErrorKind::InvalidInput, e.to_string()))?;
     }
+    let (input, input_name) = local_input(stores, &dir, input, ".keel-input").await?;
+    let baseline = match baseline {
+        Some(b) => Some(local_input(stores, &dir, b, ".keel-baseline").await?),
+        None => None,
+    };
+    Ok(Workspace {
+        dir,
+        input,
+        input_name,
+        baseline,
+    })
+}
+
+/// A job's data set as a local file and its name: an upload is fetched into
+/// `dir/slot/`, out of the model's way; a path is used where it is.
+async fn local_input(
+    stores: &Stores,
+    dir: &Path,
+    input: &InputRecord,
+    slot: &str,
+) -> std::result::Result<(PathBuf, String), JobError> {
     let invalid = |e: Error| failure(JobErrorKind::InvalidInput, e.to_string());
-    let (input, input_name) = match input {
+    Ok(match input {
         InputRecord::Upload { upload_id, .. } => {
             let up = stores
                 .uploads
@@ -89,7 +113,7 @@ pub(crate) async fn prepare(
                 })?;
             // Inputs are read from local files; an upload is fetched beside
             // the model's files, out of the model's way.
-            let local = dir.join(".keel-input").join(&up.name);
+            let local = dir.join(slot).join(&up.name);
             stores
                 .artifacts
                 .get_to_file(&keys::upload(up.id, &up.name), &local)
@@ -105,11 +129,6 @@ pub(crate) async fn prepare(
                 .unwrap_or_else(|| uri.clone());
             (p, name)
         }
-    };
-    Ok(Workspace {
-        dir,
-        input,
-        input_name,
     })
 }
 

@@ -183,13 +183,21 @@ pub struct JobRequest {
     /// The built-in metrics of a metrics job.
     #[serde(default)]
     pub builtin: Option<MetricsRolesRecord>,
+    /// The baseline a metrics function with two parameters compares the
+    /// input with (format 2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<InputRecord>,
 }
 
 impl Persisted for JobRequest {
     const WHAT: &'static str = "job request";
-    const FORMAT: u64 = 1;
+    const FORMAT: u64 = 2;
+    /// Format 2 added the optional `baseline`; older requests have none.
     fn upgrade(from: u64, doc: Value) -> std::result::Result<Value, String> {
-        unchanged_since_format_0(from, doc)
+        match from {
+            0 | 1 => Ok(doc),
+            _ => Err(format!("format {from} is unknown")),
+        }
     }
 }
 

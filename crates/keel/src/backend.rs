@@ -147,14 +147,17 @@ impl Backend {
         match self {
             Backend::Local(k) => Ok(k.create_job(req).await?),
             Backend::Remote(c) => {
-                if let api::Input::Path { uri } = &req.input
-                    && !uri.contains("://")
-                {
-                    let up = c.upload(Path::new(uri)).await?;
-                    req.input = api::Input::Upload {
-                        upload_id: up.id,
-                        name: up.name,
-                    };
+                // Local files go to the server as uploads.
+                for input in std::iter::once(&mut req.input).chain(req.baseline.as_mut()) {
+                    if let api::Input::Path { uri } = input
+                        && !uri.contains("://")
+                    {
+                        let up = c.upload(Path::new(uri)).await?;
+                        *input = api::Input::Upload {
+                            upload_id: up.id,
+                            name: up.name,
+                        };
+                    }
                 }
                 c.post(routes::JOBS, &req).await
             }

@@ -223,6 +223,10 @@ struct CreateArgs {
     /// Do not check records against the model's schemas.
     #[arg(long)]
     no_schema_check: bool,
+    /// Metrics jobs whose metrics function takes two data sets
+    /// (`metrics(df_baseline, df_sample)`): the baseline to compare the input with.
+    #[arg(long)]
+    baseline: Option<String>,
     /// Wait for the job to end, with a progress bar; exit 6 if it fails.
     #[arg(long)]
     wait: bool,
@@ -484,6 +488,7 @@ fn create_request(a: &CreateArgs) -> anyhow::Result<api::CreateJob> {
         max_runtime_seconds: a.max_runtime,
         schema_check: if a.no_schema_check { Some(false) } else { None },
         metrics: a.roles.options()?,
+        baseline: a.baseline.as_deref().map(input_of).transpose()?,
     })
 }
 

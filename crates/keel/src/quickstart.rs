@@ -141,6 +141,7 @@ pub async fn run(dir: &Path) -> anyhow::Result<i32> {
             max_runtime_seconds: Some(600),
             schema_check: None,
             metrics: None,
+            baseline: None,
         },
     )
     .await?;
@@ -165,6 +166,7 @@ pub async fn run(dir: &Path) -> anyhow::Result<i32> {
             max_runtime_seconds: Some(600),
             schema_check: None,
             metrics: Some(labeled_roles()),
+            baseline: None,
         },
     )
     .await?;
@@ -196,6 +198,7 @@ pub async fn run(dir: &Path) -> anyhow::Result<i32> {
             max_runtime_seconds: Some(600),
             schema_check: None,
             metrics: None,
+            baseline: None,
         },
     )
     .await?;

@@ -28,6 +28,7 @@ fn create(
         max_runtime_seconds: None,
         schema_check: None,
         metrics: None,
+        baseline: None,
     }
 }
 

@@ -151,6 +151,7 @@ async fn roles_come_from_the_request_then_the_schemas() {
                 max_runtime_seconds: None,
                 schema_check: None,
                 metrics: case.options.clone(),
+                baseline: None,
             })
             .await;
         match (case.want, got) {

@@ -23,6 +23,8 @@ pub(crate) struct Feed<'a> {
     /// The first read error, which ends the input.
     pub(crate) error: Option<String>,
     pub(crate) tap: Option<Tap<'a>>,
+    /// The stage its rejected records are logged under (`input`, `baseline`).
+    pub(crate) stage: &'static str,
 }
 
 impl<'a> Feed<'a> {
@@ -38,6 +40,7 @@ impl<'a> Feed<'a> {
             rejected,
             error: None,
             tap: None,
+            stage: "input",
         }
     }
 }
@@ -63,7 +66,7 @@ impl Iterator for Feed<'_> {
                             return None;
                         };
                         for r in &chunk.rejected {
-                            if let Err(e) = log.push("input", r) {
+                            if let Err(e) = log.push(self.stage, r) {
                                 self.error = Some(format!("cannot write rejected records: {e}"));
                                 return None;
                             }

@@ -16,6 +16,7 @@ use arrow_array::{ArrayRef, RecordBatch, UInt64Array};
 use arrow_schema::{DataType, Field, Schema};
 use keel_data::OutputFile;
 use keel_metrics::Roles;
+use keel_runner::Failure;
 use keel_types::{DataFormat, JobError, JobErrorKind};
 
 use super::{Feed, Run, failure, feed_ok, internal};
@@ -66,13 +67,24 @@ impl Run {
             scored.push(joined);
             Ok(())
         };
-        let run = self.session.score(
-            self.request.workers.max(1) as usize,
-            feed,
-            &mut on_output,
-            self.log.as_ref(),
-            &self.ctl,
-        );
+        let run = if self.has_score_fn {
+            self.session.score(
+                self.request.workers.max(1) as usize,
+                feed,
+                &mut on_output,
+                self.log.as_ref(),
+                &self.ctl,
+            )
+        } else {
+            // A model without a score function (a ModelOp monitor) measures
+            // the records as they are: the input already holds its predictions.
+            (|| {
+                for batch in feed.by_ref() {
+                    on_output(0, vec![batch]).map_err(|message| Failure::Internal { message })?;
+                }
+                Ok(())
+            })()
+        };
         feed_ok(feed)?;
         run.map_err(|f| {
             let mut e = f.into_job_error();

@@ -61,9 +61,14 @@ pub(crate) struct Run {
     pub(crate) kind: JobKind,
     pub(crate) request: JobRequest,
     pub(crate) has_metrics_fn: bool,
+    /// False for a model without a score function, whose built-in metrics
+    /// read predictions from the input itself.
+    pub(crate) has_score_fn: bool,
     pub(crate) workdir: PathBuf,
     pub(crate) input: PathBuf,
     pub(crate) input_name: String,
+    /// The baseline a two-input metrics function compares the input with.
+    pub(crate) baseline: Option<(PathBuf, String)>,
     pub(crate) input_schema: Option<AvroSchema>,
     pub(crate) output_schema: Option<AvroSchema>,
     pub(crate) session: Box<dyn Session>,
@@ -149,25 +154,46 @@ impl Run {
 
     /// Opens the job's input, checked against the input schema.
     fn open_input(&self) -> Result<keel_data::Chunks, JobError> {
+        self.open(&self.input, &self.input_name)
+    }
+
+    /// Opens a data file of the job, checked against the input schema.
+    fn open(&self, path: &std::path::Path, name: &str) -> Result<keel_data::Chunks, JobError> {
         keel_data::open(
-            &self.input,
+            path,
             &ReadOptions {
                 format: self.request.format,
                 schema: self.input_schema.clone(),
                 batch_size: 10_000,
-                name: Some(self.input_name.clone()),
+                name: Some(name.to_string()),
                 columns: None,
             },
         )
         .map_err(|e| failure(JobErrorKind::InvalidInput, e.to_string()))
     }
 
-    /// Runs the model's own metrics function over `feed`.
+    /// Runs the model's own metrics function over `feed`, after the
+    /// baseline when the job has one. The baseline's rejected records are
+    /// logged with the stage `baseline`; its records are not counted as the
+    /// job's reads.
     fn model_metrics(&self, feed: &mut Feed<'_>) -> Result<serde_json::Value, JobError> {
-        let value = self
-            .session
-            .metrics(feed, self.log.as_ref(), &self.ctl)
-            .map_err(Failure::into_job_error)?;
+        let value = match &self.baseline {
+            None => self.session.metrics(None, feed, self.log.as_ref(), &self.ctl),
+            Some((path, name)) => {
+                let progress = Progress::default();
+                let mut baseline = Feed::new(self.open(path, name)?, &progress, feed.rejected);
+                baseline.stage = "baseline";
+                let value = self.session.metrics(
+                    Some(&mut baseline),
+                    feed,
+                    self.log.as_ref(),
+                    &self.ctl,
+                );
+                feed_ok(&mut baseline)?;
+                value
+            }
+        }
+        .map_err(Failure::into_job_error)?;
         feed_ok(feed)?;
         Ok(value)
     }

@@ -121,6 +121,7 @@ impl Harness {
             max_runtime_seconds: None,
             schema_check: true,
             builtin: None,
+            baseline: None,
         }
     }
 

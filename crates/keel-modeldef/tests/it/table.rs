@@ -122,7 +122,107 @@ pyton = "3.11"
 def score(r):
     return r
 "#,
-        "InvalidModel InvalidModel: [..]No score function[..]# modelop.score\n    def score(record):[..]",
+        "InvalidModel InvalidModel: [..]No model function found[..]has a score, metrics or train smart tag[..]# modelop.score\n    def score(record):[..]# modelop.metrics[..]",
+    ),
+    (
+        "a_monitor_has_init_and_metrics_and_no_score",
+        r#"
+//- monitor.py
+import json
+
+#modelop.init
+def init(init_param):
+    global JOB
+    JOB = json.loads(init_param["rawJson"])
+
+#modelop.metrics
+def metrics(df_baseline, df_sample):
+    yield {"rows": len(df_sample)}
+//- helper.py
+def unused():
+    pass
+"#,
+        "\
+name: m
+source: monitor.py, module monitor
+init: init, monitor.py line 4, (init_param)
+score: none
+metrics: metrics, monitor.py line 9, (df_baseline, df_sample)
+train: none
+schemas: input none, output none
+platform: python none, requirements [] from none
+files:
+  helper.py source 23
+  monitor.py source 198
+",
+    ),
+    (
+        "schema_tags_name_the_schema_files_whatever_they_are_called",
+        r#"
+//- model.py
+# modelop.schema.0: schemas/credit_in.avsc
+#fastscore.schema.1: credit_out.avsc
+# modelop.score
+def score(r):
+    return r
+//- schemas/credit_in.avsc
+{"type": "record", "name": "input", "fields": [{"name": "id", "type": "int"}]}
+//- credit_out.avsc
+{"type": "record", "name": "output", "fields": [{"name": "p", "type": "double"}]}
+//- input_schema.avsc
+{"type": "record", "name": "ignored", "fields": []}
+"#,
+        "\
+name: m
+source: model.py, module model
+init: none
+score: score, model.py line 4, (r)
+metrics: none
+train: none
+schemas: input schemas/credit_in.avsc, output credit_out.avsc
+platform: python none, requirements [] from none
+files:
+  credit_out.avsc schema 82
+  input_schema.avsc attachment 52
+  model.py source 123
+  schemas/credit_in.avsc schema 79
+",
+    ),
+    (
+        "a_schema_tag_naming_a_missing_file_cites_its_line",
+        r#"
+//- model.py
+# modelop.score
+def score(r):
+    return r
+# modelop.schema.1: nowhere.avsc
+"#,
+        "Source InvalidModel: model.py:4: The schema tag for the output (slot 1) names 'nowhere.avsc', which is not in the model directory[..]",
+    ),
+    (
+        "the_manifest_names_the_column_of_bare_values",
+        r#"
+//- model.py
+# modelop.score
+def score(r):
+    return 0.5
+//- keel.toml
+[schemas]
+output_column = "probability"
+"#,
+        "\
+name: m
+source: model.py, module model
+init: none
+score: score, model.py line 2, (r)
+metrics: none
+train: none
+schemas: input none, output none, output column probability
+platform: python none, requirements [] from none
+files:
+  keel.toml manifest 40
+  model.py source 45
+",
     ),
     (
         "two_score_functions_are_ambiguous",
@@ -365,9 +465,14 @@ fn render_def(def: &ModelDef, root: &Path, dir: &Path, extras: &[PathBuf]) -> St
     };
     let or_none = |v: &Option<String>| v.clone().unwrap_or_else(|| "none".to_string());
     let p = &def.platform;
+    let column = def
+        .output_column
+        .as_ref()
+        .map(|c| format!(", output column {c}"))
+        .unwrap_or_default();
     let mut text = format!(
         "name: {}\nsource: {}, module {}\ninit: {}\nscore: {}\nmetrics: {}\ntrain: {}\n\
-         schemas: input {}, output {}\n\
+         schemas: input {}, output {}{column}\n\
          platform: python {}, requirements [{}] from {}\nfiles:\n",
         def.name,
         def.source,

@@ -37,14 +37,15 @@ pub(super) fn column<'a>(row: &'a Row, name: &str) -> Option<&'a str> {
 }
 
 /// Decodes the format-0 `stored` text, checks that encoding it again writes
-/// the same JSON plus `"record_format": 1` and that that reads back equal.
+/// the same JSON plus the current `record_format` (the upgrades since format
+/// 0 only added optional fields) and that that reads back equal.
 fn read_format0<T: Persisted + PartialEq + Debug>(stored: &str, col: &str) -> T {
     let doc: T = decode(stored, col).unwrap_or_else(|e| panic!("{col}: {e}"));
     let written = encode(&doc).unwrap();
     let mut want: Value = serde_json::from_str(stored).unwrap();
     want.as_object_mut()
         .unwrap()
-        .insert("record_format".into(), json!(1));
+        .insert("record_format".into(), json!(T::FORMAT));
     let got: Value = serde_json::from_str(&written).unwrap();
     assert_eq!(got, want, "{col} is written back with every field kept");
     assert_eq!(decode::<T>(&written, col).unwrap(), doc, "{col}");
@@ -352,15 +353,18 @@ fn format0_definitions_and_files_decode() {
     );
 }
 
-/// The JSON `encode` writes for `doc`, checked to carry `"record_format":1`.
+/// The JSON `encode` writes for `doc`, checked to carry its format number.
 fn written<T: Persisted>(doc: &T) -> Value {
     let text = encode(doc).unwrap();
-    assert!(text.contains(r#""record_format":1"#), "{text}");
+    assert!(
+        text.contains(&format!(r#""record_format":{}"#, T::FORMAT)),
+        "{text}"
+    );
     serde_json::from_str(&text).unwrap()
 }
 
 #[test]
-fn documents_are_written_with_format_one() {
+fn documents_are_written_with_their_current_format() {
     let policy: ComparePolicy = decode(r#"{"metric":"f1"}"#, "p").unwrap();
     let error = JobErrorRecord::from(&JobError::new(JobErrorKind::Crashed, "Gone."));
     let docs = [
@@ -370,8 +374,9 @@ fn documents_are_written_with_format_one() {
         written(&super::definition("m")),
         written(&super::request(JobKind::Metrics, "in.csv")),
     ];
-    for doc in docs {
-        assert_eq!(doc["record_format"], json!(1), "{doc}");
+    let formats = [1, 1, 1, 2, 2];
+    for (doc, format) in docs.iter().zip(formats) {
+        assert_eq!(doc["record_format"], json!(format), "{doc}");
     }
 }
 
@@ -394,7 +399,7 @@ fn newer_formats_are_refused() {
             what,
             "in format 99",
             "written by a newer Keel",
-            "reads up to 1",
+            &format!("reads up to {}", T::FORMAT),
         ];
         refused::<T>(doc, &words);
         refused::<T>(doc, &["upgrade Keel"]);

@@ -111,6 +111,7 @@ pub(crate) fn definition(name: &str) -> ModelDefinition {
         },
         input_schema: Some("input.avsc".into()),
         output_schema: None,
+        output_column: Some("score".into()),
         platform: PlatformRecord {
             requirements_file: Some("requirements.txt".into()),
             requirements: vec!["pandas".into()],
@@ -169,6 +170,9 @@ pub(crate) fn request(kind: JobKind, uri: &str) -> JobRequest {
         max_runtime_seconds: Some(600),
         schema_check: true,
         builtin,
+        baseline: (kind == JobKind::Metrics).then(|| InputRecord::Path {
+            uri: "baseline.csv".into(),
+        }),
     }
 }
 
