@@ -90,6 +90,10 @@ pub struct Function {
     pub line: u32,
     /// True when it takes a whole batch as a DataFrame.
     pub batch: bool,
+    /// Its parameter names, in order: a metrics function with two compares
+    /// a baseline with a sample; an init with one receives the job.
+    #[serde(default)]
+    pub params: Vec<String>,
 }
 
 /// The functions a model defines.

@@ -70,7 +70,8 @@ fn functions_it_has(def: &ModelDefinition) -> String {
 fn check_baseline(def: &ModelDefinition, kind: JobKind, has_baseline: bool) -> Result<()> {
     let metrics = def.functions.metrics.as_ref();
     let two = metrics.is_some_and(|m| m.params.len() >= 2);
-    let signature = |m: &keel_store::formats::FunctionRecord| format!("{}({})", m.name, m.params.join(", "));
+    let signature =
+        |m: &keel_store::formats::FunctionRecord| format!("{}({})", m.name, m.params.join(", "));
     match (kind, has_baseline, metrics) {
         (JobKind::Metrics, true, Some(m)) if !two => Err(Error::InvalidArgument(format!(
             "The metrics function `{}` takes one data set, so a `baseline` has nothing to go to. Drop the `baseline`, or give the metrics function two parameters, as in `metrics(df_baseline, df_sample)`.",
@@ -155,7 +156,7 @@ impl Keel {
         check_baseline(def, kind, req.baseline.is_some())?;
         let input = self.input_record(req.input, req.format, "input").await?;
         let baseline = match req.baseline {
-            Some(b) => Some(self.input_record(b, req.format, "baseline").await?),
+            Some(b) => Some(self.input_record(b, req.format, "`baseline`").await?),
             None => None,
         };
         let output = match (kind, req.output) {
@@ -217,12 +218,12 @@ impl Keel {
 
     /// A job's data set as the store records it, checked: an upload must
     /// exist, a path must be a file, and either must be in a known format.
-    /// `field` names the request field in messages.
+    /// `what` names the data set in messages ("input", "`baseline`").
     async fn input_record(
         &self,
         input: api::Input,
         format: Option<DataFormat>,
-        field: &str,
+        what: &str,
     ) -> Result<InputRecord> {
         Ok(match input {
             api::Input::Upload { upload_id, .. } => {
@@ -233,7 +234,7 @@ impl Keel {
                     .await?
                     .ok_or_else(|| {
                         Error::NotFound(format!(
-                            "There is no upload with id {upload_id} (the `{field}`)."
+                            "There is no upload with id {upload_id} (the {what})."
                         ))
                     })?;
                 keel_data::format_of(Path::new(&up.name), format)?;
@@ -246,7 +247,7 @@ impl Keel {
                 let path = local_path(&uri)?;
                 if !path.is_file() {
                     return Err(Error::InvalidArgument(format!(
-                        "The `{field}` {} does not exist or is not a file.",
+                        "The {what} {} does not exist or is not a file.",
                         path.display()
                     )));
                 }

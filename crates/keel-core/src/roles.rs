@@ -9,7 +9,16 @@ use serde_json::Value;
 
 use crate::Result;
 
-/// What a schema says about each of its fields.
+/// True for `true` and `"true"` (ModelOp's extended schemas use both).
+fn truthy(v: &Value) -> bool {
+    v.as_bool()
+        .or_else(|| v.as_str().map(|s| s.eq_ignore_ascii_case("true")))
+        .unwrap_or(false)
+}
+
+/// What a schema says about each of its fields, in ModelOp's spelling of
+/// the extended attributes (`role`, `protectedClass`) or Keel's
+/// (`protected_class`).
 fn hints(schema: Option<&AvroSchema>) -> Vec<FieldHint> {
     let Some(schema) = schema else {
         return Vec::new();
@@ -24,11 +33,9 @@ fn hints(schema: Option<&AvroSchema>) -> Vec<FieldHint> {
                 .get("role")
                 .and_then(Value::as_str)
                 .map(str::to_string),
-            protected: f
-                .attributes
-                .get("protected_class")
-                .and_then(Value::as_bool)
-                .unwrap_or(false),
+            protected: ["protectedClass", "protected_class"]
+                .iter()
+                .any(|k| f.attributes.get(*k).is_some_and(truthy)),
             float: matches!(f.ty, AvroType::Double | AvroType::Float),
         })
         .collect()

@@ -28,6 +28,7 @@ fn function(f: &Option<FunctionRecord>) -> Option<api::Function> {
         file: f.file.clone(),
         line: f.line,
         batch: f.batch,
+        params: f.params.clone(),
     })
 }
 

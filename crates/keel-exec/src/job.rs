@@ -15,11 +15,11 @@ use keel_store::formats::JobResult;
 use keel_store::{Beat, Finish, JobRecord};
 use keel_types::{JobError, JobErrorKind, JobKind};
 
+use crate::jobdoc::{self, Asset};
 use crate::log::{JobLog, log_path};
 use crate::pipeline::{Progress, Run, failure, internal};
 use crate::runtime::ModelCall;
 use crate::workspace::{self, load_schema};
-use crate::jobdoc::{self, Asset};
 use crate::{Executor, FailPoint, definition, publish};
 
 /// Why a job was asked to stop.
@@ -318,7 +318,11 @@ struct AbortOnDrop(tokio::task::JoinHandle<()>);
 
 /// The ModelOp job document of `job`, with its data sets where the model
 /// can read them.
-fn job_document(job: &JobRecord, def: &keel_modeldef::ModelDef, ws: &workspace::Workspace) -> serde_json::Value {
+fn job_document(
+    job: &JobRecord,
+    def: &keel_modeldef::ModelDef,
+    ws: &workspace::Workspace,
+) -> serde_json::Value {
     let absolute = |p: &std::path::Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
     let mut inputs = Vec::new();
     if let Some((path, name)) = &ws.baseline {

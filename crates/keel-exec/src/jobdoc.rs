@@ -106,7 +106,10 @@ fn model_assets(def: &ModelDef) -> Vec<Value> {
             if f.role == FileRole::Source
                 && let Some(obj) = asset.as_object_mut()
             {
-                obj.insert("primaryModelSource".into(), Value::from(f.path == def.source));
+                obj.insert(
+                    "primaryModelSource".into(),
+                    Value::from(f.path == def.source),
+                );
             }
             asset
         })
@@ -129,8 +132,14 @@ pub fn build(
     metadata.insert("name".into(), Value::from(job.model_name.clone()));
     metadata.insert("version".into(), Value::from(job.version_number));
     metadata.insert("type".into(), Value::from("PYTHON3"));
-    metadata.insert("inputSchema".into(), Value::from(schemas(&def.input_schema)));
-    metadata.insert("outputSchema".into(), Value::from(schemas(&def.output_schema)));
+    metadata.insert(
+        "inputSchema".into(),
+        Value::from(schemas(&def.input_schema)),
+    );
+    metadata.insert(
+        "outputSchema".into(),
+        Value::from(schemas(&def.output_schema)),
+    );
     metadata.insert("custom".into(), Value::Object(Map::new()));
     let model = json!({
         "id": job.version_id.to_string(),

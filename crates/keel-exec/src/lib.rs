@@ -27,6 +27,7 @@ mod queue;
 pub mod registration;
 pub mod roles;
 mod runtime;
+mod trained;
 mod workspace;
 
 #[cfg(any(test, feature = "testing"))]

@@ -3,19 +3,18 @@
 //! store, an external one is renamed into place), then a training job's new
 //! version. Until then nothing of the job is visible to anyone.
 
-use std::collections::HashMap;
 use std::fs::File;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use keel_modeldef::ModelDef;
 use keel_store::formats::{JobResult, OutputRecord};
 use keel_store::{JobRecord, Stores, VersionRecord, keys};
 use keel_types::{DataFormat, JobError, JobErrorKind, JobKind};
 
-use crate::error::{Error, Result};
+use crate::error::Error;
 use crate::pipeline::{Produced, RunOutcome, failure, internal};
-use crate::registration::{Registered, register};
+use crate::registration::Registered;
+use crate::trained::register_trained;
 use crate::workspace::local_path;
 
 /// Commits a successful run's products and says what the job produced.
@@ -101,98 +100,6 @@ pub(crate) async fn publish(
         registered = Some(reg);
     }
     Ok((result, registered))
-}
-
-/// Registers what a training job produced: the trained version's files, with
-/// what train wrote to `outputDir/` as new attachments (replacing attachments
-/// of the same name; other attachments are kept).
-async fn register_trained(
-    stores: &Stores,
-    job: &JobRecord,
-    version: &VersionRecord,
-    workdir: &Path,
-) -> Result<Registered> {
-    let out_dir = workdir.join("outputDir");
-    let staging = workdir.with_extension("trained");
-    let _ = std::fs::remove_dir_all(&staging);
-    std::fs::create_dir_all(&staging).map_err(Error::io("cannot create a staging directory"))?;
-    let produced = list_files(&out_dir)?;
-    if produced.is_empty() {
-        return Err(Error::InvalidArgument(
-            "train() wrote no files to outputDir/, so there is nothing to make a new version of. Write the trained artifacts to outputDir/.".to_string(),
-        ));
-    }
-    for f in &version.files {
-        if produced.iter().any(|p| p == &f.path) {
-            continue;
-        }
-        let dest = staging.join(&f.path);
-        if let Some(parent) = dest.parent() {
-            std::fs::create_dir_all(parent).map_err(Error::io("cannot stage a file"))?;
-        }
-        stores
-            .artifacts
-            .get_to_file(&keys::blob(&f.sha256), &dest)
-            .await?;
-    }
-    for rel in &produced {
-        let dest = staging.join(rel);
-        if let Some(parent) = dest.parent() {
-            std::fs::create_dir_all(parent).map_err(Error::io("cannot stage a file"))?;
-        }
-        std::fs::copy(out_dir.join(rel), &dest)
-            .map_err(Error::io(format!("cannot copy outputDir/{rel}")))?;
-    }
-    let staged = async {
-        let def: ModelDef = keel_modeldef::inspect(&staging, &[])?;
-        let origins: HashMap<String, PathBuf> = def
-            .files
-            .iter()
-            .map(|f| (f.path.clone(), staging.join(&f.path)))
-            .collect();
-        register(stores, &job.model_name, &def, &origins, Some(job.id)).await
-    }
-    .await;
-    let _ = std::fs::remove_dir_all(&staging);
-    staged
-}
-
-/// Relative paths of the regular files under `dir` (none if it does not exist).
-/// Links are refused: a model must not smuggle one into a version.
-fn list_files(dir: &Path) -> Result<Vec<String>> {
-    let mut out = Vec::new();
-    if !dir.exists() {
-        return Ok(out);
-    }
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in
-            std::fs::read_dir(&d).map_err(Error::io(format!("cannot list {}", d.display())))?
-        {
-            let entry = entry.map_err(Error::io("cannot list outputDir"))?;
-            let ft = entry
-                .file_type()
-                .map_err(Error::io("cannot list outputDir"))?;
-            let path = entry.path();
-            if ft.is_dir() {
-                stack.push(path);
-            } else if ft.is_file() {
-                let rel = path
-                    .strip_prefix(dir)
-                    .map_err(|e| Error::Internal(e.to_string()))?
-                    .to_string_lossy()
-                    .replace('\\', "/");
-                out.push(rel);
-            } else {
-                return Err(Error::InvalidArgument(format!(
-                    "train() left {} in outputDir/, which is not a regular file; Keel does not follow links.",
-                    path.display()
-                )));
-            }
-        }
-    }
-    out.sort();
-    Ok(out)
 }
 
 /// Writes `bytes` to `path` through a temp file and a rename, so readers see

@@ -696,7 +696,12 @@ fn choose_primary(dir: &Path, scans: &[(String, Scan)], loaded: Option<&Loaded>)
         tagged = scans
             .iter()
             .filter(|(_, s)| s.has_model_function())
-            .filter_map(|(r, s)| s.tags.iter().find(|t| t.kind != Kind::Init).map(|t| (r, t.line)))
+            .filter_map(|(r, s)| {
+                s.tags
+                    .iter()
+                    .find(|t| t.kind != Kind::Init)
+                    .map(|t| (r, t.line))
+            })
             .collect();
     }
     let py_files: Vec<String> = scans.iter().map(|(r, _)| r.clone()).collect();

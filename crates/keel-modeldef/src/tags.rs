@@ -260,7 +260,11 @@ fn parse_schema_tag(comment: &str) -> Option<std::result::Result<(u32, String), 
         return Some(Err(format!(
             "The schema tag '#{}' names no file; write it as '# modelop.schema.{slot}: {}'.",
             comment.trim_end(),
-            if slot == 0 { "input_schema.avsc" } else { "output_schema.avsc" }
+            if slot == 0 {
+                "input_schema.avsc"
+            } else {
+                "output_schema.avsc"
+            }
         )));
     };
     let file = file.trim().trim_matches(|c| c == '"' || c == '\'');

@@ -708,8 +708,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let sink = |_: usize, _: &str| {};
         let ctl = Control::new();
-        let mut pool =
-            Pool::start_script(&spec(py, dir.path()), 1, (Mode::Score, 1), &sink, &ctl, script)?;
+        let mut pool = Pool::start_script(
+            &spec(py, dir.path()),
+            1,
+            (Mode::Score, 1),
+            &sink,
+            &ctl,
+            script,
+        )?;
         pool.wait_ready()
     }
 

@@ -31,6 +31,7 @@ const FIELDS: &[(&str, &str)] = &[
     ("challenger_job", "--jobs"),
     ("output", "OUTPUT"),
     ("name", "--name"),
+    ("baseline", "--baseline"),
 ];
 
 /// Rewrites every backticked field name in `message` as its flag; other

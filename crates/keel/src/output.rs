@@ -73,11 +73,13 @@ fn kv(pairs: &[(&str, String)]) {
     }
 }
 
-/// A function as a row shows it: name, file, line, and whether it takes batches.
-fn func(f: Option<(&str, &str, u32, bool)>) -> String {
+/// A function as a row shows it: name and parameters, file, line, and
+/// whether it takes batches.
+fn func(f: Option<(&str, &[String], &str, u32, bool)>) -> String {
     match f {
-        Some((name, file, line, batch)) => format!(
-            "{name}() at {file}:{line}{}",
+        Some((name, params, file, line, batch)) => format!(
+            "{name}({}) at {file}:{line}{}",
+            params.join(", "),
             if batch { " (batch)" } else { "" }
         ),
         None => "-".into(),
@@ -89,7 +91,15 @@ pub fn inspect(fmt: Format, def: &ModelDef) -> anyhow::Result<()> {
         return json(def);
     }
     let f = |x: Option<&keel_core::FunctionInfo>| {
-        func(x.map(|x| (x.name.as_str(), x.file.as_str(), x.line, x.batch)))
+        func(x.map(|x| {
+            (
+                x.name.as_str(),
+                x.params.as_slice(),
+                x.file.as_str(),
+                x.line,
+                x.batch,
+            )
+        }))
     };
     let mut rows = vec![("name", def.name.clone()), ("source", def.source.clone())];
     rows.extend(
@@ -210,7 +220,15 @@ pub fn version(fmt: Format, v: &api::Version) -> anyhow::Result<()> {
         let f = v.functions.get(k);
         (
             k.as_str(),
-            func(f.map(|f| (f.name.as_str(), f.file.as_str(), f.line, f.batch))),
+            func(f.map(|f| {
+                (
+                    f.name.as_str(),
+                    f.params.as_slice(),
+                    f.file.as_str(),
+                    f.line,
+                    f.batch,
+                )
+            })),
         )
     }));
     rows.extend([

@@ -11,6 +11,11 @@ const INPUT: &str = r#"{"type":"record","name":"in","fields":[
   {"name":"x","type":"double"},
   {"name":"flagged","type":"int","role":"label"},
   {"name":"gender","type":"string","protected_class":true}]}"#;
+/// The same in ModelOp's spelling of the extended attributes.
+const INPUT_MODELOP: &str = r#"{"type":"record","name":"in","fields":[
+  {"name":"x","type":"double","role":"predictor","dataClass":"numerical","driftCandidate":true},
+  {"name":"flagged","type":"int","role":"label","dataClass":"categorical"},
+  {"name":"gender","type":"string","role":"predictor","protectedClass":true,"specialValues":[]}]}"#;
 /// An output schema whose score is a float: a probability.
 const OUT_FLOAT: &str = r#"{"type":"record","name":"out","fields":[
   {"name":"p","type":"double","role":"score"}]}"#;
@@ -62,6 +67,14 @@ async fn roles_come_from_the_request_then_the_schemas() {
             name: "schema_roles",
             metrics_fn: false,
             input: Some(INPUT),
+            output: Some(OUT_FLOAT),
+            options: None,
+            want: Want::Roles("flagged", Some("p"), None, &["gender"]),
+        },
+        Case {
+            name: "schema_roles_in_modelop_spelling",
+            metrics_fn: false,
+            input: Some(INPUT_MODELOP),
             output: Some(OUT_FLOAT),
             options: None,
             want: Want::Roles("flagged", Some("p"), None, &["gender"]),

@@ -178,17 +178,16 @@ impl Run {
     /// job's reads.
     fn model_metrics(&self, feed: &mut Feed<'_>) -> Result<serde_json::Value, JobError> {
         let value = match &self.baseline {
-            None => self.session.metrics(None, feed, self.log.as_ref(), &self.ctl),
+            None => self
+                .session
+                .metrics(None, feed, self.log.as_ref(), &self.ctl),
             Some((path, name)) => {
                 let progress = Progress::default();
                 let mut baseline = Feed::new(self.open(path, name)?, &progress, feed.rejected);
                 baseline.stage = "baseline";
-                let value = self.session.metrics(
-                    Some(&mut baseline),
-                    feed,
-                    self.log.as_ref(),
-                    &self.ctl,
-                );
+                let value =
+                    self.session
+                        .metrics(Some(&mut baseline), feed, self.log.as_ref(), &self.ctl);
                 feed_ok(&mut baseline)?;
                 value
             }

@@ -621,8 +621,7 @@ fn check(case: &Case) {
         Run::Metrics => run_metrics(&spec, None, &mut input, &logs, &ctl).map(|v| canonical(&v)),
         Run::MetricsWithBaseline => {
             let mut baseline = int_batches(6, 4).into_iter();
-            run_metrics(&spec, Some(&mut baseline), &mut input, &logs, &ctl)
-                .map(|v| canonical(&v))
+            run_metrics(&spec, Some(&mut baseline), &mut input, &logs, &ctl).map(|v| canonical(&v))
         }
         Run::Train => run_training(&spec, &mut input, &logs, &ctl)
             .map(|()| render_files(&dir.path().join("outputDir"))),

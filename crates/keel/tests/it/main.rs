@@ -1,6 +1,7 @@
 //! End-to-end tests of the `keel` binary: real model directories, real data
 //! files and real Python workers, in embedded mode and against a real server.
 
+mod conventions;
 mod failures;
 mod jobs;
 mod quality;
