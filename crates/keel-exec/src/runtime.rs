@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use arrow_array::RecordBatch;
 use keel_modeldef::ModelDef;
-use keel_runner::{Control, Failure, Functions, LogSink, WorkerSpec};
+use keel_runner::{Control, Failure, Functions, LogSink, ScoreStats, WorkerSpec};
 use keel_types::{JobId, JobKind};
 
 /// Which model a job runs, and where.
@@ -45,7 +45,8 @@ pub trait Session: Send {
     /// What runs the model, for the job's log ("python /path/to/python").
     fn describe(&self) -> String;
     /// Calls score on every input batch with `workers` workers and hands
-    /// the outputs to `on_output` in input order.
+    /// the outputs to `on_output` in input order; answers the run's counts
+    /// and CPU times.
     fn score(
         &self,
         workers: usize,
@@ -53,7 +54,7 @@ pub trait Session: Send {
         on_output: &mut OnOutput<'_>,
         log: &dyn LogSink,
         ctl: &Control,
-    ) -> Result<(), Failure>;
+    ) -> Result<ScoreStats, Failure>;
     /// Calls the metrics function once over all records; with a
     /// `baseline`, it gets the baseline's records first, then the input's.
     fn metrics(
@@ -131,8 +132,8 @@ impl Session for PythonSession {
         on_output: &mut OnOutput<'_>,
         log: &dyn LogSink,
         ctl: &Control,
-    ) -> Result<(), Failure> {
-        keel_runner::run_scoring(&self.spec, workers, input, on_output, log, ctl).map(|_| ())
+    ) -> Result<ScoreStats, Failure> {
+        keel_runner::run_scoring(&self.spec, workers, input, on_output, log, ctl)
     }
 
     fn metrics(

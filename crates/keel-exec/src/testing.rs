@@ -16,7 +16,7 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::Float64Type;
 use arrow_array::{ArrayRef, BooleanArray, Float64Array, RecordBatch};
 use arrow_schema::{DataType, Field, Schema};
-use keel_runner::{Control, Failure, LogSink};
+use keel_runner::{Control, Failure, LogSink, ScoreStats};
 
 use crate::runtime::{ModelCall, OnOutput, Runtime, Session};
 
@@ -175,8 +175,9 @@ impl Session for FakeSession {
         on_output: &mut OnOutput<'_>,
         _log: &dyn LogSink,
         ctl: &Control,
-    ) -> Result<(), Failure> {
+    ) -> Result<ScoreStats, Failure> {
         self.act(ctl)?;
+        let mut stats = ScoreStats::default();
         for (seq, b) in (0u64..).zip(input) {
             if ctl.cancelled() {
                 return Err(Failure::Cancelled);
@@ -184,9 +185,12 @@ impl Session for FakeSession {
             let out = self
                 .score_batch(&b)
                 .map_err(|message| Failure::Internal { message })?;
+            stats.batches += 1;
+            stats.records_in += b.num_rows() as u64;
+            stats.records_out += out.num_rows() as u64;
             on_output(seq, vec![out]).map_err(|message| Failure::Internal { message })?;
         }
-        Ok(())
+        Ok(stats)
     }
 
     fn metrics(

@@ -16,10 +16,15 @@ import math
 import os
 import struct
 import sys
+import time
 import traceback
 
 PROTOCOL = 1
 HEADER = struct.Struct("<BQI")
+
+# CPU seconds spent calling the model's function, reported with D so the
+# job's log can say how much of the work was the model's.
+FUNCTION_CPU = [0.0]
 
 
 class Channel:
@@ -318,6 +323,7 @@ def score_records(fn, batch, pa):
     out = []
     append = out.append
     i = 0
+    started = time.process_time()
     try:
         for i, rec in enumerate(rows):
             res = fn(rec)
@@ -330,6 +336,8 @@ def score_records(fn, batch, pa):
         raise
     except Exception as exc:
         raise ModelError("score", exc, row=i) from None
+    finally:
+        FUNCTION_CPU[0] += time.process_time() - started
     return out
 
 
@@ -347,10 +355,14 @@ def collect_frames(res, pd):
 def score_dataframe(fn, batch, pa, pd, column):
     """Batch mode: calls fn once with the batch as a DataFrame. It may return
     a DataFrame, records, or one value per row (a Series, an array, a list)."""
+    df = batch.to_pandas()
+    started = time.process_time()
     try:
-        pieces = collect_frames(fn(batch.to_pandas()), pd)
+        pieces = collect_frames(fn(df), pd)
     except Exception as exc:
         raise ModelError("score", exc) from None
+    finally:
+        FUNCTION_CPU[0] += time.process_time() - started
     if pieces and all(isinstance(p, pd.Series) or is_array(p) for p in pieces):
         try:
             arrays = [pa.array(p.to_numpy() if isinstance(p, pd.Series) else p) for p in pieces]
@@ -570,7 +582,8 @@ def main():
     except ModelError as err:
         chan.send_json("X", err.to_json())
         return 1
-    chan.send("D")
+    usage = os.times()
+    chan.send_json("D", {"cpu": usage.user + usage.system, "function_cpu": FUNCTION_CPU[0]})
     return 0
 
 

@@ -17,7 +17,9 @@ use std::time::{Duration, Instant};
 use arrow_array::RecordBatch;
 
 use crate::failure::Failure;
-use crate::protocol::{self, Frame, Hello, HelloFunctions, PROTOCOL_VERSION, Ready, WorkerError};
+use crate::protocol::{
+    self, Done, Frame, Hello, HelloFunctions, PROTOCOL_VERSION, Ready, WorkerError,
+};
 use crate::spec::{Control, LogSink, WorkerSpec};
 use crate::sys;
 
@@ -94,6 +96,8 @@ pub(crate) struct Pool<'a> {
     started: Instant,
     /// The worker whose `X` message or crash stopped the run.
     pub failed_worker: Option<usize>,
+    /// The CPU time the finished workers reported, summed.
+    pub cpu: Done,
 }
 
 impl<'a> Pool<'a> {
@@ -158,6 +162,7 @@ impl<'a> Pool<'a> {
             mode,
             started,
             failed_worker: None,
+            cpu: Done::default(),
         };
         for index in 0..n {
             let worker = spawn(spec, &script, index, tx.clone())?;
@@ -300,6 +305,12 @@ impl<'a> Pool<'a> {
                 }
                 protocol::DONE => {
                     self.workers[w].done = true;
+                    // The CPU report is for the job's log; one that cannot be
+                    // read costs nothing but the report.
+                    if let Ok(done) = serde_json::from_slice::<Done>(&frame.payload) {
+                        self.cpu.cpu += done.cpu;
+                        self.cpu.function_cpu += done.function_cpu;
+                    }
                     Ok(None)
                 }
                 protocol::ERROR => {

@@ -157,6 +157,20 @@ pub struct Ready {
     pub pid: u32,
 }
 
+/// The optional payload of the `D` message: the CPU time the worker spent,
+/// and how much of it went to calls of the model's function. A worker of an
+/// older Keel sends `D` empty.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Done {
+    /// The worker process's CPU seconds (user and system) when it finished.
+    #[serde(default)]
+    pub cpu: f64,
+    /// CPU seconds spent inside the model's score, metrics or train function
+    /// (for a per-record score function: in the loop that calls it).
+    #[serde(default)]
+    pub function_cpu: f64,
+}
+
 /// The `X` message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WorkerError {

@@ -39,6 +39,8 @@ pub fn run_scoring(
         on_output,
     };
     let result = score_all(&mut pool, &mut state, workers, input);
+    state.stats.worker_cpu = seconds(pool.cpu.cpu);
+    state.stats.function_cpu = seconds(pool.cpu.function_cpu);
     result.map_err(|failure| {
         // A per-record error names its row within the batch; users need its
         // place in the whole input. The failing worker's oldest batch is the one.
@@ -130,6 +132,11 @@ impl Scoring<'_> {
         }
         Ok(())
     }
+}
+
+/// Seconds as reported by a worker (never negative or NaN) as a duration.
+fn seconds(s: f64) -> std::time::Duration {
+    std::time::Duration::try_from_secs_f64(s).unwrap_or_default()
 }
 
 /// Maps a per-batch row in a score error to the record's index in the whole input.

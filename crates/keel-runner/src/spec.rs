@@ -95,4 +95,8 @@ pub struct ScoreStats {
     pub records_in: u64,
     /// Output records handed to `on_output`.
     pub records_out: u64,
+    /// CPU time the workers used in all.
+    pub worker_cpu: Duration,
+    /// The part of it spent calling the model's score function.
+    pub function_cpu: Duration,
 }

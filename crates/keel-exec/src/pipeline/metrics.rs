@@ -68,13 +68,15 @@ impl Run {
             Ok(())
         };
         let run = if self.has_score_fn {
-            self.session.score(
-                self.request.workers.max(1) as usize,
-                feed,
-                &mut on_output,
-                self.log.as_ref(),
-                &self.ctl,
-            )
+            self.session
+                .score(
+                    self.request.workers.max(1) as usize,
+                    feed,
+                    &mut on_output,
+                    self.log.as_ref(),
+                    &self.ctl,
+                )
+                .map(|stats| self.note_cpu(&stats))
         } else {
             // A model without a score function (a ModelOp monitor) measures
             // the records as they are: the input already holds its predictions.

@@ -198,6 +198,25 @@ impl Run {
     }
 }
 
+impl Run {
+    /// Notes in the job's log where the workers' CPU time went, when they
+    /// reported it: the model's score function against the rest (reading
+    /// batches, building records and DataFrames, converting outputs).
+    fn note_cpu(&self, stats: &keel_runner::ScoreStats) {
+        if stats.worker_cpu.is_zero() {
+            return;
+        }
+        let (all, function) = (
+            stats.worker_cpu.as_secs_f64(),
+            stats.function_cpu.as_secs_f64(),
+        );
+        self.log.note(&format!(
+            "workers used {all:.2} s of CPU, {function:.2} s of it in the score function ({:.0} %)",
+            100.0 * function / all
+        ));
+    }
+}
+
 /// Fails the job when its input ended with a read error.
 pub(crate) fn feed_ok(feed: &mut Feed<'_>) -> Result<(), JobError> {
     match feed.error.take() {

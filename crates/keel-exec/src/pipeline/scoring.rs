@@ -48,7 +48,8 @@ impl Run {
             }
             Ok(())
         };
-        self.session
+        let stats = self
+            .session
             .score(
                 self.request.workers as usize,
                 feed,
@@ -58,6 +59,7 @@ impl Run {
             )
             .map_err(Failure::into_job_error)?;
         feed_ok(feed)?;
+        self.note_cpu(&stats);
         {
             let mut rj = rejected
                 .lock()
