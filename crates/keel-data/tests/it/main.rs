@@ -1,5 +1,6 @@
 //! Integration tests of keel-data: writing files with `OutputFile` and reading
-//! them back with `open`, and exchanging files with pandas in a real Python.
+//! them back with `open`, exchanging files with pandas in a real Python, and
+//! the conformance decisions fastavro makes (`golden`).
 
 use std::path::Path;
 use std::process::Command;
@@ -193,3 +194,5 @@ fn pandas_files_read_and_our_files_read_in_pandas() -> TestResult {
     }
     Ok(())
 }
+
+mod golden;
