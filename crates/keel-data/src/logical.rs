@@ -304,6 +304,20 @@ pub(crate) fn rescale(
     Ok(out)
 }
 
+/// The most decimal digits a two's-complement number of `size` bytes holds.
+pub(crate) fn fixed_digits(size: usize) -> u64 {
+    if size == 0 {
+        return 0;
+    }
+    if size > 16 {
+        return u64::from(MAX_PRECISION);
+    }
+    // 2^(8 size - 1) - 1 fits in i128 for sizes up to 16; every number of
+    // floor(log10) of it digits fits in the size.
+    let largest = i128::MAX >> (128 - (8 * size as u32));
+    u64::from(largest.checked_ilog10().unwrap_or(0))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -492,5 +506,13 @@ mod tests {
             "five digits for precision 4"
         );
         assert_eq!(rescale(0, 60, 4, 0), Ok(0));
+    }
+
+    #[test]
+    fn fixed_sizes_hold_their_digits() {
+        let cases = [(0, 0), (1, 2), (2, 4), (4, 9), (8, 18), (16, 38), (17, 38)];
+        for (size, digits) in cases {
+            assert_eq!(fixed_digits(size), digits, "size {size}");
+        }
     }
 }

@@ -173,3 +173,104 @@ fn renders_rows_and_nested_cells_as_json() {
     );
     assert_eq!(out.column(0).as_string::<i32>().value(0), "[1,2]");
 }
+
+#[test]
+fn value_schemas_check_their_one_column() {
+    let schema = AvroSchema::parse(r#"{"type": "float"}"#, "output_schema.avsc").unwrap();
+    let batch = RecordBatch::try_from_iter(vec![(
+        "prediction",
+        Arc::new(StringArray::from(vec!["0.5"])) as ArrayRef,
+    )])
+    .unwrap();
+    let (out, rejected) = check_batch(&batch, &schema, 7);
+    assert_eq!(out.num_rows(), 0);
+    assert_eq!(rejected[0].record, 7);
+    assert_eq!(rejected[0].field.as_deref(), Some("prediction"));
+    assert_eq!(
+        rejected[0].reason,
+        "field 'prediction': expected float, found \"0.5\""
+    );
+    let batch = RecordBatch::try_from_iter(vec![(
+        "prediction",
+        Arc::new(Float32Array::from(vec![0.5])) as ArrayRef,
+    )])
+    .unwrap();
+    let (out, rejected) = check_batch(&batch, &schema, 1);
+    assert!(rejected.is_empty());
+    assert_eq!(out.column(0).data_type(), &DataType::Float64);
+}
+
+#[test]
+fn model_outputs_of_logical_types_are_converted() {
+    use arrow_array::{Date32Array, Decimal128Array, TimestampMicrosecondArray};
+    let schema = AvroSchema::parse(
+        r#"{"type":"record","name":"out","fields":[
+            {"name":"day","type":{"type":"int","logicalType":"date"}},
+            {"name":"at","type":{"type":"long","logicalType":"timestamp-millis"}},
+            {"name":"price","type":{"type":"bytes","logicalType":"decimal","precision":5,"scale":2}},
+            {"name":"tag","type":["null","int","string"]}]}"#,
+        "output_schema.avsc",
+    )
+    .unwrap();
+    // What pyarrow makes of datetime.date, a naive datetime, decimal.Decimal and mixed values.
+    let batch = RecordBatch::try_from_iter(vec![
+        (
+            "day",
+            Arc::new(Date32Array::from(vec![19_753, 19_754, 19_755])) as ArrayRef,
+        ),
+        (
+            "at",
+            Arc::new(TimestampMicrosecondArray::from(vec![
+                1_706_708_700_123_999,
+                0,
+                -1,
+            ])) as ArrayRef,
+        ),
+        (
+            "price",
+            Arc::new(
+                Decimal128Array::from(vec![12_340_000, 10_000, 1_000_000_000])
+                    .with_precision_and_scale(20, 6)
+                    .unwrap(),
+            ) as ArrayRef,
+        ),
+        (
+            "tag",
+            Arc::new(StringArray::from(vec![Some("x"), Some("7"), None])) as ArrayRef,
+        ),
+    ])
+    .unwrap();
+    let (out, rejected) = check_batch(&batch, &schema, 1);
+    assert_eq!(out.num_rows(), 2);
+    let types: Vec<String> = out
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.data_type().to_string())
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "Date32",
+            "Timestamp(ms, \"+00:00\")",
+            "Decimal128(5, 2)",
+            "Utf8"
+        ]
+    );
+    assert_eq!(
+        row_to_json(&out, 0),
+        serde_json::json!({"day": "2024-01-31", "at": "2024-01-31T13:45:00.123Z",
+                           "price": 12.34, "tag": "\"x\""})
+    );
+    assert_eq!(row_to_json(&out, 1)["tag"], "7");
+    assert_eq!(rejected.len(), 1);
+    assert_eq!(rejected[0].record, 3);
+    assert_eq!(rejected[0].field.as_deref(), Some("price"));
+    assert!(
+        rejected[0]
+            .reason
+            .starts_with("field 'price': expected decimal(5, 2), found 1000.0: it has more digits than the precision (5)"),
+        "{}",
+        rejected[0].reason
+    );
+}

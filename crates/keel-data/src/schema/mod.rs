@@ -2,6 +2,7 @@
 //! type, parsed by hand with `serde_json`, their one tabular view (columns
 //! and a [`Shape`]), and their mapping onto Arrow types.
 
+mod names;
 mod parse;
 
 use std::sync::Arc;

@@ -7,10 +7,11 @@ use std::collections::HashMap;
 
 use serde_json::{Map, Value};
 
+use super::names::{is_name, qualify};
 use super::{AvroField, AvroType, DEFAULT_VALUE_COLUMN, Shape, short_json};
 use crate::cells::check_json;
 use crate::error::{Error, Result};
-use crate::logical::MAX_PRECISION;
+use crate::logical::{MAX_PRECISION, fixed_digits};
 
 /// Keys that define a type rather than describe a value column.
 const TYPE_KEYS: [&str; 13] = [
@@ -531,102 +532,5 @@ impl Parser<'_> {
                 )));
             }
         })
-    }
-}
-
-/// The full name of a named type and the namespace its contents inherit.
-/// A dotted name is a full name; otherwise the type's `namespace`, or the
-/// enclosing one, qualifies it. An unnamed type is not registered.
-fn qualify(obj: &Map<String, Value>, enclosing: &str) -> (Option<String>, String) {
-    let Some(name) = obj.get("name").and_then(Value::as_str) else {
-        let ns = obj.get("namespace").and_then(Value::as_str);
-        return (None, ns.unwrap_or(enclosing).to_string());
-    };
-    if let Some((ns, _)) = name.rsplit_once('.') {
-        return (Some(name.to_string()), ns.to_string());
-    }
-    let ns = obj
-        .get("namespace")
-        .and_then(Value::as_str)
-        .unwrap_or(enclosing);
-    let full = if ns.is_empty() {
-        name.to_string()
-    } else {
-        format!("{ns}.{name}")
-    };
-    (Some(full), ns.to_string())
-}
-
-/// True for an Avro name: a letter or `_`, then letters, digits and `_`.
-fn is_name(s: &str) -> bool {
-    let mut chars = s.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-}
-
-/// The most decimal digits a two's-complement number of `size` bytes holds.
-fn fixed_digits(size: usize) -> u64 {
-    if size == 0 {
-        return 0;
-    }
-    if size > 16 {
-        return u64::from(MAX_PRECISION);
-    }
-    // 2^(8 size - 1) - 1 fits in i128 for sizes up to 16; every number of
-    // floor(log10) of it digits fits in the size.
-    let largest = i128::MAX >> (128 - (8 * size as u32));
-    u64::from(largest.checked_ilog10().unwrap_or(0))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn fixed_sizes_hold_their_digits() {
-        let cases = [(0, 0), (1, 2), (2, 4), (4, 9), (8, 18), (16, 38), (17, 38)];
-        for (size, digits) in cases {
-            assert_eq!(fixed_digits(size), digits, "size {size}");
-        }
-    }
-
-    #[test]
-    fn names_qualify_by_the_specification() {
-        let obj = |v: serde_json::Value| v.as_object().cloned().unwrap_or_default();
-        let cases = [
-            (serde_json::json!({"name": "E"}), "", Some("E"), ""),
-            (serde_json::json!({"name": "E"}), "a", Some("a.E"), "a"),
-            (
-                serde_json::json!({"name": "E", "namespace": "b"}),
-                "a",
-                Some("b.E"),
-                "b",
-            ),
-            (
-                serde_json::json!({"name": "E", "namespace": ""}),
-                "a",
-                Some("E"),
-                "",
-            ),
-            (
-                serde_json::json!({"name": "c.E", "namespace": "b"}),
-                "a",
-                Some("c.E"),
-                "c",
-            ),
-            (serde_json::json!({"namespace": "b"}), "a", None, "b"),
-            (serde_json::json!({}), "a", None, "a"),
-        ];
-        for (o, enclosing, full, ns) in cases {
-            let (f, n) = qualify(&obj(o.clone()), enclosing);
-            assert_eq!(
-                (f.as_deref(), n.as_str()),
-                (full, ns),
-                "{o} in '{enclosing}'"
-            );
-        }
-        assert!(is_name("_a1") && !is_name("1a") && !is_name("") && !is_name("a-b"));
     }
 }
