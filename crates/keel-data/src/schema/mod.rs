@@ -225,6 +225,16 @@ impl AvroSchema {
         )
     }
 
+    /// The columns stored as JSON text (arrays, maps, records and unions that
+    /// are not all numbers), for [`crate::OutputFile::json_text`].
+    pub fn json_columns(&self) -> Vec<String> {
+        self.fields
+            .iter()
+            .filter(|f| f.ty.stored_as_json())
+            .map(|f| f.name.clone())
+            .collect()
+    }
+
     /// The field with this name, if any.
     pub fn field(&self, name: &str) -> Option<&AvroField> {
         self.fields.iter().find(|f| f.name == name)

@@ -36,8 +36,8 @@ pub struct OutputFile {
     committed: bool,
     /// Write a one-column table to JSON lines as bare values.
     bare: bool,
-    /// The one column holds JSON text, written as the JSON it holds.
-    json_text: bool,
+    /// Columns that hold JSON text, written to JSON lines as the JSON they hold.
+    json_columns: Vec<String>,
 }
 
 impl std::fmt::Debug for OutputFile {
@@ -57,8 +57,8 @@ enum Sink {
     Empty(File),
     Csv(Box<arrow_csv::Writer<BufWriter<File>>>),
     Json(Box<arrow_json::Writer<BufWriter<File>, arrow_json::writer::LineDelimited>>),
-    /// JSON lines of bare values, one per row of a one-column table.
-    Bare(BufWriter<File>),
+    /// JSON lines written cell by cell: bare values, or objects with JSON-text columns.
+    Lines(BufWriter<File>),
     Parquet(Box<ArrowWriter<File>>),
 }
 
@@ -95,7 +95,7 @@ impl OutputFile {
             batches: 0,
             committed: false,
             bare: false,
-            json_text: false,
+            json_columns: Vec::new(),
         })
     }
 
@@ -109,12 +109,14 @@ impl OutputFile {
         self
     }
 
-    /// Says the one column holds JSON text (an Avro array, map, record or
-    /// union that Keel stores as text; see `AvroType::stored_as_json`), so
-    /// bare values are written as the JSON the text holds rather than as
-    /// strings. A text that is not JSON is still written as a string.
-    pub fn json_text(mut self, yes: bool) -> Self {
-        self.json_text = yes;
+    /// Names the columns that hold JSON text (Avro arrays, maps, records and
+    /// unions that Keel stores as text; [`crate::AvroSchema::json_columns`]
+    /// lists a schema's), so JSON-lines outputs hold the JSON the text holds
+    /// (`[1,2]`) rather than a string (`"[1,2]"`), bare or not, and read back
+    /// with the same schema. A text that is not JSON is still written as a
+    /// string. CSV and Parquet outputs keep the text.
+    pub fn json_text(mut self, columns: Vec<String>) -> Self {
+        self.json_columns = columns;
         self
     }
 
@@ -166,7 +168,7 @@ impl OutputFile {
             Sink::Empty(_) => Ok(()),
             Sink::Csv(w) => w.write(&batch).map_err(|e| e.to_string()),
             Sink::Json(w) => w.write(&batch).map_err(|e| e.to_string()),
-            Sink::Bare(w) => bare_lines(w, &batch, self.json_text),
+            Sink::Lines(w) => write_lines(w, &batch, self.bare, &self.json_columns),
             Sink::Parquet(w) => w.write(&batch).map_err(|e| e.to_string()),
         };
         written.map_err(|e| Error::Internal(format!("cannot write rows to {name}: {e}")))?;
@@ -181,9 +183,7 @@ impl OutputFile {
                     .with_header(true)
                     .build(BufWriter::new(file)),
             )),
-            DataFormat::Json if self.bare && schema.fields().len() == 1 => {
-                Sink::Bare(BufWriter::new(file))
-            }
+            DataFormat::Json if self.by_cell(schema) => Sink::Lines(BufWriter::new(file)),
             DataFormat::Json => Sink::Json(Box::new(
                 arrow_json::WriterBuilder::new()
                     .with_explicit_nulls(true)
@@ -229,7 +229,7 @@ impl OutputFile {
                     .into_inner()
                     .map_err(|e| encode(e.to_string()))?
             }
-            Some(Sink::Bare(w)) => w.into_inner().map_err(|e| encode(e.to_string()))?,
+            Some(Sink::Lines(w)) => w.into_inner().map_err(|e| encode(e.to_string()))?,
             Some(Sink::Parquet(w)) => (*w).into_inner().map_err(|e| encode(e.to_string()))?,
             None => return Err(encode("an earlier write failed".to_string())),
         };
@@ -247,6 +247,16 @@ impl OutputFile {
             .and_then(|d| d.sync_all())
             .map_err(|e| Error::io("sync the directory", &dir, e))?;
         Ok(self.rows)
+    }
+
+    /// Whether JSON lines must be written cell by cell: bare values of a
+    /// one-column table, or a JSON-text column to unwrap.
+    fn by_cell(&self, schema: &Schema) -> bool {
+        (self.bare && schema.fields().len() == 1)
+            || schema
+                .fields()
+                .iter()
+                .any(|f| self.json_columns.contains(f.name()))
     }
 
     fn target_name(&self) -> String {
@@ -268,54 +278,100 @@ impl Drop for OutputFile {
     }
 }
 
-/// Writes each row of a one-column batch as a JSON line of its bare value.
-/// Values are encoded as arrow-json encodes them in an object (dates and
-/// timestamps as text, decimals as exact numbers), by encoding the batch and
-/// taking each line's value out of its one-key object.
-fn bare_lines(w: &mut BufWriter<File>, batch: &RecordBatch, json_text: bool) -> Result<(), String> {
-    let Some(col) = batch.columns().first() else {
-        return Ok(());
-    };
+/// Writes a batch as JSON lines, cell by cell: a one-column batch under
+/// `bare` as each row's value, any other as objects. Cells are encoded as
+/// arrow-json encodes them (dates and timestamps as text, decimals as exact
+/// numbers), except that a column of `json` holds the JSON its text holds.
+fn write_lines(
+    w: &mut BufWriter<File>,
+    batch: &RecordBatch,
+    bare: bool,
+    json: &[String],
+) -> Result<(), String> {
+    let schema = batch.schema();
+    let bare = bare && schema.fields().len() == 1;
+    let mut columns = Vec::with_capacity(schema.fields().len());
+    for (i, f) in schema.fields().iter().enumerate() {
+        columns.push(encoded_cells(batch, i, json.contains(f.name()))?);
+    }
+    let keys: Vec<String> = schema
+        .fields()
+        .iter()
+        .map(|f| Value::String(f.name().clone()).to_string())
+        .collect();
+    for row in 0..batch.num_rows() {
+        let mut line: Vec<u8> = Vec::new();
+        if bare {
+            line.extend_from_slice(columns.first().map_or(NULL, |c| cell(c, row)));
+        } else {
+            line.push(b'{');
+            for (i, (key, col)) in keys.iter().zip(&columns).enumerate() {
+                if i > 0 {
+                    line.push(b',');
+                }
+                line.extend_from_slice(key.as_bytes());
+                line.push(b':');
+                line.extend_from_slice(cell(col, row));
+            }
+            line.push(b'}');
+        }
+        line.push(b'\n');
+        w.write_all(&line).map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+const NULL: &[u8] = b"null";
+
+/// One encoded cell. Every column has one per row; a missing one would be null.
+fn cell(column: &[Vec<u8>], row: usize) -> &[u8] {
+    column.get(row).map_or(NULL, Vec::as_slice)
+}
+
+/// Each cell of column `i` as JSON text: the JSON a JSON-text column holds
+/// (a string when it is not JSON), else arrow-json's encoding, taken out of
+/// the one-key objects arrow-json writes for the column alone.
+fn encoded_cells(batch: &RecordBatch, i: usize, json_text: bool) -> Result<Vec<Vec<u8>>, String> {
+    let col = batch.column(i);
     if json_text && col.data_type() == &DataType::Utf8 {
         let texts = col.as_string::<i32>();
-        for row in 0..texts.len() {
-            let line = if texts.is_null(row) {
-                "null".to_string()
-            } else {
+        return Ok((0..texts.len())
+            .map(|row| {
+                if texts.is_null(row) {
+                    return b"null".to_vec();
+                }
                 let t = texts.value(row);
                 match serde_json::from_str::<Value>(t) {
-                    Ok(v) => v.to_string(),
-                    Err(_) => Value::String(t.to_string()).to_string(),
+                    Ok(v) => v.to_string().into_bytes(),
+                    Err(_) => Value::String(t.to_string()).to_string().into_bytes(),
                 }
-            };
-            writeln!(w, "{line}").map_err(|e| e.to_string())?;
-        }
-        return Ok(());
+            })
+            .collect());
     }
+    let one = batch.project(&[i]).map_err(|e| e.to_string())?;
     let mut buf = Vec::new();
     {
         let mut enc = arrow_json::WriterBuilder::new()
             .with_explicit_nulls(true)
             .build::<_, arrow_json::writer::LineDelimited>(&mut buf);
-        enc.write(batch).map_err(|e| e.to_string())?;
+        enc.write(&one).map_err(|e| e.to_string())?;
         enc.finish().map_err(|e| e.to_string())?;
     }
-    let name = batch.schema().field(0).name().clone();
-    let prefix = format!("{{{}:", Value::String(name));
-    for line in buf.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
-        let value = line
-            .strip_prefix(prefix.as_bytes())
-            .and_then(|l| l.strip_suffix(b"}"))
-            .ok_or_else(|| {
-                format!(
-                    "the JSON encoder wrote {} for a one-column row",
-                    String::from_utf8_lossy(line)
-                )
-            })?;
-        w.write_all(value).map_err(|e| e.to_string())?;
-        w.write_all(b"\n").map_err(|e| e.to_string())?;
-    }
-    Ok(())
+    let prefix = format!("{{{}:", Value::String(one.schema().field(0).name().clone()));
+    buf.split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|line| {
+            line.strip_prefix(prefix.as_bytes())
+                .and_then(|l| l.strip_suffix(b"}"))
+                .map(<[u8]>::to_vec)
+                .ok_or_else(|| {
+                    format!(
+                        "the JSON encoder wrote {} for one cell",
+                        String::from_utf8_lossy(line)
+                    )
+                })
+        })
+        .collect()
 }
 
 /// Column names and types, for messages.

@@ -177,7 +177,11 @@ fn write_bare(
     let mut out = OutputFile::create(&target, format)
         .unwrap()
         .bare_values(true)
-        .json_text(json);
+        .json_text(if json {
+            vec![batch.schema().field(0).name().clone()]
+        } else {
+            Vec::new()
+        });
     out.write(batch).unwrap();
     out.commit().unwrap();
     read_all(&target)
