@@ -198,25 +198,24 @@ impl Source {
                 return Ok(None);
             };
             match next.value {
-                Ok(v) => self.split(next.line, &next.origin, v, next.text.as_deref()),
+                Ok(v) => self.split(next.line, next.origin, v, next.text.as_deref()),
                 Err((reason, data)) => return Ok(Some((next.line, Item::Bad { reason, data }))),
             }
         }
     }
 
     /// Queues the records one JSON value holds, as the mode says.
-    fn split(&mut self, line: Option<u64>, origin: &str, v: Value, raw: Option<&str>) {
+    fn split(&mut self, line: Option<u64>, origin: Origin, v: Value, raw: Option<&str>) {
         let mode = &self.mode;
         match v {
             Value::Array(items) if mode.lists => {
                 for (i, item) in items.into_iter().enumerate() {
-                    let where_ = format!("item {} of {origin}", i + 1);
-                    let record = one(mode, &where_, item, None);
+                    let record = one(mode, origin, Some(i + 1), item, None);
                     self.pending.push_back((line, record));
                 }
             }
             v => {
-                let record = one(mode, origin, v, raw);
+                let record = one(mode, origin, None, v, raw);
                 self.pending.push_back((line, record));
             }
         }
@@ -225,12 +224,16 @@ impl Source {
 
 /// One JSON value as one record. `raw` is the line's text, kept as the
 /// rejected data of a line that is not a record.
-fn one(mode: &Mode, origin: &str, v: Value, raw: Option<&str>) -> Item {
+fn one(mode: &Mode, origin: Origin, item: Option<usize>, v: Value, raw: Option<&str>) -> Item {
     match v {
         Value::Object(obj) if mode.objects_are_records => Item::Object(obj),
         v if mode.value.is_some() => Item::Bare(v),
         other => {
             let kind = json_kind(&other);
+            let origin = match item {
+                Some(i) => format!("item {i} of {origin}"),
+                None => origin.to_string(),
+            };
             let reason = match (mode.lists, raw.is_some()) {
                 (true, _) => format!(
                     "{origin} is {kind}, not a record; write records as objects, one per line \
@@ -254,12 +257,29 @@ fn one(mode: &Mode, origin: &str, v: Value, raw: Option<&str>) -> Item {
     }
 }
 
+/// Where a JSON value is, for messages: "line 4", "item 3 of the array".
+/// Kept as numbers, so no text is made for the values that are fine.
+#[derive(Clone, Copy, Debug)]
+enum Origin {
+    Line(u64),
+    ArrayItem(u64),
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Origin::Line(l) => write!(f, "line {l}"),
+            Origin::ArrayItem(i) => write!(f, "item {i} of the array"),
+        }
+    }
+}
+
 /// One JSON value read from the file.
 struct RawValue {
     /// The line it is on (JSON lines only).
     line: Option<u64>,
-    /// Its name in messages: "line 4", "item 3 of the array".
-    origin: String,
+    /// Where it is, for messages.
+    origin: Origin,
     /// The line's text, for lines (empty for an object line, the usual
     /// case, whose text is never needed).
     text: Option<String>,
@@ -278,7 +298,7 @@ impl Raw {
                 *position += 1;
                 Ok(Some(RawValue {
                     line: None,
-                    origin: format!("item {position} of the array"),
+                    origin: Origin::ArrayItem(*position),
                     text: None,
                     value: Ok(v),
                 }))
@@ -304,7 +324,7 @@ impl Raw {
                     continue;
                 }
                 let l = *line;
-                let origin = format!("line {l}");
+                let origin = Origin::Line(l);
                 let Ok(text) = std::str::from_utf8(bytes) else {
                     let lossy = String::from_utf8_lossy(bytes).into_owned();
                     return Ok(Some(RawValue {
