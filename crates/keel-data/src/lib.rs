@@ -9,6 +9,7 @@
 mod cells;
 mod check;
 mod error;
+mod logical;
 mod read;
 mod schema;
 mod write;
@@ -16,5 +17,5 @@ mod write;
 pub use check::{Rejection, check_batch, row_to_json};
 pub use error::{Error, Result};
 pub use read::{Chunk, Chunks, ReadOptions, format_of, open};
-pub use schema::{AvroField, AvroSchema, AvroType};
+pub use schema::{AvroField, AvroSchema, AvroType, DEFAULT_VALUE_COLUMN, Shape};
 pub use write::{OutputFile, unify};

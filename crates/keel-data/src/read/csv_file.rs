@@ -68,7 +68,7 @@ pub(super) fn open(
     }
 
     let kinds: Vec<Kind> = infer.iter().map(Infer::kind).collect();
-    let cols = cells::plan(&headers, &kinds, schema, name)?;
+    let cols = cells::plan(&headers, &kinds, schema, name, true)?;
     let arrow = cells::arrow_schema(&cols);
 
     // Second pass: a fresh reader positioned after the header.

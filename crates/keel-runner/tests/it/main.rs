@@ -3,8 +3,10 @@
 //!
 //! `table` holds the runs that are a model, an input and an expected outcome,
 //! compared as text made by `render`; `processes` holds the ones about
-//! deadlines, cancellation and child processes.
+//! deadlines, cancellation and child processes; `logical` the Avro logical
+//! types as model code receives and returns them.
 
+mod logical;
 mod processes;
 mod render;
 mod table;

@@ -3,13 +3,14 @@
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
-use std::io::BufWriter;
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use arrow_array::builder::StringBuilder;
-use arrow_array::{ArrayRef, RecordBatch, RecordBatchOptions, new_null_array};
+use arrow_array::cast::AsArray;
+use arrow_array::{Array, ArrayRef, RecordBatch, RecordBatchOptions, new_null_array};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use keel_types::DataFormat;
 use parquet::arrow::ArrowWriter;
@@ -33,6 +34,10 @@ pub struct OutputFile {
     rows: u64,
     batches: u64,
     committed: bool,
+    /// Write a one-column table to JSON lines as bare values.
+    bare: bool,
+    /// Columns that hold JSON text, written to JSON lines as the JSON they hold.
+    json_columns: Vec<String>,
 }
 
 impl std::fmt::Debug for OutputFile {
@@ -42,6 +47,7 @@ impl std::fmt::Debug for OutputFile {
             .field("tmp", &self.tmp)
             .field("format", &self.format)
             .field("rows", &self.rows)
+            .field("bare", &self.bare)
             .finish()
     }
 }
@@ -51,6 +57,8 @@ enum Sink {
     Empty(File),
     Csv(Box<arrow_csv::Writer<BufWriter<File>>>),
     Json(Box<arrow_json::Writer<BufWriter<File>, arrow_json::writer::LineDelimited>>),
+    /// JSON lines written cell by cell: bare values, or objects with JSON-text columns.
+    Lines(BufWriter<File>),
     Parquet(Box<ArrowWriter<File>>),
 }
 
@@ -86,7 +94,30 @@ impl OutputFile {
             rows: 0,
             batches: 0,
             committed: false,
+            bare: false,
+            json_columns: Vec::new(),
         })
+    }
+
+    /// Under `yes`, a one-column table written to JSON lines has each row's
+    /// bare value as its line (`0.73`, `"text"`, `[1,2]`), as ModelOp writes a
+    /// score function's scalar output, rather than an object
+    /// (`{"prediction": 0.73}`). Tables of several columns, and CSV and
+    /// Parquet outputs, are written as always (the column keeps its name).
+    pub fn bare_values(mut self, yes: bool) -> Self {
+        self.bare = yes;
+        self
+    }
+
+    /// Names the columns that hold JSON text (Avro arrays, maps, records and
+    /// unions that Keel stores as text; [`crate::AvroSchema::json_columns`]
+    /// lists a schema's), so JSON-lines outputs hold the JSON the text holds
+    /// (`[1,2]`) rather than a string (`"[1,2]"`), bare or not, and read back
+    /// with the same schema. A text that is not JSON is still written as a
+    /// string. CSV and Parquet outputs keep the text.
+    pub fn json_text(mut self, columns: Vec<String>) -> Self {
+        self.json_columns = columns;
+        self
     }
 
     /// The file this output becomes on commit.
@@ -137,6 +168,7 @@ impl OutputFile {
             Sink::Empty(_) => Ok(()),
             Sink::Csv(w) => w.write(&batch).map_err(|e| e.to_string()),
             Sink::Json(w) => w.write(&batch).map_err(|e| e.to_string()),
+            Sink::Lines(w) => write_lines(w, &batch, self.bare, &self.json_columns),
             Sink::Parquet(w) => w.write(&batch).map_err(|e| e.to_string()),
         };
         written.map_err(|e| Error::Internal(format!("cannot write rows to {name}: {e}")))?;
@@ -151,6 +183,7 @@ impl OutputFile {
                     .with_header(true)
                     .build(BufWriter::new(file)),
             )),
+            DataFormat::Json if self.by_cell(schema) => Sink::Lines(BufWriter::new(file)),
             DataFormat::Json => Sink::Json(Box::new(
                 arrow_json::WriterBuilder::new()
                     .with_explicit_nulls(true)
@@ -196,6 +229,7 @@ impl OutputFile {
                     .into_inner()
                     .map_err(|e| encode(e.to_string()))?
             }
+            Some(Sink::Lines(w)) => w.into_inner().map_err(|e| encode(e.to_string()))?,
             Some(Sink::Parquet(w)) => (*w).into_inner().map_err(|e| encode(e.to_string()))?,
             None => return Err(encode("an earlier write failed".to_string())),
         };
@@ -215,6 +249,16 @@ impl OutputFile {
         Ok(self.rows)
     }
 
+    /// Whether JSON lines must be written cell by cell: bare values of a
+    /// one-column table, or a JSON-text column to unwrap.
+    fn by_cell(&self, schema: &Schema) -> bool {
+        (self.bare && schema.fields().len() == 1)
+            || schema
+                .fields()
+                .iter()
+                .any(|f| self.json_columns.contains(f.name()))
+    }
+
     fn target_name(&self) -> String {
         self.target
             .file_name()
@@ -232,6 +276,102 @@ impl Drop for OutputFile {
             let _ = std::fs::remove_file(&self.tmp);
         }
     }
+}
+
+/// Writes a batch as JSON lines, cell by cell: a one-column batch under
+/// `bare` as each row's value, any other as objects. Cells are encoded as
+/// arrow-json encodes them (dates and timestamps as text, decimals as exact
+/// numbers), except that a column of `json` holds the JSON its text holds.
+fn write_lines(
+    w: &mut BufWriter<File>,
+    batch: &RecordBatch,
+    bare: bool,
+    json: &[String],
+) -> Result<(), String> {
+    let schema = batch.schema();
+    let bare = bare && schema.fields().len() == 1;
+    let mut columns = Vec::with_capacity(schema.fields().len());
+    for (i, f) in schema.fields().iter().enumerate() {
+        columns.push(encoded_cells(batch, i, json.contains(f.name()))?);
+    }
+    let keys: Vec<String> = schema
+        .fields()
+        .iter()
+        .map(|f| Value::String(f.name().clone()).to_string())
+        .collect();
+    for row in 0..batch.num_rows() {
+        let mut line: Vec<u8> = Vec::new();
+        if bare {
+            line.extend_from_slice(columns.first().map_or(NULL, |c| cell(c, row)));
+        } else {
+            line.push(b'{');
+            for (i, (key, col)) in keys.iter().zip(&columns).enumerate() {
+                if i > 0 {
+                    line.push(b',');
+                }
+                line.extend_from_slice(key.as_bytes());
+                line.push(b':');
+                line.extend_from_slice(cell(col, row));
+            }
+            line.push(b'}');
+        }
+        line.push(b'\n');
+        w.write_all(&line).map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+const NULL: &[u8] = b"null";
+
+/// One encoded cell. Every column has one per row; a missing one would be null.
+fn cell(column: &[Vec<u8>], row: usize) -> &[u8] {
+    column.get(row).map_or(NULL, Vec::as_slice)
+}
+
+/// Each cell of column `i` as JSON text: the JSON a JSON-text column holds
+/// (a string when it is not JSON), else arrow-json's encoding, taken out of
+/// the one-key objects arrow-json writes for the column alone.
+fn encoded_cells(batch: &RecordBatch, i: usize, json_text: bool) -> Result<Vec<Vec<u8>>, String> {
+    let col = batch.column(i);
+    if json_text && col.data_type() == &DataType::Utf8 {
+        let texts = col.as_string::<i32>();
+        return Ok((0..texts.len())
+            .map(|row| {
+                if texts.is_null(row) {
+                    return b"null".to_vec();
+                }
+                let t = texts.value(row);
+                match serde_json::from_str::<Value>(t) {
+                    Ok(v) => v.to_string().into_bytes(),
+                    Err(_) => Value::String(t.to_string()).to_string().into_bytes(),
+                }
+            })
+            .collect());
+    }
+    let one = batch.project(&[i]).map_err(|e| e.to_string())?;
+    let mut buf = Vec::new();
+    {
+        let mut enc = arrow_json::WriterBuilder::new()
+            .with_explicit_nulls(true)
+            .build::<_, arrow_json::writer::LineDelimited>(&mut buf);
+        enc.write(&one).map_err(|e| e.to_string())?;
+        enc.finish().map_err(|e| e.to_string())?;
+    }
+    let prefix = format!("{{{}:", Value::String(one.schema().field(0).name().clone()));
+    buf.split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|line| {
+            line.strip_prefix(prefix.as_bytes())
+                .and_then(|l| l.strip_suffix(b"}"))
+                .map(<[u8]>::to_vec)
+                .ok_or_else(|| {
+                    format!(
+                        "the JSON encoder wrote {} for one cell",
+                        String::from_utf8_lossy(line)
+                    )
+                })
+        })
+        .collect()
 }
 
 /// Column names and types, for messages.
@@ -387,169 +527,4 @@ pub fn unify(batches: Vec<RecordBatch>) -> Result<Vec<RecordBatch>> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use arrow_array::cast::AsArray;
-    use arrow_array::types::{Float64Type, Int64Type};
-    use arrow_array::{BooleanArray, Float64Array, Int64Array, NullArray, StringArray};
-
-    fn batch(cols: Vec<(&str, ArrayRef)>) -> RecordBatch {
-        RecordBatch::try_from_iter(cols).unwrap()
-    }
-
-    #[test]
-    fn unify_merges_columns_and_types() {
-        let a = batch(vec![
-            ("id", Arc::new(Int64Array::from(vec![1, 2])) as ArrayRef),
-            ("x", Arc::new(NullArray::new(2)) as ArrayRef),
-            ("y", Arc::new(Int64Array::from(vec![7, 8])) as ArrayRef),
-        ]);
-        let b = batch(vec![
-            ("y", Arc::new(Float64Array::from(vec![0.5])) as ArrayRef),
-            ("x", Arc::new(BooleanArray::from(vec![true])) as ArrayRef),
-            ("id", Arc::new(StringArray::from(vec!["z"])) as ArrayRef),
-            ("new", Arc::new(StringArray::from(vec!["n"])) as ArrayRef),
-        ]);
-        let out = unify(vec![a, b]).unwrap();
-        assert_eq!(out.len(), 2);
-        assert_eq!(out[0].schema(), out[1].schema());
-        let s = out[0].schema();
-        let got: Vec<(String, DataType)> = s
-            .fields()
-            .iter()
-            .map(|f| (f.name().clone(), f.data_type().clone()))
-            .collect();
-        assert_eq!(
-            got,
-            vec![
-                ("id".to_string(), DataType::Utf8),
-                ("x".to_string(), DataType::Boolean),
-                ("y".to_string(), DataType::Float64),
-                ("new".to_string(), DataType::Utf8),
-            ]
-        );
-        assert_eq!(out[0].column(0).as_string::<i32>().value(1), "2");
-        assert_eq!(out[1].column(0).as_string::<i32>().value(0), "z");
-        assert_eq!(out[0].column(2).as_primitive::<Float64Type>().value(0), 7.0);
-        assert!(out[0].column(3).is_null(0));
-        assert!(out[0].column(1).is_null(0));
-        assert!(out[1].column(1).as_boolean().value(0));
-        assert!(unify(vec![]).unwrap().is_empty());
-    }
-
-    fn read_all(path: &Path) -> String {
-        std::fs::read_to_string(path).unwrap()
-    }
-
-    fn leftovers(dir: &Path) -> Vec<String> {
-        std::fs::read_dir(dir)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .filter(|n| n.contains("keel-tmp"))
-            .collect()
-    }
-
-    #[test]
-    fn commit_renames_and_drop_cleans_up() {
-        let dir = tempfile::tempdir().unwrap();
-        let target = dir.path().join("out.csv");
-        let b = batch(vec![
-            ("a", Arc::new(Int64Array::from(vec![1, 2])) as ArrayRef),
-            (
-                "b",
-                Arc::new(StringArray::from(vec![Some("x,y"), None])) as ArrayRef,
-            ),
-        ]);
-        let mut out = OutputFile::create(&target, DataFormat::Csv).unwrap();
-        out.write(&b).unwrap();
-        assert!(!target.exists(), "nothing is visible before commit");
-        assert_eq!(leftovers(dir.path()).len(), 1);
-        assert!(leftovers(dir.path())[0].starts_with(".out.csv.keel-tmp-"));
-        assert_eq!(out.commit().unwrap(), 2);
-        assert_eq!(read_all(&target), "a,b\n1,\"x,y\"\n2,\n");
-        assert!(leftovers(dir.path()).is_empty());
-
-        let dropped = dir.path().join("dropped.jsonl");
-        let mut out = OutputFile::create(&dropped, DataFormat::Json).unwrap();
-        out.write(&b).unwrap();
-        drop(out);
-        assert!(!dropped.exists());
-        assert!(
-            leftovers(dir.path()).is_empty(),
-            "drop removes the temp file"
-        );
-    }
-
-    #[test]
-    fn json_lines_keep_nulls_and_mismatched_batches_fail() {
-        let dir = tempfile::tempdir().unwrap();
-        let target = dir.path().join("out.jsonl");
-        let b = batch(vec![
-            ("a", Arc::new(Int64Array::from(vec![1, 2])) as ArrayRef),
-            (
-                "b",
-                Arc::new(StringArray::from(vec![Some("x"), None])) as ArrayRef,
-            ),
-        ]);
-        let mut out = OutputFile::create(&target, DataFormat::Json).unwrap();
-        out.write(&b).unwrap();
-        let other = batch(vec![(
-            "a",
-            Arc::new(Float64Array::from(vec![1.5])) as ArrayRef,
-        )]);
-        let err = out.write(&other).unwrap_err();
-        assert_eq!(err.code(), keel_types::Code::Internal);
-        assert!(err.to_string().contains("call keel_data::unify"), "{err}");
-        assert_eq!(out.commit().unwrap(), 2);
-        assert_eq!(
-            read_all(&target),
-            "{\"a\":1,\"b\":\"x\"}\n{\"a\":2,\"b\":null}\n"
-        );
-    }
-
-    #[test]
-    fn parquet_round_trips_and_empty_outputs_are_valid() {
-        let dir = tempfile::tempdir().unwrap();
-        let target = dir.path().join("out.parquet");
-        let b = batch(vec![(
-            "a",
-            Arc::new(Int64Array::from(vec![5, 6])) as ArrayRef,
-        )]);
-        let mut out = OutputFile::create(&target, DataFormat::Parquet).unwrap();
-        out.write(&b).unwrap();
-        out.write(&b).unwrap();
-        assert_eq!(out.commit().unwrap(), 4);
-        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
-            File::open(&target).unwrap(),
-        )
-        .unwrap()
-        .build()
-        .unwrap();
-        let total: i64 = reader
-            .map(|b| {
-                b.unwrap()
-                    .column(0)
-                    .as_primitive::<Int64Type>()
-                    .iter()
-                    .flatten()
-                    .sum::<i64>()
-            })
-            .sum();
-        assert_eq!(total, 22);
-
-        let empty = dir.path().join("empty.parquet");
-        assert_eq!(
-            OutputFile::create(&empty, DataFormat::Parquet)
-                .unwrap()
-                .commit()
-                .unwrap(),
-            0
-        );
-        assert!(
-            parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
-                File::open(&empty).unwrap()
-            )
-            .is_ok()
-        );
-    }
-}
+mod tests;

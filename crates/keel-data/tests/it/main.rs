@@ -1,5 +1,6 @@
 //! Integration tests of keel-data: writing files with `OutputFile` and reading
-//! them back with `open`, and exchanging files with pandas in a real Python.
+//! them back with `open`, exchanging files with pandas in a real Python, and
+//! the conformance decisions fastavro makes (`golden`).
 
 use std::path::Path;
 use std::process::Command;
@@ -190,6 +191,65 @@ fn pandas_files_read_and_our_files_read_in_pandas() -> TestResult {
         assert_eq!(got["dtypes"]["score"], "float64", "{ext}: {got}");
         assert_eq!(got["dtypes"]["ok"], "bool", "{ext}: {got}");
         assert_eq!(got["rows"], Value::Array(expected_rows()), "{ext}");
+    }
+    Ok(())
+}
+
+mod golden;
+
+const LOGICAL: &str = r#"{"type": "record", "name": "r", "fields": [
+    {"name": "day", "type": ["null", {"type": "int", "logicalType": "date"}]},
+    {"name": "at", "type": ["null", {"type": "long", "logicalType": "timestamp-micros"}]},
+    {"name": "clock", "type": ["null", {"type": "int", "logicalType": "time-millis"}]},
+    {"name": "price", "type": ["null", {"type": "bytes", "logicalType": "decimal", "precision": 20, "scale": 4}]},
+    {"name": "id", "type": ["null", {"type": "string", "logicalType": "uuid"}]},
+    {"name": "mixed", "type": ["null", "int", "string", {"type": "array", "items": "long"}]}]}"#;
+
+#[test]
+fn logical_types_survive_every_output_format() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let input = dir.path().join("in.jsonl");
+    std::fs::write(
+        &input,
+        "{\"day\": \"2024-01-31\", \"at\": \"1969-12-31T23:59:59.999999Z\", \"clock\": 0, \
+          \"price\": \"1234567890123456.7891\", \"id\": \"123E4567-E89B-12D3-A456-426614174000\", \
+          \"mixed\": \"a, \\\"b\\\"\"}\n\
+         {\"day\": null, \"at\": 1706708700123456, \"clock\": \"23:59:59.999\", \"price\": -0.5, \
+          \"mixed\": [1, 2]}\n\
+         {\"mixed\": 3}\n",
+    )?;
+    let schema = keel_data::AvroSchema::parse(LOGICAL, "s.avsc")?;
+    let opts = ReadOptions {
+        schema: Some(schema),
+        ..ReadOptions::default()
+    };
+    let chunks = open(&input, &opts)?.collect::<Result<Vec<_>, _>>()?;
+    assert!(chunks[0].rejected.is_empty(), "{:?}", chunks[0].rejected);
+    let want = rows(&chunks);
+    assert_eq!(want.len(), 3);
+    for (name, format) in [
+        ("out.parquet", DataFormat::Parquet),
+        ("out.csv", DataFormat::Csv),
+        ("out.jsonl", DataFormat::Json),
+    ] {
+        let path = dir.path().join(name);
+        let json = opts
+            .schema
+            .as_ref()
+            .map(|s| s.json_columns())
+            .unwrap_or_default();
+        assert_eq!(json, ["mixed"]);
+        let mut out = OutputFile::create(&path, format)?.json_text(json);
+        out.write(&chunks[0].batch)?;
+        out.commit()?;
+        let back = open(&path, &opts)?.collect::<Result<Vec<_>, _>>()?;
+        assert!(
+            back[0].rejected.is_empty(),
+            "{name}: {:?}",
+            back[0].rejected
+        );
+        assert_eq!(back[0].batch.schema(), chunks[0].batch.schema(), "{name}");
+        assert_eq!(rows(&back), want, "{name}");
     }
     Ok(())
 }
