@@ -14,7 +14,7 @@ mod read;
 mod schema;
 mod write;
 
-pub use check::{Rejection, check_batch, row_to_json};
+pub use check::{JSON_TEXT_KEY, Rejection, check_batch, row_to_json};
 pub use error::{Error, Result};
 pub use read::{Chunk, Chunks, ReadOptions, format_of, open};
 pub use schema::{AvroField, AvroSchema, AvroType, DEFAULT_VALUE_COLUMN, Shape};

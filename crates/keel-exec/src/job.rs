@@ -221,8 +221,21 @@ impl Executor {
             } else {
                 None
             };
+            // The output schema names the column of bare values and says how
+            // outputs are written even when records are not checked.
+            let declared_output = load_schema(&ws.dir, &def.output_schema)?.map(|s| {
+                match &def.output_column {
+                    Some(column) => s.with_value_column(column),
+                    None => s,
+                }
+            });
+            let output_column = def.output_column.clone().or_else(|| {
+                declared_output
+                    .as_ref()
+                    .and_then(|s| s.value_column().map(str::to_string))
+            });
             let output_schema = if request.schema_check && job.kind == JobKind::Scoring {
-                load_schema(&ws.dir, &def.output_schema)?
+                declared_output.clone()
             } else {
                 None
             };
@@ -232,7 +245,7 @@ impl Executor {
                 def: def.clone(),
                 workdir: ws.dir.clone(),
                 job_doc: job_document(job, &def, &ws),
-                output_column: def.output_column.clone(),
+                output_column,
             };
             let session = {
                 let runtime = self.inner.runtime.clone();
@@ -257,6 +270,7 @@ impl Executor {
                 baseline: ws.baseline.clone(),
                 input_schema,
                 output_schema,
+                declared_output,
                 session,
                 log: log.clone(),
                 progress: progress.clone(),

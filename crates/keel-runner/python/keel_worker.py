@@ -191,6 +191,9 @@ def batch_rows(batch, pa):
 # Schema metadata marking a table of bare values (one column): JSON-lines
 # output writes each row's value as the line, as ModelOp does.
 VALUES_META = {b"keel.values": b"1"}
+# Field metadata marking a column of mixed-type values kept as text: strings
+# as they are, anything else as JSON; Keel reads each cell back as a value.
+JSON_TEXT_META = {b"keel.json": b"1"}
 
 
 def plain(value):
@@ -211,22 +214,11 @@ def values_to_table(values, pa, phase, column):
     values = [plain(v) for v in values]
     try:
         array = pa.array(values)
-    except Exception as exc:
-        first = next((v for v in values if v is not None), None)
-        for i, v in enumerate(values):
-            if v is not None and type(v) is not type(first):
-                raise ModelError(
-                    phase,
-                    type_="OutputConversionError",
-                    message=f"output record {i} is {v!r} (a {type(v).__name__}), but earlier "
-                    f"output records are {type(first).__name__} values ({exc}); return the same "
-                    "type for every record",
-                ) from None
-        raise ModelError(
-            phase,
-            type_="OutputConversionError",
-            message=f"the output values cannot be stored as one column: {exc}",
-        ) from None
+    except Exception:
+        # Values of several types are kept as text, as in rows_to_table.
+        array = pa.array([as_text(v) for v in values], type=pa.string())
+        field = pa.field(column, pa.string(), metadata=JSON_TEXT_META)
+        return pa.Table.from_arrays([array], schema=pa.schema([field], metadata=VALUES_META))
     return pa.table({column: array}).replace_schema_metadata(VALUES_META)
 
 
@@ -248,35 +240,42 @@ def rows_to_table(rows, pa, phase, column="prediction"):
         )
     try:
         return pa.Table.from_pylist(rows)
+    except Exception:
+        pass
+    # A column whose values do not share one type (an int where the others are
+    # floats is fine; a string is not) is kept as text, so the output schema's
+    # check can reject just the records that break it, as Keel's batches of
+    # different types meet at text too.
+    names = list(rows[0].keys()) if rows else []
+    fields, arrays = [], []
+    for name in names:
+        values = [plain(r.get(name)) for r in rows]
+        try:
+            array = pa.array(values)
+            fields.append(pa.field(name, array.type))
+        except Exception:
+            array = pa.array([as_text(v) for v in values], type=pa.string())
+            fields.append(pa.field(name, pa.string(), metadata=JSON_TEXT_META))
+        arrays.append(array)
+    try:
+        return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
     except Exception as exc:
-        names = list(rows[0].keys()) if rows else []
-        for name in names:
-            values = [r.get(name) for r in rows]
-            try:
-                pa.array(values)
-            except Exception:
-                first = next((v for v in values if v is not None), None)
-                for i, v in enumerate(values):
-                    if v is not None and type(v) is not type(first):
-                        raise ModelError(
-                            phase,
-                            type_="OutputConversionError",
-                            message=f"the value {v!r} (a {type(v).__name__}) in output field "
-                            f"'{name}' of output record {i} cannot be stored in the same column "
-                            f"as the earlier {type(first).__name__} values ({exc}); make every "
-                            f"record's '{name}' the same type",
-                        ) from None
-                raise ModelError(
-                    phase,
-                    type_="OutputConversionError",
-                    message=f"the values of output field '{name}' cannot be converted to a "
-                    f"table column: {exc}",
-                ) from None
         raise ModelError(
             phase,
             type_="OutputConversionError",
             message=f"the score output cannot be converted to a table: {exc}",
         ) from None
+
+
+def as_text(value):
+    """A value as the text a mixed-type column holds: strings as they are,
+    anything else as its JSON."""
+    if value is None or isinstance(value, str):
+        return value
+    try:
+        return json.dumps(json_safe(value), allow_nan=False)
+    except (TypeError, ValueError):
+        return str(value)
 
 
 def table_to_ipc(table, pa):

@@ -257,6 +257,36 @@ fn norm_cell<'a>(
     }
 }
 
+/// Converts a column of JSON texts (see `JSON_TEXT_KEY`) cell by cell.
+fn convert_json_text(
+    src: &StringArray,
+    col: &Col,
+    failures: &mut [Option<(String, String, Option<Value>)>],
+) -> ArrayRef {
+    let mut b = Builder::new(&col.kind, src.len());
+    for (row, failure) in failures.iter_mut().enumerate().take(src.len()) {
+        let outcome = match src.is_null(row) {
+            true => null_cell(col, false).map_err(|reason| (reason, None)),
+            false => {
+                let text = src.value(row);
+                let value = serde_json::from_str::<Value>(text)
+                    .unwrap_or_else(|_| Value::String(text.to_string()));
+                parse_json(&col.kind, &value)
+                    .map(Cell::into_owned)
+                    .map_err(|detail| (mismatch_reason(col, &value, detail), Some(value.clone())))
+            }
+        };
+        match outcome {
+            Ok(c) => b.push(&c),
+            Err((reason, value)) => {
+                b.push(&Cell::Null);
+                failure.get_or_insert((col.name.clone(), reason, value));
+            }
+        }
+    }
+    b.finish()
+}
+
 /// 16 bytes as a UUID's canonical text.
 fn uuid_text(b: &[u8]) -> String {
     let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
@@ -277,8 +307,12 @@ fn uuid_text(b: &[u8]) -> String {
 pub(super) fn convert(
     src: &ArrayRef,
     col: &Col,
+    json_text: bool,
     failures: &mut [Option<(String, String, Option<Value>)>],
 ) -> ArrayRef {
+    if json_text && let Some(text) = src.as_string_opt::<i32>() {
+        return convert_json_text(text, col, failures);
+    }
     let norm = normalize(src, &col.kind);
     let nulls = src.logical_nulls();
     let mut b = Builder::new(&col.kind, src.len());

@@ -37,6 +37,12 @@ pub struct Rejection {
     pub data: Option<Value>,
 }
 
+/// The field metadata key marking a text column whose cells are JSON values
+/// of mixed types (Keel's Python worker writes one when a model's output
+/// field holds, say, numbers and a string): the check reads each cell as the
+/// JSON value it holds, and a cell that is not JSON as a string.
+pub const JSON_TEXT_KEY: &str = "keel.json";
+
 /// Checks a batch against a schema: rows whose schema fields all conform are
 /// kept, with those fields cast to the schema's Arrow types; the other rows
 /// become rejections naming the field, the expected type and the value found.
@@ -62,7 +68,8 @@ pub fn check_batch(
             Some(af) => {
                 let col = schema_col(af, Some(i));
                 fields.push(Arc::new(af.arrow_field()));
-                columns.push(convert(batch.column(i), &col, &mut failures));
+                let json_text = f.metadata().get(JSON_TEXT_KEY).map(String::as_str) == Some("1");
+                columns.push(convert(batch.column(i), &col, json_text, &mut failures));
             }
         }
     }

@@ -274,3 +274,44 @@ fn model_outputs_of_logical_types_are_converted() {
         rejected[0].reason
     );
 }
+
+#[test]
+fn a_column_of_mixed_json_text_is_read_cell_by_cell() {
+    // What the worker sends when a model's `score` field held numbers and a
+    // string: text marked `keel.json`, numbers as JSON, strings as they are.
+    let field =
+        Field::new("score", DataType::Utf8, true).with_metadata(std::collections::HashMap::from([
+            (JSON_TEXT_KEY.to_string(), "1".to_string()),
+        ]));
+    let ids = Field::new("id", DataType::Int32, false);
+    let batch = RecordBatch::try_new(
+        Arc::new(Schema::new(vec![ids, field])),
+        vec![
+            Arc::new(Int32Array::from(vec![1, 2, 3])) as ArrayRef,
+            Arc::new(StringArray::from(vec![
+                Some("0.5"),
+                Some("high"),
+                Some("2"),
+            ])),
+        ],
+    )
+    .unwrap();
+    let (good, bad) = check_batch(&batch, &schema(), 1);
+    assert_eq!(good.num_rows(), 2);
+    let scores = good.column_by_name("score").unwrap();
+    assert_eq!(scores.as_primitive::<Float64Type>().values(), &[0.5, 2.0]);
+    assert_eq!(bad.len(), 1);
+    assert_eq!(bad[0].record, 2);
+    assert_eq!(bad[0].field.as_deref(), Some("score"));
+    assert_eq!(bad[0].value, Some(Value::from("high")));
+    // Unmarked, the same text is a string where a double is expected.
+    let plain = RecordBatch::try_from_iter(vec![
+        ("id", Arc::new(Int32Array::from(vec![1])) as ArrayRef),
+        (
+            "score",
+            Arc::new(StringArray::from(vec!["0.5"])) as ArrayRef,
+        ),
+    ])
+    .unwrap();
+    assert_eq!(check_batch(&plain, &schema(), 1).1.len(), 1);
+}

@@ -71,6 +71,9 @@ pub(crate) struct Run {
     pub(crate) baseline: Option<(PathBuf, String)>,
     pub(crate) input_schema: Option<AvroSchema>,
     pub(crate) output_schema: Option<AvroSchema>,
+    /// The output schema whether or not records are checked: it says how the
+    /// output is written (bare values, JSON-text columns).
+    pub(crate) declared_output: Option<AvroSchema>,
     pub(crate) session: Box<dyn Session>,
     pub(crate) log: Arc<JobLog>,
     pub(crate) progress: Arc<Progress>,

@@ -15,6 +15,9 @@ use super::{Feed, Run, failure, feed_ok, internal};
 use crate::log::RejectedLog;
 use crate::workspace::local_path;
 
+/// The schema metadata key by which the worker marks a table of bare values.
+const VALUES_KEY: &str = "keel.values";
+
 impl Run {
     /// Scores the input and writes the output, unpublished.
     pub(super) fn scoring(
@@ -27,8 +30,24 @@ impl Run {
         let mut next_out_record = 1u64;
         let progress = self.progress.clone();
         let output_schema = self.output_schema.clone();
+        // Whether the model returned bare values (the worker marks such
+        // tables), which JSON-lines output writes as the lines themselves.
+        let mut values = false;
+        // Output fields of mixed types the worker kept as JSON text.
+        let mut mixed: Vec<String> = Vec::new();
         let mut on_output = |_seq: u64, batches: Vec<RecordBatch>| -> Result<(), String> {
             for b in batches {
+                let schema = b.schema();
+                values |= schema.metadata().get(VALUES_KEY).map(String::as_str) == Some("1");
+                for f in schema.fields() {
+                    let json = f
+                        .metadata()
+                        .get(keel_data::JSON_TEXT_KEY)
+                        .map(String::as_str);
+                    if json == Some("1") && !mixed.contains(f.name()) {
+                        mixed.push(f.name().clone());
+                    }
+                }
                 let rows = b.num_rows() as u64;
                 let (good, bad) = match &output_schema {
                     Some(s) => keel_data::check_batch(&b, s, next_out_record),
@@ -68,11 +87,16 @@ impl Run {
                 rj.push("output", r).map_err(internal)?;
             }
         }
-        self.write_table(outputs)
+        self.write_table(outputs, values, mixed)
     }
 
     /// Writes the scored batches to a not-yet-visible output file.
-    fn write_table(&self, outputs: Vec<RecordBatch>) -> Result<OutputFile, JobError> {
+    fn write_table(
+        &self,
+        outputs: Vec<RecordBatch>,
+        values: bool,
+        mixed: Vec<String>,
+    ) -> Result<OutputFile, JobError> {
         let target = match &self.request.output {
             Some(OutputRecord::Embedded { name }) => {
                 let dir = self.workdir.join(".keel-out");
@@ -102,12 +126,24 @@ impl Run {
         } else {
             keel_data::unify(outputs).map_err(internal)?
         };
-        let mut file = OutputFile::create(&target, format).map_err(|e| {
-            failure(
-                JobErrorKind::InvalidInput,
-                format!("cannot create the output: {e}"),
-            )
-        })?;
+        let declared = self.declared_output.as_ref();
+        let bare = values || declared.is_some_and(|s| s.shape().is_value());
+        // JSON-text columns: the schema's, and mixed fields it does not type.
+        let mut json = declared.map(|s| s.json_columns()).unwrap_or_default();
+        json.extend(
+            mixed
+                .into_iter()
+                .filter(|m| declared.is_none_or(|s| s.field(m).is_none())),
+        );
+        let mut file = OutputFile::create(&target, format)
+            .map_err(|e| {
+                failure(
+                    JobErrorKind::InvalidInput,
+                    format!("cannot create the output: {e}"),
+                )
+            })?
+            .bare_values(bare)
+            .json_text(json);
         for b in &batches {
             file.write(b).map_err(internal)?;
         }
