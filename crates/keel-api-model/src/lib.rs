@@ -12,6 +12,7 @@
 
 #![warn(missing_docs)]
 
+mod origin;
 pub mod routes;
 
 use std::collections::BTreeMap;
@@ -22,6 +23,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+pub use origin::{Origin, RegisterQuery};
 pub use routes::API_PREFIX;
 
 /// An RFC 9457 problem document, with Keel's stable machine `code`.
@@ -176,6 +178,9 @@ pub struct Version {
     pub aliases: Vec<String>,
     /// The training job that produced this version, if one did.
     pub source_job: Option<Uuid>,
+    /// Where its files came from (a git commit), if Keel fetched them.
+    #[serde(default)]
+    pub origin: Option<Origin>,
 }
 
 /// The answer to registering a model directory.

@@ -35,6 +35,9 @@ pub enum Error {
     /// Registering or running failed.
     #[error(transparent)]
     Exec(#[from] keel_exec::Error),
+    /// A git source could not be parsed or checked out, or an origin is malformed.
+    #[error(transparent)]
+    Git(#[from] keel_git::Error),
     /// A local file could not be read or written.
     #[error("{context}: {source}")]
     Io {
@@ -65,6 +68,7 @@ impl Error {
             Error::Metrics(e) => e.code(),
             Error::Store(e) => e.code(),
             Error::Exec(e) => e.code(),
+            Error::Git(e) => e.code(),
             Error::Io { .. } => Code::StorageError,
             Error::Internal(_) => Code::Internal,
         }

@@ -14,6 +14,7 @@
 
 mod comparisons;
 mod error;
+pub mod git;
 mod jobs;
 mod registry;
 mod roles;

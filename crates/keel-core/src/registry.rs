@@ -28,6 +28,22 @@ impl Keel {
         name: Option<&str>,
         attach: &[PathBuf],
     ) -> Result<api::Registration> {
+        self.register_with_origin(dir, name, attach, None).await
+    }
+
+    /// Registers a model directory as [`Keel::register`] does, recording
+    /// where it came from (a git commit) on the version it creates. The
+    /// origin is checked first, since a client may send it, and is no part
+    /// of the content hash: an unchanged directory creates no version, and
+    /// the existing version keeps the origin it had.
+    pub async fn register_with_origin(
+        &self,
+        dir: &Path,
+        name: Option<&str>,
+        attach: &[PathBuf],
+        origin: Option<&api::Origin>,
+    ) -> Result<api::Registration> {
+        let record = origin.map(crate::git::origin_record).transpose()?;
         let def = keel_modeldef::inspect(dir, attach)?;
         let name = name.map(str::to_string).unwrap_or_else(|| def.name.clone());
         let origins: HashMap<String, PathBuf> = def
@@ -40,8 +56,15 @@ impl Keel {
                 )
             })
             .collect();
-        let reg =
-            keel_exec::registration::register(&self.stores, &name, &def, &origins, None).await?;
+        let reg = keel_exec::registration::register_with_origin(
+            &self.stores,
+            &name,
+            &def,
+            &origins,
+            None,
+            record,
+        )
+        .await?;
         let aliases = self.stores.registry.list_aliases(reg.model.id).await?;
         Ok(api::Registration {
             model: views::model(&reg.model, &aliases),

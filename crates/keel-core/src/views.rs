@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use keel_api_model as api;
-use keel_store::formats::{ComparePolicy, FunctionRecord, InputRecord, JobResult, OutputRecord};
+use keel_store::formats::{
+    ComparePolicy, FunctionRecord, InputRecord, JobResult, OutputRecord, VersionOrigin,
+};
 use keel_store::{AliasRecord, ComparisonRecord, JobRecord, ModelRecord, VersionRecord};
 
 pub(crate) fn model(rec: &ModelRecord, aliases: &[AliasRecord]) -> api::Model {
@@ -71,6 +73,23 @@ pub(crate) fn version(rec: &VersionRecord, aliases: &[AliasRecord]) -> api::Vers
             .map(|a| a.alias.clone())
             .collect(),
         source_job: rec.source_job.map(|j| j.0),
+        origin: rec.origin.as_ref().map(origin),
+    }
+}
+
+fn origin(o: &VersionOrigin) -> api::Origin {
+    match o {
+        VersionOrigin::Git {
+            repository,
+            reference,
+            commit,
+            subdir,
+        } => api::Origin::Git {
+            repository: repository.clone(),
+            reference: reference.clone(),
+            commit: commit.clone(),
+            subdir: subdir.clone(),
+        },
     }
 }
 

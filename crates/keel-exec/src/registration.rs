@@ -1,12 +1,15 @@
 //! How an inspected model directory becomes a stored version: its files go
 //! to the artifact store as content-addressed blobs (once each), then the
 //! version is created, unless one with the same content exists. Core's
-//! `register` and training jobs both come through here.
+//! `register` and training jobs both come through here. A version's origin
+//! (the git commit its files came from) is metadata: an unchanged directory
+//! from a new commit creates no version, and the existing one keeps its own.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 
 use keel_modeldef::ModelDef;
+use keel_store::formats::VersionOrigin;
 use keel_store::{ModelRecord, NewVersion, Stores, VersionRecord, keys};
 use keel_types::{JobId, valid_name};
 
@@ -27,12 +30,28 @@ pub struct Registered {
 /// Registers `def` as the next version of the model `name`, creating the
 /// model if needed. `origins` maps each file's relative path to where its
 /// bytes are now. `source_job` names the training job that produced it.
+/// The version records no origin, which is right for training: a trained
+/// version came from its job, even when the version it was trained from
+/// came from a git repository.
 pub async fn register(
     stores: &Stores,
     name: &str,
     def: &ModelDef,
     origins: &HashMap<String, PathBuf>,
     source_job: Option<JobId>,
+) -> Result<Registered> {
+    register_with_origin(stores, name, def, origins, source_job, None).await
+}
+
+/// [`register`], recording where the files came from (a git commit) on the
+/// version it creates.
+pub async fn register_with_origin(
+    stores: &Stores,
+    name: &str,
+    def: &ModelDef,
+    origins: &HashMap<String, PathBuf>,
+    source_job: Option<JobId>,
+    origin: Option<VersionOrigin>,
 ) -> Result<Registered> {
     valid_name(name)
         .map_err(|r| Error::InvalidArgument(format!("The model name `name` is not valid: {r}.")))?;
@@ -79,6 +98,7 @@ pub async fn register(
             definition: definition::to_record(def),
             files: definition::version_files(def),
             source_job,
+            origin,
         })
         .await?;
     let model = registry

@@ -77,7 +77,11 @@ pub fn status_of(code: Code) -> StatusCode {
         Code::NotFound | Code::NoResult => StatusCode::NOT_FOUND,
         Code::AlreadyExists | Code::Conflict | Code::JobNotFinished => StatusCode::CONFLICT,
         Code::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-        Code::StorageError | Code::RuntimeUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+        Code::StorageError | Code::RuntimeUnavailable | Code::GitUnavailable => {
+            StatusCode::SERVICE_UNAVAILABLE
+        }
+        // The server never runs git; a client's git failure is an upstream's.
+        Code::GitFailed => StatusCode::BAD_GATEWAY,
         Code::Internal => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -99,6 +103,8 @@ fn title_of(code: Code) -> &'static str {
         Code::NoResult => "No result",
         Code::StorageError => "Storage error",
         Code::RuntimeUnavailable => "Runtime unavailable",
+        Code::GitUnavailable => "Git unavailable",
+        Code::GitFailed => "Git failed",
         Code::Internal => "Internal error",
     }
 }

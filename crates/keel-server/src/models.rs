@@ -9,7 +9,8 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use keel_api_model::{
-    Alias, AliasEvent, Model, Page, PageQuery, Problem, Registration, SetAlias, Upload, Version,
+    Alias, AliasEvent, Model, Page, PageQuery, Problem, RegisterQuery, Registration, SetAlias,
+    Upload, Version,
 };
 use keel_core::Keel;
 use serde::Deserialize;
@@ -99,13 +100,13 @@ fn name_request_archive(mut e: keel_modeldef::Error) -> keel_modeldef::Error {
     post,
     path = routes::VERSIONS,
     tag = "models",
-    description = "Registers a model directory, sent as a gzip'd tar (Content-Type application/gzip; application/x-tar and application/zip also work), as a new version of the model `model`. An archive holding one top-level directory is read from inside it. An unchanged directory creates no version: the existing one comes back with 200 and `created: false`.",
-    params(("model" = String, Path, description = "The model's name (created on first registration).")),
+    description = "Registers a model directory, sent as a gzip'd tar (Content-Type application/gzip; application/x-tar and application/zip also work), as a new version of the model `model`. An archive holding one top-level directory is read from inside it. An unchanged directory creates no version: the existing one comes back with 200 and `created: false`. A client that checked the directory out from git sends where it came from in the query (`origin=git`, `repository`, `reference`, `commit`, `subdir`); the server checks it and records it on the new version, and never runs git itself.",
+    params(("model" = String, Path, description = "The model's name (created on first registration)."), RegisterQuery),
     request_body(description = "The model directory as a .tar.gz archive (or a .tar or .zip, by Content-Type).", content(("application/gzip"), ("application/x-tar"), ("application/zip"))),
     responses(
         (status = 201, description = "A new version was created.", body = Registration),
         (status = 200, description = "The directory was unchanged; the existing version.", body = Registration),
-        (status = 400, description = "The name or body is malformed.", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "The name, the origin or the body is malformed.", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "The archive is too large.", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "The archive is unsafe or not a valid model.", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "The store is unavailable.", body = Problem, content_type = "application/problem+json"),
@@ -114,9 +115,13 @@ fn name_request_archive(mut e: keel_modeldef::Error) -> keel_modeldef::Error {
 pub(crate) async fn register(
     State(keel): State<Keel>,
     PathParams(name): PathParams<String>,
+    QueryParams(q): QueryParams<RegisterQuery>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<(StatusCode, Json<Registration>)> {
+    // The origin is checked before the body is read, so a malformed one
+    // costs no upload.
+    let origin = keel_core::git::origin_of_query(&q)?;
     check_content_length(&headers)?;
     let scratch = scratch_dir(&keel)?;
     let archive = scratch
@@ -139,7 +144,9 @@ pub(crate) async fn register(
     .map_err(|e| Error::Internal(format!("archive extraction did not finish: {e}")))?
     .map_err(name_request_archive)?;
     let dir = model_root(&dest)?;
-    let reg = keel.register(&dir, Some(&name), &[]).await?;
+    let reg = keel
+        .register_with_origin(&dir, Some(&name), &[], origin.as_ref())
+        .await?;
     let status = if reg.created {
         StatusCode::CREATED
     } else {

@@ -265,6 +265,42 @@ const REFUSED: &[Refusal] = &[
         code: "INVALID_MODEL",
         detail: "The archive in the request body cannot be read[..]",
     },
+    Refusal {
+        what: "an origin whose repository carries credentials",
+        method: reqwest::Method::POST,
+        path: "/api/v1/models/creds/versions?origin=git&repository=https%3A%2F%2Fu%3As3cret%40example.com%2Fr.git&reference=main&commit=0123456789abcdef0123456789abcdef01234567",
+        body: Body::Raw(Some("application/gzip"), b"not read"),
+        status: StatusCode::BAD_REQUEST,
+        code: "INVALID_ARGUMENT",
+        detail: "The origin's `repository` is not valid: it carries credentials[..]",
+    },
+    Refusal {
+        what: "an origin without its commit",
+        method: reqwest::Method::POST,
+        path: "/api/v1/models/partial/versions?origin=git&repository=https%3A%2F%2Fexample.com%2Fr.git&reference=main",
+        body: Body::Raw(Some("application/gzip"), b"not read"),
+        status: StatusCode::BAD_REQUEST,
+        code: "INVALID_ARGUMENT",
+        detail: "The query gives `origin` but no `commit`[..]",
+    },
+    Refusal {
+        what: "an origin whose commit is not a commit id",
+        method: reqwest::Method::POST,
+        path: "/api/v1/models/badsha/versions?origin=git&repository=https%3A%2F%2Fexample.com%2Fr.git&reference=main&commit=HEAD",
+        body: Body::Raw(Some("application/gzip"), b"not read"),
+        status: StatusCode::BAD_REQUEST,
+        code: "INVALID_ARGUMENT",
+        detail: "The origin's `commit` is not valid: 'HEAD' is not a full commit id[..]",
+    },
+    Refusal {
+        what: "an origin whose subdirectory climbs out",
+        method: reqwest::Method::POST,
+        path: "/api/v1/models/climb/versions?origin=git&repository=file%3A%2F%2F%2Fsrv%2Fr.git&reference=v1&commit=0123456789abcdef0123456789abcdef01234567&subdir=..%2Fup",
+        body: Body::Raw(Some("application/gzip"), b"not read"),
+        status: StatusCode::BAD_REQUEST,
+        code: "INVALID_ARGUMENT",
+        detail: "The origin's `subdir` is not valid: the subdirectory '../up' holds '.' or '..'[..]",
+    },
 ];
 
 /// Sends the refused request and checks the problem it gets back.
@@ -292,6 +328,7 @@ async fn refused(s: &Server, case: &Refusal) -> TestResult {
         p.detail,
         case.detail
     );
+    assert!(!p.detail.contains("s3cret"), "{}: {}", case.what, p.detail);
     // The instance is the request's path, without its query.
     let path = case.path.split('?').next();
     assert_eq!(p.instance.as_deref(), path, "{}", case.what);

@@ -399,3 +399,34 @@ impl Persisted for ModelDefinition {
         }
     }
 }
+
+/// Where a version's files came from, when Keel fetched them itself (stored
+/// in `versions.origin`). It is metadata: the content hash never covers it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum VersionOrigin {
+    /// A commit of a git repository.
+    Git {
+        /// The repository URL, without credentials.
+        repository: String,
+        /// The branch, tag or commit asked for (the default branch's name
+        /// when none was).
+        reference: String,
+        /// The commit the files were taken from.
+        commit: String,
+        /// The model's directory inside the repository; `None` is its root.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        subdir: Option<String>,
+    },
+}
+
+impl Persisted for VersionOrigin {
+    const WHAT: &'static str = "version origin";
+    const FORMAT: u64 = 1;
+    fn upgrade(from: u64, _doc: Value) -> std::result::Result<Value, String> {
+        // Origins were first stored in format 1, so no older one exists.
+        Err(format!(
+            "format {from} is unknown (origins were first stored in format 1)"
+        ))
+    }
+}

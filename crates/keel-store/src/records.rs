@@ -10,7 +10,7 @@ use keel_types::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::formats::{ComparePolicy, JobRequest, JobResult, ModelDefinition};
+use crate::formats::{ComparePolicy, JobRequest, JobResult, ModelDefinition, VersionOrigin};
 
 /// A registered model: a name that owns numbered versions.
 #[derive(Clone, Debug, PartialEq)]
@@ -52,6 +52,8 @@ pub struct NewVersion {
     pub files: Vec<VersionFile>,
     /// The training job that produced it, if any.
     pub source_job: Option<JobId>,
+    /// Where its files came from (a git commit), if Keel fetched them.
+    pub origin: Option<VersionOrigin>,
 }
 
 /// One immutable version of a model.
@@ -75,6 +77,8 @@ pub struct VersionRecord {
     pub files: Vec<VersionFile>,
     /// The training job that produced this version, if any.
     pub source_job: Option<JobId>,
+    /// Where its files came from (a git commit), if Keel fetched them.
+    pub origin: Option<VersionOrigin>,
 }
 
 /// Where an alias such as `champion` points now.

@@ -36,13 +36,17 @@ pub enum Code {
     StorageError,
     /// The Python runtime for a model's platform could not be prepared.
     RuntimeUnavailable,
+    /// git is not installed or cannot be started where a git-backed model is registered.
+    GitUnavailable,
+    /// git could not read a model's repository (unreachable, not a repository, refused credentials).
+    GitFailed,
     /// An invariant broke inside Keel: a bug.
     Internal,
 }
 
 impl Code {
     /// Every code, for documentation and exhaustive tests.
-    pub const ALL: [Code; 15] = [
+    pub const ALL: [Code; 17] = [
         Code::InvalidArgument,
         Code::NotFound,
         Code::AlreadyExists,
@@ -57,6 +61,8 @@ impl Code {
         Code::NoResult,
         Code::StorageError,
         Code::RuntimeUnavailable,
+        Code::GitUnavailable,
+        Code::GitFailed,
         Code::Internal,
     ];
 
@@ -77,6 +83,8 @@ impl Code {
             Code::NoResult => "NO_RESULT",
             Code::StorageError => "STORAGE_ERROR",
             Code::RuntimeUnavailable => "RUNTIME_UNAVAILABLE",
+            Code::GitUnavailable => "GIT_UNAVAILABLE",
+            Code::GitFailed => "GIT_FAILED",
             Code::Internal => "INTERNAL",
         }
     }

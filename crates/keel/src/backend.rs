@@ -85,6 +85,25 @@ impl Backend {
         }
     }
 
+    /// Registers a directory checked out from git, with its origin. In
+    /// remote mode the directory is inspected and sent from here: the
+    /// server never runs git.
+    pub async fn register_with_origin(
+        &self,
+        dir: &Path,
+        name: Option<&str>,
+        origin: &api::Origin,
+    ) -> anyhow::Result<api::Registration> {
+        match self {
+            Backend::Local(k) => Ok(k.register_with_origin(dir, name, &[], Some(origin)).await?),
+            Backend::Remote(c) => {
+                let def = Keel::inspect(dir, &[])?;
+                let name = name.map(str::to_string).unwrap_or(def.name.clone());
+                c.register_with_origin(dir, &name, &[], Some(origin)).await
+            }
+        }
+    }
+
     pub async fn list_models(&self, q: &api::PageQuery) -> anyhow::Result<api::Page<api::Model>> {
         match self {
             Backend::Local(k) => Ok(k.list_models(q).await?),

@@ -145,6 +145,18 @@ impl Client {
         name: &str,
         attach: &[PathBuf],
     ) -> anyhow::Result<api::Registration> {
+        self.register_with_origin(dir, name, attach, None).await
+    }
+
+    /// Sends a model directory as [`Client::register`] does, with where it
+    /// came from (a git commit this process checked out) in the query.
+    pub async fn register_with_origin(
+        &self,
+        dir: &Path,
+        name: &str,
+        attach: &[PathBuf],
+        origin: Option<&api::Origin>,
+    ) -> anyhow::Result<api::Registration> {
         let def = keel_core::Keel::inspect(dir, attach)?;
         let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
             Vec::new(),
@@ -157,9 +169,13 @@ impl Client {
                 .with_context(|| format!("cannot pack {}", src.display()))?;
         }
         let body = builder.into_inner()?.finish()?;
+        let mut path = fill(routes::VERSIONS, &[name]);
+        if let Some(o) = origin {
+            path.push_str(&origin_query(o));
+        }
         let resp = self
             .http
-            .post(self.url(&fill(routes::VERSIONS, &[name])))
+            .post(self.url(&path))
             .header("content-type", "application/gzip")
             .body(body)
             .send()
@@ -237,6 +253,23 @@ impl Client {
             temp: true,
         })
     }
+}
+
+/// The query string that sends an origin with a registration.
+fn origin_query(origin: &api::Origin) -> String {
+    let q = api::RegisterQuery::of(origin);
+    let pairs = [
+        ("origin", &q.origin),
+        ("repository", &q.repository),
+        ("reference", &q.reference),
+        ("commit", &q.commit),
+        ("subdir", &q.subdir),
+    ];
+    let parts: Vec<String> = pairs
+        .iter()
+        .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={}", encode(v))))
+        .collect();
+    format!("?{}", parts.join("&"))
 }
 
 /// Streams a file in 1 MiB pieces so big inputs never sit in memory whole.

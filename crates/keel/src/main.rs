@@ -7,6 +7,7 @@
 mod backend;
 mod client;
 mod flags;
+mod git;
 mod output;
 mod quality;
 mod quickstart;
@@ -55,7 +56,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Models: inspect, register, list, show, versions, aliases.
+    /// Models: inspect, register, list, show, versions, aliases, sync.
     #[command(subcommand)]
     Model(ModelCmd),
     /// Batch jobs: create, list, show, logs, wait, cancel, result.
@@ -99,6 +100,7 @@ enum ModelCmd {
     },
     /// Registers a model directory as a new version (unchanged directories create none).
     Register {
+        /// The model directory, or a git source: git+URL[#REF][:SUBDIR].
         dir: PathBuf,
         /// The model's name (default: keel.toml's name, else the directory's).
         #[arg(long)]
@@ -126,6 +128,9 @@ enum ModelCmd {
     },
     /// Lists a model's aliases and the history of their moves.
     Aliases { model: String },
+    /// Registers a new version from git if the branch or tag that the
+    /// model's latest git-backed version follows has moved.
+    Sync { model: String },
 }
 
 #[derive(Subcommand)]
@@ -353,6 +358,9 @@ async fn model_cmd(b: &Backend, fmt: Format, cmd: ModelCmd) -> anyhow::Result<i3
             inspect(fmt, &dir, &attach)?;
         }
         ModelCmd::Register { dir, name, attach } => {
+            if let Some(source) = dir.to_str().filter(|d| keel_core::git::is_spec(d)) {
+                return git::register(b, fmt, source, name.as_deref(), &attach).await;
+            }
             let reg = b.register(&dir, name.as_deref(), &attach).await?;
             output::registration(fmt, &reg)?;
         }
@@ -366,6 +374,7 @@ async fn model_cmd(b: &Backend, fmt: Format, cmd: ModelCmd) -> anyhow::Result<i3
             alias,
             version,
         } => output::alias(fmt, &b.set_alias(&model, &alias, version).await?)?,
+        ModelCmd::Sync { model } => return git::sync(b, fmt, &model).await,
         ModelCmd::Aliases { model } => {
             let aliases = b.list_aliases(&model).await?;
             let history = b.alias_history(&model).await?;

@@ -33,7 +33,7 @@ pub enum Format {
     Json,
 }
 
-fn json<T: Serialize>(v: &T) -> anyhow::Result<()> {
+pub(crate) fn json<T: Serialize>(v: &T) -> anyhow::Result<()> {
     let text = serde_json::to_string_pretty(v)?;
     outln!("{text}");
     Ok(())
@@ -245,6 +245,7 @@ pub fn version(fmt: Format, v: &api::Version) -> anyhow::Result<()> {
         ("content hash", v.content_hash.clone()),
         ("files", v.files.len().to_string()),
     ]);
+    rows.extend(origin_rows(&v.origin));
     kv(&rows);
     Ok(())
 }
@@ -254,7 +255,7 @@ pub fn versions(fmt: Format, p: &api::Page<api::Version>) -> anyhow::Result<()> 
         return json(p);
     }
     table(
-        &["VERSION", "ALIASES", "FILES", "CREATED", "ID"],
+        &["VERSION", "ALIASES", "FILES", "CREATED", "ID", "ORIGIN"],
         &p.items
             .iter()
             .map(|v| {
@@ -264,6 +265,7 @@ pub fn versions(fmt: Format, p: &api::Page<api::Version>) -> anyhow::Result<()> 
                     v.files.len().to_string(),
                     v.created_at.format("%Y-%m-%d %H:%M:%S").to_string(),
                     v.id.to_string(),
+                    origin_cell(&v.origin),
                 ]
             })
             .collect::<Vec<_>>(),
@@ -685,4 +687,29 @@ pub fn comparisons(fmt: Format, p: &api::Page<api::Comparison>) -> anyhow::Resul
     table(&["ID", "STATUS", "METRIC", "VERDICT", "CREATED"], &rows);
     next_page(&p.next_page_token);
     Ok(())
+}
+
+/// The `keel model show` rows of a version's origin: the source it can be
+/// fetched again with, and the commit its files came from.
+fn origin_rows(origin: &Option<api::Origin>) -> Vec<(&'static str, String)> {
+    match origin {
+        None => vec![("origin", "-".into())],
+        Some(o) => {
+            let api::Origin::Git { commit, .. } = o;
+            vec![
+                ("origin", keel_core::git::source_of(o)),
+                ("commit", commit.clone()),
+            ]
+        }
+    }
+}
+
+/// A version's origin in one short cell: `REF@COMMIT`.
+fn origin_cell(origin: &Option<api::Origin>) -> String {
+    match origin {
+        None => "-".into(),
+        Some(api::Origin::Git {
+            reference, commit, ..
+        }) => format!("{reference}@{}", commit.get(..12).unwrap_or(commit)),
+    }
 }

@@ -1,8 +1,10 @@
 //! The control plane's own tests, over real SQLite stores in a temporary
 //! directory and the executor's fake runtime (no Python): metrics roles as a
-//! table, embedded runs, results, training registration and comparisons.
+//! table, embedded runs, results, training registration, comparisons and
+//! version origins.
 
 mod jobs;
+mod origins;
 mod roles;
 
 #[test]

@@ -29,7 +29,8 @@ fn model_from_row(r: &SqliteRow) -> Result<ModelRecord> {
 macro_rules! version_select {
     () => {
         "SELECT v.id, v.model_id, m.name AS model_name, v.number, v.created_at, v.content_hash, \
-         v.definition, v.files, v.source_job FROM versions v JOIN models m ON m.id = v.model_id "
+         v.definition, v.files, v.source_job, v.origin FROM versions v \
+         JOIN models m ON m.id = v.model_id "
     };
 }
 
@@ -52,6 +53,10 @@ fn version_from_row(r: &SqliteRow) -> Result<VersionRecord> {
         source_job: r
             .try_get::<Option<String>, _>("source_job")?
             .map(|s| parse_id(&s, "versions.source_job"))
+            .transpose()?,
+        origin: r
+            .try_get::<Option<String>, _>("origin")?
+            .map(|s| decode(&s, "versions.origin"))
             .transpose()?,
     })
 }
@@ -164,9 +169,11 @@ impl RegistryStore for SqliteStore {
             definition,
             files,
             source_job,
+            origin,
         } = new;
         let (model_id, source_job) = (*model_id, *source_job);
         let definition_json = encode(definition)?;
+        let origin_json = origin.as_ref().map(encode).transpose()?;
         let files_json = to_json(&files, "file list")?;
         let id = VersionId::new();
         let created_at = self.now();
@@ -187,7 +194,7 @@ impl RegistryStore for SqliteStore {
         let model_name: String = bumped.try_get("name")?;
         sqlx::query(
             "INSERT INTO versions (id, model_id, number, created_at, content_hash, definition, \
-             files, source_job) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+             files, source_job, origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(id.to_string())
         .bind(model_id.to_string())
@@ -197,6 +204,7 @@ impl RegistryStore for SqliteStore {
         .bind(definition_json)
         .bind(files_json)
         .bind(source_job.map(|j| j.to_string()))
+        .bind(origin_json)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -210,6 +218,7 @@ impl RegistryStore for SqliteStore {
             definition: definition.clone(),
             files: files.clone(),
             source_job,
+            origin: origin.clone(),
         })
     }
 

@@ -11,7 +11,7 @@ use serde_json::{Map, Value, json};
 
 use crate::formats::{
     ComparePolicy, InputRecord, JobErrorRecord, JobRequest, JobResult, MetricsRolesRecord,
-    ModelDefinition, OutputRecord, Persisted, decode, encode,
+    ModelDefinition, OutputRecord, Persisted, VersionOrigin, decode, encode,
 };
 use crate::{Error, VersionFile};
 
@@ -428,4 +428,55 @@ fn non_objects_and_bad_numbers_are_corrupt() {
     );
     refused::<ComparePolicy>(r#"{"record_format":1}"#, &["does not parse", "metric"]);
     refused::<ComparePolicy>(r#"{"min_delta":0.1}"#, &["does not parse", "metric"]);
+}
+
+#[test]
+fn version_origins_are_written_in_format_one_and_have_no_format_zero() {
+    let origin = VersionOrigin::Git {
+        repository: "https://example.com/org/models.git".into(),
+        reference: "main".into(),
+        commit: "0123456789abcdef0123456789abcdef01234567".into(),
+        subdir: Some("models/fraud".into()),
+    };
+    assert_eq!(
+        written(&origin),
+        json!({
+            "kind": "git",
+            "repository": "https://example.com/org/models.git",
+            "reference": "main",
+            "commit": "0123456789abcdef0123456789abcdef01234567",
+            "subdir": "models/fraud",
+            "record_format": 1
+        })
+    );
+    let text = encode(&origin).unwrap();
+    assert_eq!(decode::<VersionOrigin>(&text, "v.o").unwrap(), origin);
+    let root = VersionOrigin::Git {
+        repository: "file:///srv/r.git".into(),
+        reference: "v1".into(),
+        commit: "f".repeat(64),
+        subdir: None,
+    };
+    assert!(!encode(&root).unwrap().contains("subdir"));
+    assert_eq!(
+        decode::<VersionOrigin>(&encode(&root).unwrap(), "v.o").unwrap(),
+        root
+    );
+    refused::<VersionOrigin>(
+        r#"{"kind":"git","repository":"r","reference":"m","commit":"c"}"#,
+        &[
+            "t.c",
+            "version origin",
+            "format 0 is unknown",
+            "first stored in format 1",
+        ],
+    );
+    refused::<VersionOrigin>(
+        r#"{"record_format":2,"kind":"git"}"#,
+        &["written by a newer Keel"],
+    );
+    refused::<VersionOrigin>(
+        r#"{"record_format":1,"kind":"svn","repository":"r"}"#,
+        &["does not parse"],
+    );
 }

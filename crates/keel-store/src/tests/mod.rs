@@ -142,6 +142,7 @@ pub(crate) fn new_version(
         definition,
         files,
         source_job,
+        origin: None,
     }
 }
 

@@ -8,12 +8,14 @@ use chrono::Duration;
 use keel_types::{Clock, Code, JobId, ManualClock, ModelId, VersionId};
 
 use super::{definition, files, new_version};
+use crate::formats::VersionOrigin;
 use crate::{AliasEvent, Page, RegistryStore, Stores};
 
 pub(super) async fn suite(stores: &Stores, clock: &ManualClock) {
     models(&stores.registry, clock).await;
     versions(&stores.registry, clock).await;
     aliases(&stores.registry, clock).await;
+    origins(&stores.registry).await;
 }
 
 async fn models(store: &Arc<dyn RegistryStore>, clock: &ManualClock) {
@@ -318,4 +320,56 @@ async fn aliases(store: &Arc<dyn RegistryStore>, clock: &ManualClock) {
     assert_eq!(at, stamps);
     assert!(history.iter().all(|e| e.model_id == model.id));
     assert!(store.alias_history(other.id).await.unwrap().is_empty());
+}
+
+/// A version's origin is kept as it was given, read back by every lookup,
+/// and absent from versions registered without one; it plays no part in
+/// finding a version by its content.
+async fn origins(store: &Arc<dyn RegistryStore>) {
+    let model = store.create_model("from-git").await.unwrap();
+    let plain = store
+        .create_version(&new_version(model.id, "o-1", definition("g"), vec![], None))
+        .await
+        .unwrap();
+    assert_eq!(plain.origin, None);
+    let origin = VersionOrigin::Git {
+        repository: "https://example.com/org/models.git".into(),
+        reference: "main".into(),
+        commit: "0123456789abcdef0123456789abcdef01234567".into(),
+        subdir: Some("models/fraud".into()),
+    };
+    let mut new = new_version(model.id, "o-2", definition("g"), files("cc"), None);
+    new.origin = Some(origin.clone());
+    let git = store.create_version(&new).await.unwrap();
+    assert_eq!(git.origin.as_ref(), Some(&origin));
+    assert_eq!(
+        store.version_by_id(git.id).await.unwrap(),
+        Some(git.clone())
+    );
+    assert_eq!(
+        store.version_by_number(model.id, 2).await.unwrap(),
+        Some(git.clone())
+    );
+    assert_eq!(
+        store.version_by_hash(model.id, "o-2").await.unwrap(),
+        Some(git.clone())
+    );
+    assert_eq!(
+        store.latest_version(model.id).await.unwrap(),
+        Some(git.clone())
+    );
+    let listed = store
+        .list_versions(model.id, &Page::default())
+        .await
+        .unwrap();
+    let origins: Vec<_> = listed.items.iter().map(|v| v.origin.clone()).collect();
+    assert_eq!(origins, [None, Some(origin)]);
+    assert_eq!(
+        store
+            .version_by_id(plain.id)
+            .await
+            .unwrap()
+            .map(|v| v.origin),
+        Some(None)
+    );
 }

@@ -1,7 +1,8 @@
 //! Upgrading a database the previous Keel wrote: a fresh store is downgraded
 //! by hand to before migration 3, filled with the format-0 column texts of
-//! `test_data/format0`, reopened (which runs migration 3 and backfills each
-//! comparison's verdict), and read back through the store traits.
+//! `test_data/format0`, reopened (which runs migration 3, backfilling each
+//! comparison's verdict, and migration 4, giving versions an empty origin),
+//! and read back through the store traits.
 
 use chrono::Duration;
 use keel_types::{
@@ -18,7 +19,8 @@ use crate::{
 };
 
 /// A database written by the previous Keel: a fresh store downgraded by hand
-/// to before migration 3, filled with the fixture rows, and reopened.
+/// to before migration 3 (and so before 4), filled with the fixture rows,
+/// and reopened.
 struct Upgraded {
     _dir: tempfile::TempDir,
     store: SqliteStore,
@@ -34,10 +36,13 @@ async fn upgraded() -> Result<Upgraded, Box<dyn std::error::Error>> {
     let clock = ManualClock::new(start());
     let store = SqliteStore::open(&path, clock.clone()).await?;
     let pool = store.pool().clone();
-    sqlx::query("DELETE FROM _sqlx_migrations WHERE version = 3")
+    sqlx::query("DELETE FROM _sqlx_migrations WHERE version >= 3")
         .execute(&pool)
         .await?;
     sqlx::query("ALTER TABLE comparisons DROP COLUMN verdict")
+        .execute(&pool)
+        .await?;
+    sqlx::query("ALTER TABLE versions DROP COLUMN origin")
         .execute(&pool)
         .await?;
     let at = |minutes: i64| sql_ts(start() - Duration::days(30) + Duration::minutes(minutes));
@@ -140,7 +145,7 @@ async fn upgrade_backfills_verdicts_and_reads_format0_rows() -> TestResult {
         sqlx::query_scalar("SELECT version FROM _sqlx_migrations ORDER BY version")
             .fetch_all(store.pool())
             .await?;
-    assert_eq!(applied, [1, 2, 3]);
+    assert_eq!(applied, [1, 2, 3, 4]);
     let verdicts: Vec<Option<String>> =
         sqlx::query_scalar("SELECT verdict FROM comparisons ORDER BY id")
             .fetch_all(store.pool())
@@ -210,6 +215,7 @@ async fn upgrade_backfills_verdicts_and_reads_format0_rows() -> TestResult {
             (&v.definition, &v.files, &v.content_hash),
             (&def, &files, &def.content_hash)
         );
+        assert_eq!(v.origin, None, "versions from before origins have none");
     }
     let trained = store
         .version_by_hash(db.model, &versions[1].content_hash)

@@ -1,8 +1,10 @@
 //! End-to-end tests of the `keel` binary: real model directories, real data
-//! files and real Python workers, in embedded mode and against a real server.
+//! files and real Python workers, in embedded mode and against a real server;
+//! git-backed models from local bare repositories.
 
 mod conventions;
 mod failures;
+mod git;
 mod jobs;
 mod quality;
 mod registry;

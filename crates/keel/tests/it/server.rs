@@ -11,14 +11,19 @@ use crate::support::{Env, counts, job_id};
 
 /// A `keel server` child, stopped when dropped so a failed assert does not
 /// leak it.
-struct Server {
+pub(crate) struct Server {
     child: Child,
 }
 
 impl Server {
     /// Starts a server on a free port with the env's data directory and
     /// points the env at it.
-    fn start(env: &mut Env) -> Server {
+    pub(crate) fn start(env: &mut Env) -> Server {
+        Server::start_with(env, &[])
+    }
+
+    /// [`Server::start`] with extra environment variables for the server.
+    pub(crate) fn start_with(env: &mut Env, vars: &[(&str, &std::ffi::OsStr)]) -> Server {
         let port = {
             let l = TcpListener::bind("127.0.0.1:0").expect("a free port");
             l.local_addr().expect("local addr").port()
@@ -30,6 +35,7 @@ impl Server {
             .env("KEEL_HOME", env.home())
             .env("KEEL_PYTHON", &env.py)
             .env_remove("KEEL_URL")
+            .envs(vars.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())

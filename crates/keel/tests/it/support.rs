@@ -73,7 +73,13 @@ impl Env {
 
     /// Runs `keel ARGS` in the data directory.
     pub(crate) fn keel(&self, args: &[&str]) -> Out {
+        self.keel_with(args, &[])
+    }
+
+    /// Runs `keel ARGS` in the data directory with extra environment variables.
+    pub(crate) fn keel_with(&self, args: &[&str], vars: &[(&str, &std::ffi::OsStr)]) -> Out {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_keel"));
+        cmd.envs(vars.iter().copied());
         cmd.args(args)
             .current_dir(self.data())
             .env("KEEL_HOME", self.home())
