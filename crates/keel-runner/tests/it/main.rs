@@ -3,8 +3,10 @@
 //!
 //! `table` holds the runs that are a model, an input and an expected outcome,
 //! compared as text made by `render`; `processes` holds the ones about
-//! deadlines, cancellation and child processes.
+//! deadlines, cancellation and child processes; `mlflow` runs the MLflow
+//! adapter over models saved by a real MLflow.
 
+mod mlflow;
 mod processes;
 mod render;
 mod table;
