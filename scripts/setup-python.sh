@@ -13,7 +13,7 @@ fi
 if [ ! -x "$VENV/bin/python" ]; then
   "$PY" -m venv "$VENV"
 fi
-if ! "$VENV/bin/python" -c 'import pandas, pyarrow, sklearn, scipy' 2>/dev/null; then
+if ! "$VENV/bin/python" -c 'import pandas, pyarrow, sklearn, scipy, mlflow, skops, cloudpickle' 2>/dev/null; then
   "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
   "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r scripts/requirements-test.txt
 fi

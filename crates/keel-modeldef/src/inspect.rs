@@ -260,7 +260,7 @@ fn sanitize_name(raw: &str) -> String {
 
 /// Normalises requirement lines: joins backslash continuations, drops comments
 /// (a line starting with `#`, or `#` after whitespace) and blank lines, and collapses spaces.
-fn parse_requirements(text: &str) -> Vec<String> {
+pub(crate) fn parse_requirements(text: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut pending = String::new();
     for raw in text.lines() {

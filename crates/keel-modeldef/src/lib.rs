@@ -6,6 +6,8 @@
 //! and an optional `keel.toml` manifest) and returns a [`ModelDef`] with every
 //! file hashed. [`check_archive`] and [`extract_archive`] handle archive
 //! attachments without letting them escape their directory or explode.
+//! [`detect_mlflow`] recognises an MLflow model directory (an `MLmodel` file)
+//! and reads its flavor, platform and signature into an [`MlflowModel`].
 
 #![warn(missing_docs)]
 
@@ -13,6 +15,7 @@ mod archive;
 mod error;
 mod inspect;
 mod manifest;
+mod mlflow;
 mod tags;
 
 pub use archive::{ArchiveLimits, check_archive, extract_archive, is_archive};
@@ -20,4 +23,8 @@ pub use error::{Error, Result};
 pub use inspect::{
     FileEntry, FileRole, FunctionInfo, Functions, ModelDef, Platform, file_origin, inspect,
     materialize, sha256_file,
+};
+pub use mlflow::{
+    ADAPTER_CONFIG_ENV, ADAPTER_MODULE, Flavor, MLMODEL_FILE, MlflowModel, SerializationFormat,
+    detect as detect_mlflow,
 };

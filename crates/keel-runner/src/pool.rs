@@ -134,7 +134,8 @@ impl<'a> Pool<'a> {
         script_text: &str,
     ) -> Result<Self, Failure> {
         let started = Instant::now();
-        let script = write_script(&spec.workdir, script_text)?;
+        let script = write_script(&spec.workdir, "keel_worker.py", script_text)?;
+        write_script(&spec.workdir, "keel_mlflow.py", protocol::MLFLOW_ADAPTER)?;
         let hello = Hello {
             protocol: PROTOCOL_VERSION,
             mode: mode.as_str().into(),
@@ -540,15 +541,16 @@ impl Drop for Pool<'_> {
     }
 }
 
-/// Writes the embedded worker script into the working directory.
-fn write_script(workdir: &Path, text: &str) -> Result<std::path::PathBuf, Failure> {
-    let path = workdir.join("keel_worker.py");
-    let tmp = workdir.join(format!(".keel_worker.{}.tmp", std::process::id()));
+/// Writes an embedded Python file (the worker script or the MLflow adapter)
+/// into the working directory, by rename so a reader never sees half of it.
+fn write_script(workdir: &Path, name: &str, text: &str) -> Result<std::path::PathBuf, Failure> {
+    let path = workdir.join(name);
+    let tmp = workdir.join(format!(".{name}.{}.tmp", std::process::id()));
     std::fs::write(&tmp, text)
         .and_then(|()| std::fs::rename(&tmp, &path))
         .map_err(|e| Failure::Internal {
             message: format!(
-                "The worker script could not be written to {}: {e}. Check that the job's \
+                "Keel's Python file could not be written to {}: {e}. Check that the job's \
                  working directory exists and is writable.",
                 path.display()
             ),

@@ -16,6 +16,10 @@ pub const PROTOCOL_VERSION: u32 = 1;
 /// The worker script, embedded so a Keel binary needs no files beside it.
 pub const WORKER_SCRIPT: &str = include_str!("../python/keel_worker.py");
 
+/// The adapter that loads and scores MLflow models (docs/mlflow-models.md),
+/// written beside the worker so an MLflow model's version can name it as its module.
+pub const MLFLOW_ADAPTER: &str = include_str!("../python/keel_mlflow.py");
+
 /// Size of a frame header: kind (u8), seq (u64 LE), len (u32 LE).
 pub const HEADER_LEN: usize = 13;
 

@@ -78,6 +78,7 @@ async fn origins_are_recorded_checked_and_not_inherited_by_training() {
             max_runtime_seconds: None,
             schema_check: None,
             metrics: None,
+            baseline: None,
         })
         .await
         .unwrap();

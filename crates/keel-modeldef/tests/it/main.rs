@@ -3,9 +3,11 @@
 //!
 //! `table` holds the directories that are a fixture and an expected
 //! definition or error; `realistic` a full model directory, its content hash
-//! and its materialization; `documented` the example of docs/model-authoring.md.
+//! and its materialization; `documented` the example of docs/model-authoring.md;
+//! `mlflow` the MLflow models saved by a real MLflow.
 
 mod documented;
+mod mlflow;
 mod realistic;
 mod table;
 

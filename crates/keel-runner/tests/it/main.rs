@@ -4,9 +4,11 @@
 //! `table` holds the runs that are a model, an input and an expected outcome,
 //! compared as text made by `render`; `processes` holds the ones about
 //! deadlines, cancellation and child processes; `logical` the Avro logical
-//! types as model code receives and returns them.
+//! types as model code receives and returns them; `mlflow` runs the MLflow
+//! adapter over models saved by a real MLflow.
 
 mod logical;
+mod mlflow;
 mod processes;
 mod render;
 mod table;
