@@ -181,6 +181,10 @@ pub struct Version {
     /// Where its files came from (a git commit), if Keel fetched them.
     #[serde(default)]
     pub origin: Option<Origin>,
+    /// What kind of model Keel serves through its own adapter, such as
+    /// "MLflow model, sklearn flavor (skops), signature with 8 inputs and 1 output".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adapter: Option<String>,
 }
 
 /// The answer to registering a model directory.

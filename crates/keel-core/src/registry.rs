@@ -46,7 +46,7 @@ impl Keel {
         let record = origin.map(crate::git::origin_record).transpose()?;
         let def = keel_modeldef::inspect(dir, attach)?;
         let name = name.map(str::to_string).unwrap_or_else(|| def.name.clone());
-        let origins: HashMap<String, PathBuf> = def
+        let mut origins: HashMap<String, PathBuf> = def
             .files
             .iter()
             .map(|f| {
@@ -56,6 +56,11 @@ impl Keel {
                 )
             })
             .collect();
+        // Files Keel made for the model (an MLflow signature's schemas) are
+        // stored from a scratch directory like the directory's own files.
+        let scratch = tempfile::tempdir()
+            .map_err(|e| Error::Internal(format!("cannot create a scratch directory: {e}")))?;
+        origins.extend(def.write_generated(scratch.path())?);
         let reg = keel_exec::registration::register_with_origin(
             &self.stores,
             &name,

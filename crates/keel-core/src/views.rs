@@ -74,6 +74,7 @@ pub(crate) fn version(rec: &VersionRecord, aliases: &[AliasRecord]) -> api::Vers
             .collect(),
         source_job: rec.source_job.map(|j| j.0),
         origin: rec.origin.as_ref().map(origin),
+        adapter: def.adapter.as_ref().map(|a| a.summary.clone()),
     }
 }
 

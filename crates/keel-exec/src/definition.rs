@@ -2,10 +2,10 @@
 //! record the store keeps, in both directions, so that the two can evolve
 //! apart: the store's format changes only with a new format number.
 
-use keel_modeldef::{FileEntry, FileRole, FunctionInfo, Functions, ModelDef, Platform};
+use keel_modeldef::{Adapter, FileEntry, FileRole, FunctionInfo, Functions, ModelDef, Platform};
 use keel_store::VersionFile;
 use keel_store::formats::{
-    DefinitionFile, FunctionRecord, FunctionsRecord, ModelDefinition, PlatformRecord,
+    AdapterRecord, DefinitionFile, FunctionRecord, FunctionsRecord, ModelDefinition, PlatformRecord,
 };
 
 use crate::error::{Error, Result};
@@ -88,6 +88,12 @@ pub fn to_record(def: &ModelDef) -> ModelDefinition {
             })
             .collect(),
         content_hash: def.content_hash.clone(),
+        adapter: def.adapter.as_ref().map(|a| AdapterRecord {
+            kind: a.kind.clone(),
+            summary: a.summary.clone(),
+            notes: a.notes.clone(),
+            config: a.config.clone(),
+        }),
     }
 }
 
@@ -125,6 +131,14 @@ pub fn from_record(rec: &ModelDefinition) -> Result<ModelDef> {
             })
             .collect::<Result<_>>()?,
         content_hash: rec.content_hash.clone(),
+        adapter: rec.adapter.as_ref().map(|a| Adapter {
+            kind: a.kind.clone(),
+            summary: a.summary.clone(),
+            notes: a.notes.clone(),
+            config: a.config.clone(),
+        }),
+        // A stored version's made files are stored files now.
+        generated: Vec::new(),
     })
 }
 

@@ -107,12 +107,25 @@ impl Runtime for PythonRuntime {
                 train: f.train.as_ref().map(|f| f.name.clone()),
                 score_batch: f.score.as_ref().is_some_and(|f| f.batch),
             },
-            env: vec![("KEEL_JOB_ID".into(), call.job.to_string())],
+            env: worker_env(call),
             job: call.job_doc.clone(),
             output_column: call.output_column.clone(),
         };
         Ok(Box::new(PythonSession { spec }))
     }
+}
+
+/// The worker's environment: the job's id, and an adapter's configuration
+/// (an MLflow model's, for `keel_mlflow.py`).
+fn worker_env(call: &ModelCall) -> Vec<(String, String)> {
+    let mut env = vec![("KEEL_JOB_ID".into(), call.job.to_string())];
+    if let Some(a) = call.def.adapter.as_ref().filter(|a| a.kind == "mlflow") {
+        env.push((
+            keel_modeldef::ADAPTER_CONFIG_ENV.to_string(),
+            a.config.clone(),
+        ));
+    }
+    env
 }
 
 /// A model ready to run in Python workers.

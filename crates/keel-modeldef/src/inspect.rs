@@ -2,8 +2,8 @@
 //! source, which functions it tags, its schemas, platform and attachments, and
 //! a content hash that stays the same as long as no file (or the name) changes.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Write};
+use std::fs::{self, File};
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -42,6 +42,28 @@ pub struct ModelDef {
     /// A sha256 over the name and the sorted (path, sha256) list: an unchanged
     /// directory always gets the same hash, so registering it again creates no new version.
     pub content_hash: String,
+    /// For a model Keel serves through one of its own adapters (an MLflow
+    /// model): what it found, and the adapter's configuration.
+    #[serde(default)]
+    pub adapter: Option<Adapter>,
+    /// Files Keel made from what it found (the Avro schemas an MLflow
+    /// signature gives), with their text. They are among `files` and become
+    /// files of the version: registration writes them from here.
+    #[serde(skip)]
+    pub generated: Vec<(String, String)>,
+}
+
+/// A model served through an adapter Keel ships (today: `keel_mlflow.py`).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct Adapter {
+    /// Which adapter: `mlflow`.
+    pub kind: String,
+    /// What Keel found, as `keel model inspect` shows it.
+    pub summary: String,
+    /// What Keel left out or changed, one sentence each.
+    pub notes: Vec<String>,
+    /// The adapter's configuration, as JSON text (passed to the worker).
+    pub config: String,
 }
 
 /// The model's functions, found by smart tags or named in `keel.toml`.
@@ -150,15 +172,15 @@ const DEFAULT_OUTPUT_SCHEMA: &str = "output_schema.avsc";
 const DEFAULT_REQUIREMENTS: &str = "requirements.txt";
 
 /// A file found in the directory or given with `--attach`.
-struct Found {
-    rel: String,
-    abs: PathBuf,
-    size: u64,
-    extra: bool,
+pub(crate) struct Found {
+    pub(crate) rel: String,
+    pub(crate) abs: PathBuf,
+    pub(crate) size: u64,
+    pub(crate) extra: bool,
 }
 
 /// Lists every regular file below `root`, refusing links and other special files.
-fn walk(root: &Path, dir: &Path, prefix: &str, out: &mut Vec<Found>) -> Result<()> {
+pub(crate) fn walk(root: &Path, dir: &Path, prefix: &str, out: &mut Vec<Found>) -> Result<()> {
     let mut entries = Vec::new();
     for entry in fs::read_dir(dir).map_err(|e| Error::io("list the directory", dir, e))? {
         entries.push(entry.map_err(|e| Error::io("list the directory", dir, e))?);
@@ -233,13 +255,13 @@ pub fn sha256_file(path: &Path) -> Result<String> {
     Ok(hex::encode(hasher.finalize()))
 }
 
-fn read_text(path: &Path) -> Result<String> {
+pub(crate) fn read_text(path: &Path) -> Result<String> {
     let bytes = fs::read(path).map_err(|e| Error::io("read", path, e))?;
     Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
 /// Turns a directory name into a valid model name.
-fn sanitize_name(raw: &str) -> String {
+pub(crate) fn sanitize_name(raw: &str) -> String {
     let mapped: String = raw
         .chars()
         .map(|c| {
@@ -291,7 +313,7 @@ pub(crate) fn parse_requirements(text: &str) -> Vec<String> {
     out
 }
 
-fn platform_hash(python: Option<&str>, requirements: &[String]) -> String {
+pub(crate) fn platform_hash(python: Option<&str>, requirements: &[String]) -> String {
     let mut sorted: Vec<&str> = requirements.iter().map(String::as_str).collect();
     sorted.sort_unstable();
     sorted.dedup();
@@ -312,7 +334,7 @@ fn valid_python_version(v: &str) -> bool {
             .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
 }
 
-fn content_hash(name: &str, files: &[FileEntry]) -> String {
+pub(crate) fn content_hash(name: &str, files: &[FileEntry]) -> String {
     // Length-prefixing every field keeps distinct lists from hashing the same.
     fn put(h: &mut Sha256, bytes: &[u8]) {
         h.update((bytes.len() as u64).to_le_bytes());
@@ -389,6 +411,11 @@ pub fn inspect(dir: &Path, extra_attachments: &[PathBuf]) -> Result<ModelDef> {
         });
     }
     found.sort_by(|a, b| a.rel.cmp(&b.rel));
+    // An MLflow model directory needs no Keel-specific file: Keel serves it
+    // through its MLflow adapter.
+    if let Some(m) = crate::mlflow::detect(dir)? {
+        return crate::mlflow::definition::build(dir, &m, &found);
+    }
     let own = |rel: &str| found.iter().find(|f| !f.extra && f.rel == rel);
 
     let loaded = match own(MANIFEST_FILE) {
@@ -639,10 +666,29 @@ pub fn inspect(dir: &Path, extra_attachments: &[PathBuf]) -> Result<ModelDef> {
         output_column,
         platform,
         files,
+        adapter: None,
+        generated: Vec::new(),
     })
 }
 
 impl ModelDef {
+    /// Writes the files Keel made for the model (see `generated`) under
+    /// `into`, and returns each one's path and where it now is, so that
+    /// registration can store them like the directory's own files.
+    pub fn write_generated(&self, into: &Path) -> Result<Vec<(String, PathBuf)>> {
+        let mut out = Vec::with_capacity(self.generated.len());
+        for (rel, text) in &self.generated {
+            let path = into.join(rel);
+            if let Some(parent) = path.parent() {
+                fs::create_dir_all(parent)
+                    .map_err(|e| Error::io("create the directory", parent, e))?;
+            }
+            fs::write(&path, text).map_err(|e| Error::io("write", &path, e))?;
+            out.push((rel.clone(), path));
+        }
+        Ok(out)
+    }
+
     /// The same definition under another model name, with the content hash
     /// that name gives. Training registers the staged directory under the
     /// model's name, so retraining that reproduces every file finds the
@@ -799,94 +845,6 @@ pub fn file_origin(dir: &Path, extra_attachments: &[PathBuf], path: &str) -> Pat
         return extra.clone();
     }
     dir.join(path)
-}
-
-/// Prepares a job's working directory: copies every file of `def` that is not
-/// already in `workdir` from `files_dir` (which holds the version's files at their
-/// relative paths), checking each copy's sha256, then extracts every archive
-/// attachment into the directory that holds it inside `workdir`.
-pub fn materialize(def: &ModelDef, files_dir: &Path, workdir: &Path) -> Result<()> {
-    fs::create_dir_all(workdir).map_err(|e| Error::io("create the directory", workdir, e))?;
-    for f in &def.files {
-        let rel = safe_rel(&f.path)?;
-        let target = workdir.join(&rel);
-        match fs::symlink_metadata(&target) {
-            Ok(m) if m.is_file() => continue,
-            Ok(_) => {
-                return Err(Error::invalid(format!(
-                    "{} exists in the working directory but is not a regular file; Keel will not replace it.",
-                    target.display()
-                )));
-            }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => return Err(Error::io("inspect", &target, e)),
-        }
-        if let Some(parent) = target.parent() {
-            fs::create_dir_all(parent).map_err(|e| Error::io("create the directory", parent, e))?;
-        }
-        copy_checked(&files_dir.join(&rel), &target, &f.sha256)?;
-    }
-    let limits = ArchiveLimits::default();
-    for f in &def.files {
-        if f.role == FileRole::Attachment && archive::is_archive(&f.path) {
-            let path = workdir.join(safe_rel(&f.path)?);
-            let into = path.parent().unwrap_or(workdir).to_path_buf();
-            archive::extract_archive_named(&path, &f.path, &into, &limits)?;
-        }
-    }
-    Ok(())
-}
-
-/// Rejects stored paths that could leave the working directory.
-fn safe_rel(path: &str) -> Result<String> {
-    match archive::entry_path(path) {
-        Ok(Some(rel)) => Ok(rel),
-        Ok(None) => Err(Error::invalid(format!(
-            "The model file path '{path}' is empty."
-        ))),
-        Err(why) => Err(Error::invalid(format!(
-            "The model file path '{path}' {why}; the model definition is damaged."
-        ))),
-    }
-}
-
-/// Copies a file while hashing it, failing when the bytes differ from the recorded hash.
-fn copy_checked(from: &Path, to: &Path, sha256: &str) -> Result<()> {
-    let mut src = File::open(from).map_err(|e| Error::io("open", from, e))?;
-    let mut dst = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(to)
-        .map_err(|e| Error::io("create", to, e))?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        let n = match src.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(Error::io("read", from, e)),
-        };
-        hasher.update(&buf[..n]);
-        dst.write_all(&buf[..n])
-            .map_err(|e| Error::io("write", to, e))?;
-    }
-    let got = hex::encode(hasher.finalize());
-    if got != sha256 {
-        // A partial or wrong copy must not be mistaken for the real file on a retry.
-        let _ = fs::remove_file(to);
-        return Err(Error::io(
-            "copy",
-            from,
-            io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!(
-                    "its sha256 is {got}, not the recorded {sha256}; the stored model files are damaged"
-                ),
-            ),
-        ));
-    }
-    Ok(())
 }
 
 #[cfg(test)]

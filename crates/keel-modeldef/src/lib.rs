@@ -15,15 +15,17 @@ mod archive;
 mod error;
 mod inspect;
 mod manifest;
+mod materialize;
 mod mlflow;
 mod tags;
 
 pub use archive::{ArchiveLimits, check_archive, extract_archive, is_archive};
 pub use error::{Error, Result};
 pub use inspect::{
-    FileEntry, FileRole, FunctionInfo, Functions, ModelDef, Platform, file_origin, inspect,
-    materialize, sha256_file,
+    Adapter, FileEntry, FileRole, FunctionInfo, Functions, ModelDef, Platform, file_origin,
+    inspect, sha256_file,
 };
+pub use materialize::materialize;
 pub use mlflow::{
     ADAPTER_CONFIG_ENV, ADAPTER_MODULE, Flavor, MLMODEL_FILE, MlflowModel, SerializationFormat,
     detect as detect_mlflow,

@@ -384,12 +384,29 @@ pub struct ModelDefinition {
     pub files: Vec<DefinitionFile>,
     /// The content hash.
     pub content_hash: String,
+    /// The adapter Keel serves the model through, if any (format 2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adapter: Option<AdapterRecord>,
+}
+
+/// A model Keel serves through one of its adapters (an MLflow model).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdapterRecord {
+    /// `mlflow`.
+    pub kind: String,
+    /// What inspection found, for people.
+    pub summary: String,
+    /// What inspection left out or changed.
+    #[serde(default)]
+    pub notes: Vec<String>,
+    /// The adapter's configuration, as JSON text.
+    pub config: String,
 }
 
 impl Persisted for ModelDefinition {
     const WHAT: &'static str = "model definition";
     const FORMAT: u64 = 2;
-    /// Format 2 added optional fields only (`output_column`; a model without
+    /// Format 2 added optional fields only (`output_column`, `adapter`; a model without
     /// a score function, which format 1 could already hold as a missing
     /// `functions.score`), so older documents read as they are.
     fn upgrade(from: u64, doc: Value) -> std::result::Result<Value, String> {

@@ -163,6 +163,17 @@ impl Client {
             flate2::Compression::fast(),
         ));
         for f in &def.files {
+            // A file Keel made for the model travels like the model's own.
+            if let Some((_, text)) = def.generated.iter().find(|(p, _)| *p == f.path) {
+                let mut header = tar::Header::new_gnu();
+                header.set_size(text.len() as u64);
+                header.set_mode(0o644);
+                header.set_cksum();
+                builder
+                    .append_data(&mut header, &f.path, text.as_bytes())
+                    .with_context(|| format!("cannot pack {}", f.path))?;
+                continue;
+            }
             let src = keel_core::file_origin(dir, attach, &f.path);
             builder
                 .append_path_with_name(&src, &f.path)

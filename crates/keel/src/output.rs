@@ -102,6 +102,10 @@ pub fn inspect(fmt: Format, def: &ModelDef) -> anyhow::Result<()> {
         }))
     };
     let mut rows = vec![("name", def.name.clone()), ("source", def.source.clone())];
+    if let Some(a) = &def.adapter {
+        rows.push(("model", a.summary.clone()));
+        rows.extend(a.notes.iter().map(|n| ("note", n.clone())));
+    }
     rows.extend(
         FunctionKind::ALL
             .into_iter()
@@ -216,6 +220,9 @@ pub fn version(fmt: Format, v: &api::Version) -> anyhow::Result<()> {
         ("created", v.created_at.to_rfc3339()),
         ("source", v.source.clone()),
     ];
+    if let Some(a) = &v.adapter {
+        rows.push(("kind", a.clone()));
+    }
     rows.extend(FunctionKind::ALL.into_iter().map(|k| {
         let f = v.functions.get(k);
         (

@@ -11,6 +11,7 @@
 //! `keel-runner` writes beside the worker. Keel never loads the model here:
 //! only the text files are read.
 
+pub(crate) mod definition;
 mod platform;
 mod signature;
 mod yaml;

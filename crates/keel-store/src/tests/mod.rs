@@ -17,8 +17,8 @@ use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use keel_types::{Clock, Code, JobId, JobKind, ManualClock, ModelId, SharedClock, UploadId};
 
 use crate::formats::{
-    DefinitionFile, FunctionRecord, FunctionsRecord, InputRecord, JobRequest, MetricsRolesRecord,
-    ModelDefinition, OutputRecord, PlatformRecord,
+    AdapterRecord, DefinitionFile, FunctionRecord, FunctionsRecord, InputRecord, JobRequest,
+    MetricsRolesRecord, ModelDefinition, OutputRecord, PlatformRecord,
 };
 use crate::{
     ComparisonStore, Counts, Error, JobFilter, JobQueue, NewComparison, NewJob, NewUpload,
@@ -125,6 +125,12 @@ pub(crate) fn definition(name: &str) -> ModelDefinition {
             role: "source".into(),
         }],
         content_hash: format!("{name}-content"),
+        adapter: Some(AdapterRecord {
+            kind: "mlflow".into(),
+            summary: "MLflow model, sklearn flavor (skops)".into(),
+            notes: vec!["a note".into()],
+            config: r#"{"flavor":"sklearn"}"#.into(),
+        }),
     }
 }
 
