@@ -3,6 +3,7 @@
 
 mod failures;
 mod jobs;
+mod platform;
 mod quality;
 mod registry;
 mod server;
