@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Creates the Python environment that Keel's tests and quickstart use: a virtual
-# environment in .venv with pandas, pyarrow and scikit-learn. Idempotent: a second
-# run only checks that the packages import.
+# environment in .venv with pandas, pyarrow and scikit-learn, and uv, which Keel
+# builds models' platform environments with (tests and scripts/quickstart.sh point
+# KEEL_UV at .venv/bin/uv). Idempotent: a second run only checks what is there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY="${KEEL_BASE_PYTHON:-python3}"
@@ -17,4 +18,9 @@ if ! "$VENV/bin/python" -c 'import pandas, pyarrow, sklearn, scipy, mlflow, skop
   "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
   "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r scripts/requirements-test.txt
 fi
+# uv is a tool here, not a package the tests import, so it is checked apart.
+if ! "$VENV/bin/uv" --version >/dev/null 2>&1; then
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check uv
+fi
 "$VENV/bin/python" -c 'import pandas, pyarrow, sklearn; print("python env ok:", pandas.__version__, pyarrow.__version__, sklearn.__version__)'
+"$VENV/bin/uv" --version

@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # Runs every test of Keel, after installing what the tests need: the Python
-# environment (pandas, pyarrow, scikit-learn) in .venv. Formatting and clippy
+# environment (pandas, pyarrow, scikit-learn) and uv in .venv. Formatting and clippy
 # run first, so style breaks fail fast. `.ci/run` calls this script.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/setup-python.sh
 export KEEL_TEST_PYTHON="$PWD/.venv/bin/python"
-# A stray KEEL_URL or KEEL_HOME would point the CLI tests elsewhere.
-unset KEEL_URL KEEL_HOME KEEL_PYTHON
+# The platform tests build real environments with this uv (and with pip).
+export KEEL_TEST_UV="$PWD/.venv/bin/uv"
+# A stray KEEL_URL or KEEL_HOME would point the CLI tests elsewhere, and a
+# stray Python setting would change which interpreter they run.
+unset KEEL_URL KEEL_HOME KEEL_PYTHON KEEL_BASE_PYTHON KEEL_UV
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check

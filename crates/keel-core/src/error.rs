@@ -47,6 +47,10 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// A platform's Python interpreter could not be found or built; the
+    /// message says why and how to fix it.
+    #[error("{0}")]
+    RuntimeUnavailable(String),
     /// An invariant broke inside Keel.
     #[error("internal error: {0}")]
     Internal(String),
@@ -70,6 +74,7 @@ impl Error {
             Error::Exec(e) => e.code(),
             Error::Git(e) => e.code(),
             Error::Io { .. } => Code::StorageError,
+            Error::RuntimeUnavailable(_) => Code::RuntimeUnavailable,
             Error::Internal(_) => Code::Internal,
         }
     }

@@ -27,12 +27,13 @@ use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use keel_exec::{ExecConfig, Executor, PythonRuntime, Runtime};
+use keel_exec::{ExecConfig, Executor, PythonRuntime, PythonSetup, Runtime};
 use keel_store::Stores;
 use keel_types::{SharedClock, SystemClock};
 
 pub use error::{Error, Result};
 pub use jobs::{JobOutput, StoredFile};
+pub use keel_exec::Installer;
 pub use keel_modeldef::{FunctionInfo, ModelDef, file_origin};
 pub use roles::request as role_request;
 
@@ -52,8 +53,14 @@ pub struct Config {
     /// A name for this process in job records (`runner`).
     pub runner_name: String,
     /// The Python interpreter for every model, overriding per-platform
-    /// environments (like `KEEL_PYTHON`).
+    /// environments (`KEEL_PYTHON`).
     pub python: Option<PathBuf>,
+    /// The interpreter platform environments are made from (`KEEL_BASE_PYTHON`;
+    /// default `python3` on PATH, or a `python3.X` matching the platform's version).
+    pub base_python: Option<PathBuf>,
+    /// What builds platform environments (`KEEL_UV`): uv when it is on PATH,
+    /// else pip, unless set.
+    pub installer: Installer,
 }
 
 impl Config {
@@ -75,6 +82,8 @@ impl Config {
             default_workers: cores,
             runner_name: format!("keel-{}", std::process::id()),
             python: None,
+            base_python: None,
+            installer: Installer::Auto,
         }
     }
 }
@@ -98,10 +107,7 @@ impl std::fmt::Debug for Keel {
 impl Keel {
     /// Opens Keel as `cfg` says, with the wall clock and Python workers.
     pub async fn open(cfg: Config) -> Result<Keel> {
-        let runtime = Arc::new(PythonRuntime {
-            envs: cfg.home.join("envs"),
-            python: cfg.python.clone(),
-        });
+        let runtime = Arc::new(python_runtime(&cfg));
         Keel::open_with(cfg, SystemClock::shared(), runtime).await
     }
 
@@ -160,4 +166,33 @@ impl Keel {
     pub async fn ready(&self) -> Result<()> {
         Ok(self.stores.ready().await?)
     }
+}
+
+/// The Python runtime `cfg` describes: environments under `HOME/envs`.
+fn python_runtime(cfg: &Config) -> PythonRuntime {
+    PythonRuntime {
+        setup: PythonSetup {
+            envs: cfg.home.join("envs"),
+            python: cfg.python.clone(),
+            base_python: cfg.base_python.clone(),
+            installer: cfg.installer.clone(),
+        },
+    }
+}
+
+/// The Python interpreter of a platform (its requirements and optional
+/// Python version) as jobs get it: `cfg.python` when set, otherwise the
+/// platform's environment under `HOME/envs`, built first when it is not
+/// there yet. A job of a model with the same platform then reuses it. The
+/// build's progress goes to stderr, line by line. Blocking, and a build can
+/// take minutes: call it on a blocking thread.
+pub fn platform_python(
+    cfg: &Config,
+    requirements: &[String],
+    python_version: Option<&str>,
+) -> Result<PathBuf> {
+    let log = |_: usize, line: &str| eprintln!("{line}");
+    python_runtime(cfg)
+        .interpreter(requirements, python_version, &log)
+        .map_err(|f| Error::RuntimeUnavailable(f.to_string()))
 }

@@ -250,7 +250,7 @@ impl Executor {
             let session = {
                 let runtime = self.inner.runtime.clone();
                 let log = log.clone();
-                tokio::task::spawn_blocking(move || runtime.prepare(&call, log.as_ref()))
+                tokio::task::spawn_blocking(move || runtime.prepare(&call, &log.setup()))
                     .await
                     .map_err(internal)?
                     .map_err(Failure::into_job_error)?

@@ -45,6 +45,7 @@ use keel_types::JobId;
 
 pub use error::{Error, Result};
 pub use fail::FailPoint;
+pub use keel_runner::{Installer, PythonSetup};
 pub use log::log_path;
 pub use runtime::{ModelCall, OnOutput, PythonRuntime, Runtime, Session};
 pub use workspace::local_path;

@@ -32,12 +32,23 @@ impl JobLog {
         })
     }
 
-    /// Appends one of Keel's own notes.
-    pub(crate) fn note(&self, msg: &str) {
+    /// The sink for lines that come from no worker (building the platform's
+    /// environment), written without a worker prefix.
+    pub(crate) fn setup(&self) -> SetupLog<'_> {
+        SetupLog(self)
+    }
+
+    /// Appends one line as it is.
+    fn raw(&self, line: &str) {
         if let Ok(mut f) = self.file.lock() {
-            let _ = writeln!(f, "keel: {msg}");
+            let _ = writeln!(f, "{line}");
             let _ = f.flush();
         }
+    }
+
+    /// Appends one of Keel's own notes.
+    pub(crate) fn note(&self, msg: &str) {
+        self.raw(&format!("keel: {msg}"));
     }
 }
 
@@ -51,6 +62,15 @@ impl LogSink for JobLog {
             };
             let _ = f.flush();
         }
+    }
+}
+
+/// A job's log for lines from no worker: see [`JobLog::setup`].
+pub(crate) struct SetupLog<'a>(&'a JobLog);
+
+impl LogSink for SetupLog<'_> {
+    fn line(&self, _worker: usize, line: &str) {
+        self.0.raw(line);
     }
 }
 

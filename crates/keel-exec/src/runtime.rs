@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use arrow_array::RecordBatch;
 use keel_modeldef::ModelDef;
-use keel_runner::{Control, Failure, Functions, LogSink, ScoreStats, WorkerSpec};
+use keel_runner::{Control, Failure, Functions, LogSink, PythonSetup, ScoreStats, WorkerSpec};
 use keel_types::{JobId, JobKind};
 
 /// Which model a job runs, and where.
@@ -75,26 +75,34 @@ pub trait Session: Send {
 }
 
 /// Runs models in Python worker processes, one virtual environment per
-/// platform under `envs`, or one interpreter for every model.
+/// platform (built with uv or pip, see [`PythonSetup`]), or one interpreter
+/// for every model.
 #[derive(Clone, Debug)]
 pub struct PythonRuntime {
-    /// Where per-platform virtual environments are built.
-    pub envs: PathBuf,
-    /// One interpreter for every model, instead of per-platform environments.
-    pub python: Option<PathBuf>,
+    /// Where environments live and how they are built.
+    pub setup: PythonSetup,
+}
+
+impl PythonRuntime {
+    /// The interpreter of a platform, built first if needed, exactly as a
+    /// job of a model with that platform gets it (so the job reuses it).
+    pub fn interpreter(
+        &self,
+        requirements: &[String],
+        python_version: Option<&str>,
+        log: &dyn LogSink,
+    ) -> Result<PathBuf, Failure> {
+        self.setup.python_for(requirements, python_version, log)
+    }
 }
 
 impl Runtime for PythonRuntime {
     fn prepare(&self, call: &ModelCall, log: &dyn LogSink) -> Result<Box<dyn Session>, Failure> {
-        let python = match &self.python {
-            Some(p) => p.clone(),
-            None => keel_runner::python_for_platform(
-                &call.def.platform.requirements,
-                call.def.platform.python_version.as_deref(),
-                &self.envs,
-                log,
-            )?,
-        };
+        let python = self.interpreter(
+            &call.def.platform.requirements,
+            call.def.platform.python_version.as_deref(),
+            log,
+        )?;
         let f = &call.def.functions;
         let spec = WorkerSpec {
             python,

@@ -16,7 +16,7 @@ mod run;
 mod spec;
 mod sys;
 
-pub use env::python_for_platform;
+pub use env::{Installer, PythonSetup};
 pub use error::{Error, Result};
 pub use failure::Failure;
 pub use protocol::PROTOCOL_VERSION;

@@ -1,5 +1,5 @@
 //! The few libc calls the runner needs: dying with the parent, killing a whole
-//! process group, probing whether a pid lives, and naming signals.
+//! process group, and naming signals (and, for tests, probing whether a pid lives).
 //!
 //! This module allows `unsafe` because `pre_exec`, `prctl`, `getppid`, `killpg`
 //! and `kill` are only reachable through it; each call is a plain syscall on
@@ -53,6 +53,7 @@ pub fn kill_group(pgid: u32) {
 }
 
 /// True while a process with this pid exists (zombies included).
+#[cfg(test)]
 pub fn pid_alive(pid: u32) -> bool {
     let Ok(pid) = libc::pid_t::try_from(pid) else {
         return false;

@@ -24,9 +24,12 @@ struct Server {
 }
 
 impl Server {
-    async fn start() -> Result<Server, Box<dyn std::error::Error>> {
+    /// A server on a fresh data directory; `python` runs every model.
+    async fn start(python: Option<&Path>) -> Result<Server, Box<dyn std::error::Error>> {
         let home = tempfile::tempdir()?;
-        let keel = Keel::open(Config::new(home.path())).await?;
+        let mut cfg = Config::new(home.path());
+        cfg.python = python.map(Path::to_path_buf);
+        let keel = Keel::open(cfg).await?;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let base = format!("http://{}", listener.local_addr()?);
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -337,7 +340,7 @@ async fn refused(s: &Server, case: &Refusal) -> TestResult {
 
 #[tokio::test]
 async fn health_openapi_and_problems() -> TestResult {
-    let s = Server::start().await?;
+    let s = Server::start(None).await?;
 
     let live = s.get("/livez").await?;
     assert_eq!(live.status(), StatusCode::OK);
@@ -402,10 +405,9 @@ async fn register_score_and_fetch_result() -> TestResult {
     let Some(py) = keel_testkit::python() else {
         return Ok(());
     };
-    set_keel_python(&py);
     let fixtures = tempfile::tempdir()?;
     keel_testkit::make_fixtures(&py, fixtures.path());
-    let s = Server::start().await?;
+    let s = Server::start(Some(&py)).await?;
 
     // Register fraud: 201 the first time, 200 with created=false when unchanged.
     let archive = tar_gz(&fixtures.path().join("fraud"))?;
@@ -680,19 +682,4 @@ async fn register_score_and_fetch_result() -> TestResult {
     );
 
     s.shutdown().await
-}
-
-/// Points Keel's runner at the test Python for this process.
-fn set_keel_python(py: &Path) {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        // The runner reads KEEL_PYTHON from the environment and Keel's config
-        // has no field for it. Setting it is unsafe only if another thread
-        // reads the environment at the same moment; this runs once, before
-        // this test starts any server, and the other test does not run Python.
-        #[allow(unsafe_code)]
-        unsafe {
-            std::env::set_var("KEEL_PYTHON", py)
-        };
-    });
 }

@@ -1,5 +1,5 @@
 //! Test-only helpers shared by the crates' test binaries: finding the test
-//! Python environment that `scripts/test.sh` prepares, skipping loudly (or
+//! Python environment and uv that `scripts/test.sh` prepares, skipping loudly (or
 //! failing, under `CI=true`) when it is missing, and matching rendered
 //! outcomes against the patterns of table-driven tests.
 
@@ -30,9 +30,7 @@ pub fn in_ci() -> bool {
 /// # Panics
 /// Under `CI=true`, panics instead of returning `None`: in CI a skip is a failure.
 pub fn python() -> Option<PathBuf> {
-    let candidate = std::env::var_os("KEEL_TEST_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join(".venv/bin/python"));
+    let candidate = test_python_path();
     let ok = std::process::Command::new(&candidate)
         .args(["-c", "import pandas, pyarrow, sklearn"])
         .output()
@@ -43,6 +41,70 @@ pub fn python() -> Option<PathBuf> {
     }
     skip(&format!(
         "no Python with pandas, pyarrow and scikit-learn at {} (run scripts/setup-python.sh or set KEEL_TEST_PYTHON)",
+        candidate.display()
+    ));
+    None
+}
+
+/// An interpreter that tests build platform environments from (they need
+/// no packages in it): the test Python, provided it starts. Cheaper than
+/// [`python`], which imports scikit-learn.
+///
+/// Returns `None` (after printing a loud message) when there is none.
+///
+/// # Panics
+/// Under `CI=true`, panics instead of returning `None`: in CI a skip is a failure.
+pub fn base_python() -> Option<PathBuf> {
+    let candidate = test_python_path();
+    let ok = std::process::Command::new(&candidate)
+        .args(["-S", "-c", "pass"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if ok {
+        return Some(candidate);
+    }
+    skip(&format!(
+        "no Python at {} (run scripts/setup-python.sh or set KEEL_TEST_PYTHON)",
+        candidate.display()
+    ));
+    None
+}
+
+/// `KEEL_TEST_PYTHON`, else the workspace's `.venv/bin/python`.
+fn test_python_path() -> PathBuf {
+    std::env::var_os("KEEL_TEST_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join(".venv/bin/python"))
+}
+
+/// The uv program tests build platform environments with: `KEEL_TEST_UV`,
+/// else the `uv` beside the test Python (`scripts/setup-python.sh` installs
+/// it into `.venv`), provided `uv --version` runs.
+///
+/// Returns `None` (after printing a loud message) when there is none.
+///
+/// # Panics
+/// Under `CI=true`, panics instead of returning `None`: in CI a skip is a failure.
+pub fn uv() -> Option<PathBuf> {
+    let candidate = std::env::var_os("KEEL_TEST_UV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            let py = test_python_path();
+            py.parent()
+                .map(|bin| bin.join("uv"))
+                .unwrap_or_else(|| workspace_root().join(".venv/bin/uv"))
+        });
+    let ok = std::process::Command::new(&candidate)
+        .arg("--version")
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if ok {
+        return Some(candidate);
+    }
+    skip(&format!(
+        "no uv at {} (run scripts/setup-python.sh or set KEEL_TEST_UV)",
         candidate.display()
     ));
     None

@@ -8,7 +8,7 @@ use anyhow::{Context, bail};
 use futures::StreamExt;
 use keel_api_model as api;
 use keel_api_model::routes::{self, fill};
-use keel_core::{JobOutput, Keel};
+use keel_core::{Installer, JobOutput, Keel};
 use keel_types::JobId;
 use tokio::io::AsyncWriteExt;
 
@@ -16,8 +16,9 @@ use crate::client::Client;
 
 /// Where the CLI works.
 pub enum Backend {
-    /// Directly on a data directory; jobs run in this process.
-    Local(Keel),
+    /// Directly on a data directory; jobs run in this process. Boxed: an
+    /// open Keel is far larger than a client.
+    Local(Box<Keel>),
     /// Against a server.
     Remote(Client),
 }
@@ -36,18 +37,45 @@ pub enum Fetched {
 
 /// Keel's configuration for the data directory `home`, with the stores the
 /// environment names (`KEEL_DATABASE_URL`, `KEEL_ARTIFACTS_URL`) instead of
-/// the defaults inside it. This is the only place the environment is read
-/// for configuration.
+/// the defaults inside it, and how models get their Python: `KEEL_PYTHON`
+/// (one interpreter for every model), `KEEL_BASE_PYTHON` (what platform
+/// environments are made from) and `KEEL_UV` (the uv program that builds
+/// them, or `off` for pip; by default uv on PATH, else pip). This is the only
+/// place the environment is read for configuration.
 pub fn config(home: &Path) -> keel_core::Config {
     let mut cfg = keel_core::Config::new(home);
-    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    if let Some(url) = var("KEEL_DATABASE_URL") {
+    let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
+    let text = |name: &str| var(name).map(|v| v.to_string_lossy().into_owned());
+    if let Some(url) = text("KEEL_DATABASE_URL") {
         cfg.metadata_url = url;
     }
-    if let Some(url) = var("KEEL_ARTIFACTS_URL") {
+    if let Some(url) = text("KEEL_ARTIFACTS_URL") {
         cfg.artifacts_url = url;
     }
+    cfg.python = var("KEEL_PYTHON").map(|v| program(v.as_ref()));
+    cfg.base_python = var("KEEL_BASE_PYTHON").map(|v| program(v.as_ref()));
+    cfg.installer = installer(var("KEEL_UV").as_deref());
     cfg
+}
+
+/// What `KEEL_UV` says: unset means uv from PATH or pip, `off` means pip.
+fn installer(value: Option<&std::ffi::OsStr>) -> Installer {
+    match value {
+        None => Installer::Auto,
+        Some(v) if v.eq_ignore_ascii_case("off") => Installer::Pip,
+        Some(v) => Installer::Uv(program(v.as_ref())),
+    }
+}
+
+/// A program named in the environment: a bare name (`python3`) is looked up
+/// on PATH when it runs, but a relative path (`.venv/bin/python`) is made
+/// absolute now, because workers run in their job's directory.
+fn program(v: &Path) -> PathBuf {
+    if v.is_relative() && v.components().count() > 1 {
+        std::path::absolute(v).unwrap_or_else(|_| v.to_path_buf())
+    } else {
+        v.to_path_buf()
+    }
 }
 
 impl Backend {
@@ -59,7 +87,7 @@ impl Backend {
                 // A job whose runner died (Ctrl-C, kill -9) stops heart-beating;
                 // mark such jobs failed so they don't look alive forever.
                 keel.fail_stale_jobs(chrono::Duration::seconds(60)).await?;
-                Ok(Backend::Local(keel))
+                Ok(Backend::Local(Box::new(keel)))
             }
         }
     }
@@ -318,4 +346,32 @@ pub fn job_id(s: &str) -> anyhow::Result<JobId> {
     s.trim().parse().with_context(|| {
         format!("'{s}' is not a job id (a UUID such as those `keel job list` prints)")
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keel_uv_picks_the_installer() {
+        assert_eq!(installer(None), Installer::Auto);
+        assert_eq!(installer(Some("off".as_ref())), Installer::Pip);
+        assert_eq!(installer(Some("OFF".as_ref())), Installer::Pip);
+        assert_eq!(
+            installer(Some("/opt/uv/bin/uv".as_ref())),
+            Installer::Uv("/opt/uv/bin/uv".into())
+        );
+    }
+
+    #[test]
+    fn relative_program_paths_become_absolute_but_names_stay() {
+        assert_eq!(program(Path::new("python3")), PathBuf::from("python3"));
+        assert_eq!(
+            program(Path::new("/usr/bin/python3")),
+            PathBuf::from("/usr/bin/python3")
+        );
+        let p = program(Path::new(".venv/bin/python"));
+        assert!(p.is_absolute(), "{}", p.display());
+        assert!(p.ends_with(".venv/bin/python"), "{}", p.display());
+    }
 }

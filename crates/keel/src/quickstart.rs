@@ -13,6 +13,11 @@ use keel_types::{ComparisonStatus, JobKind, JobStatus};
 /// The generator of the example models and data (also used by the tests).
 const MAKE_EXAMPLE: &str = include_str!("../../../tests/fixtures/make_fixtures.py");
 
+/// The example model's platform: `tests/fixtures/make_fixtures.py` writes
+/// this `requirements.txt` beside it, so its jobs reuse the environment the
+/// quickstart prepares for the generator.
+const EXAMPLE_REQUIREMENTS: [&str; 2] = ["scikit-learn", "pandas"];
+
 fn python_ok(p: &Path) -> bool {
     std::process::Command::new(p)
         .args(["-c", "import pandas, pyarrow, sklearn"])
@@ -21,26 +26,31 @@ fn python_ok(p: &Path) -> bool {
         .unwrap_or(false)
 }
 
-/// The Python to use: KEEL_PYTHON, the repository's .venv, or python3.
-fn find_python() -> anyhow::Result<PathBuf> {
-    let mut candidates = Vec::new();
-    if let Some(p) = std::env::var_os("KEEL_PYTHON") {
-        candidates.push(PathBuf::from(p));
-    }
-    candidates.push(PathBuf::from(".venv/bin/python"));
-    candidates.push(PathBuf::from("python3"));
-    for c in &candidates {
-        if python_ok(c) {
-            return Ok(if c.is_relative() && c.components().count() > 1 {
-                std::env::current_dir()?.join(c)
-            } else {
-                c.clone()
-            });
+/// The Python that generates the example: `KEEL_PYTHON` when set, otherwise
+/// the example model's own platform environment, built under the data
+/// directory the way a job builds it.
+async fn example_python(cfg: &keel_core::Config) -> anyhow::Result<PathBuf> {
+    if let Some(p) = &cfg.python {
+        if !python_ok(p) {
+            bail!(
+                "KEEL_PYTHON={} cannot import pandas, pyarrow and scikit-learn, which the example needs; install them there, or unset KEEL_PYTHON and Keel builds the example's own environment",
+                p.display()
+            );
         }
+        println!("1. using KEEL_PYTHON={}", p.display());
+        return Ok(p.clone());
     }
-    bail!(
-        "no Python with pandas, pyarrow and scikit-learn found (tried KEEL_PYTHON, .venv/bin/python, python3); run scripts/setup-python.sh or set KEEL_PYTHON"
-    )
+    println!(
+        "1. preparing the example model's Python environment ({} and Keel's worker's pyarrow) in {}",
+        EXAMPLE_REQUIREMENTS.join(", "),
+        cfg.home.join("envs").display()
+    );
+    let requirements = EXAMPLE_REQUIREMENTS.map(String::from);
+    let cfg = cfg.clone();
+    let python =
+        tokio::task::spawn_blocking(move || keel_core::platform_python(&cfg, &requirements, None))
+            .await??;
+    Ok(python)
 }
 
 async fn run_job(keel: &Keel, req: api::CreateJob) -> anyhow::Result<api::Job> {
@@ -83,13 +93,14 @@ fn path_input(p: &Path) -> api::Input {
 
 pub async fn run(dir: &Path) -> anyhow::Result<i32> {
     let t0 = Instant::now();
-    let python = find_python()?;
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let dir = std::fs::canonicalize(dir)?;
+    let cfg = crate::backend::config(&dir.join(".keel"));
+    let python = example_python(&cfg).await?;
     let script = dir.join("make_example.py");
     std::fs::write(&script, MAKE_EXAMPLE)?;
     println!(
-        "1. building the example model and data with {}",
+        "   building the example model and data with {}",
         python.display()
     );
     let out = std::process::Command::new(&python)
@@ -103,8 +114,14 @@ pub async fn run(dir: &Path) -> anyhow::Result<i32> {
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    let mut cfg = crate::backend::config(&dir.join(".keel"));
-    cfg.python = Some(python);
+    let platform = Keel::inspect(&dir.join("fraud"), &[])?.platform;
+    if cfg.python.is_none() && platform.requirements != EXAMPLE_REQUIREMENTS {
+        // Not fatal: the jobs would build the model's own environment.
+        eprintln!(
+            "note: the example model asks for {:?}, not the {:?} prepared above; its jobs build their own environment",
+            platform.requirements, EXAMPLE_REQUIREMENTS
+        );
+    }
     let keel = Keel::open(cfg).await?;
     let data = dir.join("data");
 

@@ -48,6 +48,9 @@ pub(crate) struct Env {
     tmp: tempfile::TempDir,
     pub(crate) py: PathBuf,
     pub(crate) url: Option<String>,
+    /// Set for a first run as a new user makes it: `keel` runs with this uv
+    /// and no `KEEL_PYTHON`, so each platform gets its own environment.
+    uv: Option<PathBuf>,
 }
 
 impl Env {
@@ -56,7 +59,29 @@ impl Env {
         let py = keel_testkit::python()?;
         let tmp = tempfile::tempdir().expect("cannot create a temporary directory");
         keel_testkit::make_fixtures(&py, tmp.path());
-        Some(Env { tmp, py, url: None })
+        Some(Env {
+            tmp,
+            py,
+            url: None,
+            uv: None,
+        })
+    }
+
+    /// A world without fixtures where `keel` runs as on a fresh machine: no
+    /// `KEEL_PYTHON`, `KEEL_BASE_PYTHON` or `KEEL_HOME`, from the temporary
+    /// directory itself, so the data directory is the relative default
+    /// `.keel` (that is, [`Env::home`]). Platform environments are built from
+    /// `python3` on PATH with the test uv. None (after a loud skip) without uv.
+    pub(crate) fn first_run() -> Option<Env> {
+        let py = keel_testkit::base_python()?;
+        let uv = keel_testkit::uv()?;
+        let tmp = tempfile::tempdir().expect("cannot create a temporary directory");
+        Some(Env {
+            tmp,
+            py,
+            url: None,
+            uv: Some(uv),
+        })
     }
 
     pub(crate) fn root(&self) -> &Path {
@@ -71,7 +96,7 @@ impl Env {
         self.root().join(".keel")
     }
 
-    /// Runs `keel ARGS` in the data directory.
+    /// Runs `keel ARGS` in the data directory (in the root for a first run).
     pub(crate) fn keel(&self, args: &[&str]) -> Out {
         self.keel_with(args, &[])
     }
@@ -81,12 +106,21 @@ impl Env {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_keel"));
         cmd.envs(vars.iter().copied());
         cmd.args(args)
-            .current_dir(self.data())
-            .env("KEEL_HOME", self.home())
-            .env("KEEL_PYTHON", &self.py)
             .env_remove("KEEL_URL")
             .env_remove("KEEL_OUTPUT")
             .stdin(Stdio::null());
+        match &self.uv {
+            None => cmd
+                .current_dir(self.data())
+                .env("KEEL_HOME", self.home())
+                .env("KEEL_PYTHON", &self.py),
+            Some(uv) => cmd
+                .current_dir(self.root())
+                .env_remove("KEEL_HOME")
+                .env_remove("KEEL_PYTHON")
+                .env_remove("KEEL_BASE_PYTHON")
+                .env("KEEL_UV", uv),
+        };
         if let Some(url) = &self.url {
             cmd.env("KEEL_URL", url);
         }
