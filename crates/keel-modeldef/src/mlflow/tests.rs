@@ -369,7 +369,7 @@ note: The requirements do not name MLflow, which loading this flavor needs; Keel
             ).replace("  params: null", "  params: '[{\"name\": \"k\", \"type\": \"long\", \"default\": 3, \"shape\": null}]'"),
             "summary: MLflow model, sklearn flavor (skops), signature with 7 inputs and 1 output
 flavor: [..]
-input: input [when long, blob bytes?, tags array of string, scores map of double, address record, weight (kg) float]
+input: input [when timestamp-micros, blob bytes?, tags array of string, scores map of double, address record, weight (kg) float]
 output: output [prediction long]
 adapter: {[..]\"inputs\":[{\"name\":\"when\",\"type\":\"datetime\",\"required\":true},{\"name\":\"blob\",\"type\":\"binary\",\"required\":false},{\"name\":\"tags\",\"type\":null,\"required\":true},[..]
 note: Keel loads the sklearn flavor without MLflow, so the platform leaves out mlflow==2.19.0.

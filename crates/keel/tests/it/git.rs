@@ -290,7 +290,7 @@ fn git_sources_register_score_and_sync() {
         .expect(1);
     assert!(
         root.stderr.contains(&format!(
-            "No score function found in the model directory git+{url}#main"
+            "No model function found in the model directory git+{url}#main"
         )),
         "{}",
         root.stderr

@@ -6,6 +6,7 @@ mod conventions;
 mod failures;
 mod git;
 mod jobs;
+mod mlflow;
 mod platform;
 mod quality;
 mod registry;
