@@ -603,33 +603,18 @@ pub fn inspect(dir: &Path, extra_attachments: &[PathBuf]) -> Result<ModelDef> {
         python_version,
     };
 
-    let limits = ArchiveLimits::default();
-    let mut files = Vec::with_capacity(found.len());
-    for f in &found {
+    let files = file_entries(&found, |f| {
         let is = |p: &Option<String>| p.as_deref() == Some(f.rel.as_str());
-        let role = if f.extra {
-            FileRole::Attachment
-        } else if f.rel == MANIFEST_FILE && loaded.is_some() {
-            FileRole::Manifest
+        if f.rel == MANIFEST_FILE && loaded.is_some() {
+            Some(FileRole::Manifest)
         } else if is(&requirements_file) {
-            FileRole::Requirements
+            Some(FileRole::Requirements)
         } else if is(&input_schema) || is(&output_schema) {
-            FileRole::Schema
-        } else if f.rel.ends_with(".py") {
-            FileRole::Source
+            Some(FileRole::Schema)
         } else {
-            FileRole::Attachment
-        };
-        if role == FileRole::Attachment && archive::is_archive(&f.rel) {
-            archive::check_archive_named(&f.abs, &f.rel, &limits)?;
+            None
         }
-        files.push(FileEntry {
-            path: f.rel.clone(),
-            sha256: sha256_file(&f.abs)?,
-            size: f.size,
-            role,
-        });
-    }
+    })?;
 
     let name = match (loaded.as_ref(), manifest.and_then(|m| m.name.as_ref())) {
         (Some(l), Some(n)) => {
@@ -728,6 +713,36 @@ fn tagged_file(primary: &str, tag: &SchemaTag, found: &[Found]) -> Result<String
         ));
     }
     Ok(rel)
+}
+
+/// Hashes every found file into an entry with its role: the one `special`
+/// gives, else a source for `.py` files, else an attachment (an `--attach`
+/// file is always one). Archive attachments are checked here, so a bad one
+/// fails registration rather than every job.
+pub(crate) fn file_entries(
+    found: &[Found],
+    special: impl Fn(&Found) -> Option<FileRole>,
+) -> Result<Vec<FileEntry>> {
+    let limits = ArchiveLimits::default();
+    let mut files = Vec::with_capacity(found.len());
+    for f in found {
+        let role = match special(f) {
+            _ if f.extra => FileRole::Attachment,
+            Some(role) => role,
+            None if f.rel.ends_with(".py") => FileRole::Source,
+            None => FileRole::Attachment,
+        };
+        if role == FileRole::Attachment && archive::is_archive(&f.rel) {
+            archive::check_archive_named(&f.abs, &f.rel, &limits)?;
+        }
+        files.push(FileEntry {
+            path: f.rel.clone(),
+            sha256: sha256_file(&f.abs)?,
+            size: f.size,
+            role,
+        });
+    }
+    Ok(files)
 }
 
 /// Picks the primary source when `keel.toml` does not: the one file with a

@@ -257,36 +257,6 @@ fn norm_cell<'a>(
     }
 }
 
-/// Converts a column of JSON texts (see `JSON_TEXT_KEY`) cell by cell.
-fn convert_json_text(
-    src: &StringArray,
-    col: &Col,
-    failures: &mut [Option<(String, String, Option<Value>)>],
-) -> ArrayRef {
-    let mut b = Builder::new(&col.kind, src.len());
-    for (row, failure) in failures.iter_mut().enumerate().take(src.len()) {
-        let outcome = match src.is_null(row) {
-            true => null_cell(col, false).map_err(|reason| (reason, None)),
-            false => {
-                let text = src.value(row);
-                let value = serde_json::from_str::<Value>(text)
-                    .unwrap_or_else(|_| Value::String(text.to_string()));
-                parse_json(&col.kind, &value)
-                    .map(Cell::into_owned)
-                    .map_err(|detail| (mismatch_reason(col, &value, detail), Some(value.clone())))
-            }
-        };
-        match outcome {
-            Ok(c) => b.push(&c),
-            Err((reason, value)) => {
-                b.push(&Cell::Null);
-                failure.get_or_insert((col.name.clone(), reason, value));
-            }
-        }
-    }
-    b.finish()
-}
-
 /// 16 bytes as a UUID's canonical text.
 fn uuid_text(b: &[u8]) -> String {
     let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
@@ -303,29 +273,56 @@ fn uuid_text(b: &[u8]) -> String {
     )
 }
 
+/// The first failure of a row: the field, the reason, and the value found.
+type Failures = [Option<(String, String, Option<Value>)>];
+
 /// Converts a column to its schema field's type, recording the first failure of each row.
 pub(super) fn convert(
     src: &ArrayRef,
     col: &Col,
     json_text: bool,
-    failures: &mut [Option<(String, String, Option<Value>)>],
+    failures: &mut Failures,
 ) -> ArrayRef {
+    let nulls = src.logical_nulls();
+    let is_null = |row: usize| nulls.as_ref().is_some_and(|n| n.is_null(row));
     if json_text && let Some(text) = src.as_string_opt::<i32>() {
-        return convert_json_text(text, col, failures);
+        // A column of mixed values kept as JSON text (see `JSON_TEXT_KEY`):
+        // each cell is the JSON value it holds, or a string when it is not JSON.
+        return build(col, src.len(), failures, |row| {
+            if is_null(row) {
+                return null_cell(col, false).map_err(|reason| (reason, None));
+            }
+            let cell = text.value(row);
+            let value =
+                serde_json::from_str::<Value>(cell).unwrap_or_else(|_| Value::String(cell.into()));
+            parse_json(&col.kind, &value)
+                .map(Cell::into_owned)
+                .map_err(|detail| (mismatch_reason(col, &value, detail), Some(value.clone())))
+        });
     }
     let norm = normalize(src, &col.kind);
-    let nulls = src.logical_nulls();
-    let mut b = Builder::new(&col.kind, src.len());
-    for (row, failure) in failures.iter_mut().enumerate().take(src.len()) {
-        let outcome = if nulls.as_ref().is_some_and(|n| n.is_null(row)) {
-            null_cell(col, false).map_err(|reason| (reason, None))
-        } else {
-            norm_cell(&norm, &col.kind, src, row).map_err(|detail| {
-                let found = cell_json(src, row);
-                (mismatch_reason(col, &found, detail), Some(found))
-            })
-        };
-        match outcome {
+    build(col, src.len(), failures, |row| {
+        if is_null(row) {
+            return null_cell(col, false).map_err(|reason| (reason, None));
+        }
+        norm_cell(&norm, &col.kind, src, row).map_err(|detail| {
+            let found = cell_json(src, row);
+            (mismatch_reason(col, &found, detail), Some(found))
+        })
+    })
+}
+
+/// Builds a column of `len` cells of `col`'s type from `cell(row)`; a row
+/// whose cell fails is null and records its first failure.
+fn build<'a>(
+    col: &Col,
+    len: usize,
+    failures: &mut Failures,
+    mut cell: impl FnMut(usize) -> Result<Cell<'a>, (String, Option<Value>)>,
+) -> ArrayRef {
+    let mut b = Builder::new(&col.kind, len);
+    for (row, failure) in failures.iter_mut().enumerate().take(len) {
+        match cell(row) {
             Ok(c) => b.push(&c),
             Err((reason, value)) => {
                 b.push(&Cell::Null);

@@ -9,11 +9,10 @@ use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
-use crate::archive::{self, ArchiveLimits};
 use crate::error::Result;
 use crate::inspect::{
     Adapter, FileEntry, FileRole, Found, FunctionInfo, Functions, ModelDef, Platform, content_hash,
-    platform_hash, sanitize_name, sha256_file,
+    file_entries, platform_hash, sanitize_name,
 };
 use crate::mlflow::{ADAPTER_MODULE, MLMODEL_FILE, MlflowModel};
 
@@ -38,35 +37,18 @@ pub(crate) fn build(dir: &Path, m: &MlflowModel, found: &[Found]) -> Result<Mode
     let input_schema = schema(INPUT_SCHEMA, m.input_schema_avsc());
     let output_schema = schema(OUTPUT_SCHEMA, m.output_schema_avsc());
 
-    let limits = ArchiveLimits::default();
-    let mut files = Vec::with_capacity(found.len() + generated.len());
-    for f in found {
+    let mut files = file_entries(found, |f| {
         let is_schema = [&input_schema, &output_schema]
             .iter()
             .any(|s| s.as_deref() == Some(f.rel.as_str()));
-        let role = if f.extra {
-            FileRole::Attachment
-        } else if f.rel == MLMODEL_FILE {
-            FileRole::Manifest
+        if f.rel == MLMODEL_FILE {
+            Some(FileRole::Manifest)
         } else if m.platform_files.contains(&f.rel) {
-            FileRole::Requirements
-        } else if is_schema {
-            FileRole::Schema
-        } else if f.rel.ends_with(".py") {
-            FileRole::Source
+            Some(FileRole::Requirements)
         } else {
-            FileRole::Attachment
-        };
-        if role == FileRole::Attachment && archive::is_archive(&f.rel) {
-            archive::check_archive_named(&f.abs, &f.rel, &limits)?;
+            is_schema.then_some(FileRole::Schema)
         }
-        files.push(FileEntry {
-            path: f.rel.clone(),
-            sha256: sha256_file(&f.abs)?,
-            size: f.size,
-            role,
-        });
-    }
+    })?;
     for (path, text) in &generated {
         files.push(FileEntry {
             path: path.clone(),

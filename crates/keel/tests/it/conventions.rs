@@ -31,6 +31,14 @@ def load():
     MODEL, FEATURES = bundle['model'], bundle['features']
 ";
 
+/// The tagged init that loads the pickled model, for models that need no other.
+const INIT: &str = "
+# modelop.init
+def begin():
+    load()
+
+";
+
 /// Writes a model directory `name` beside the data directory with `files`
 /// (path, contents), and the fixture's pickled model as `model.pkl`.
 fn model_dir(env: &Env, name: &str, files: &[(&str, &str)]) -> PathBuf {
@@ -70,13 +78,7 @@ fn completed(env: &Env, args: &[&str]) -> Value {
 fn a_score_function_returning_numpy_ints_scores_unchanged() {
     let Some(env) = Env::new() else { return };
     let src = format!(
-        "{PREAMBLE}
-# modelop.init
-def begin():
-    load()
-
-
-# modelop.score
+        "{PREAMBLE}{INIT}# modelop.score
 def action(datum):
     # model.predict gives a numpy array; [0] is a numpy int64.
     return MODEL.predict(pd.DataFrame([datum])[FEATURES])[0]
@@ -106,13 +108,7 @@ def action(datum):
 fn a_float_output_schema_gives_bare_values_in_json_lines() {
     let Some(env) = Env::new() else { return };
     let src = format!(
-        "{PREAMBLE}
-# modelop.init
-def begin():
-    load()
-
-
-# modelop.score
+        "{PREAMBLE}{INIT}# modelop.score
 def action(datum):
     yield float(MODEL.predict_proba(pd.DataFrame([datum])[FEATURES])[0, 1])
 "
@@ -156,13 +152,7 @@ fn an_array_of_records_output_schema_checks_each_yielded_record() {
     let Some(env) = Env::new() else { return };
     // Seed 001's example yields output.to_dict(orient='records'): a list per record.
     let src = format!(
-        "{PREAMBLE}
-# modelop.init
-def begin():
-    load()
-
-
-# modelop.score
+        "{PREAMBLE}{INIT}# modelop.score
 def action(x):
     x = pd.DataFrame(x, index=[0])
     p = MODEL.predict_proba(x[FEATURES])[:, 1]
