@@ -55,6 +55,9 @@ pub(crate) struct ManifestSchemas {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ManifestPlatform {
+    /// Also spelled `python_version`, as MLflow's python_env.yaml and issue
+    /// writers say it.
+    #[serde(alias = "python_version")]
     pub python: Option<Spanned<String>>,
     pub requirements: Option<Spanned<String>>,
 }
@@ -72,7 +75,7 @@ impl Loaded {
         let manifest: Manifest = toml::from_str(text).map_err(|e| Error::Manifest {
             file: MANIFEST_FILE.to_string(),
             message: format!(
-                "the manifest is not valid: {}. The accepted keys are name, source, [functions] init/score/score_batch/metrics/train, [schemas] input/output/output_column and [platform] python/requirements.",
+                "the manifest is not valid: {}. The accepted keys are name, source, [functions] init/score/score_batch/metrics/train, [schemas] input/output/output_column and [platform] python (or python_version)/requirements.",
                 e.to_string().trim_end()
             ),
         })?;
@@ -159,6 +162,13 @@ requirements = "requirements.txt"
             "schemas/input_schema.avsc"
         );
         assert_eq!(m.platform.python.as_ref().unwrap().get_ref(), "3.11");
+    }
+
+    #[test]
+    fn python_version_is_a_spelling_of_python() {
+        let loaded = Loaded::parse("[platform]\npython_version = \"3.12\"\n").unwrap();
+        let v = loaded.manifest.platform.python.as_ref().unwrap();
+        assert_eq!((v.get_ref().as_str(), loaded.line(v)), ("3.12", 2));
     }
 
     #[test]
