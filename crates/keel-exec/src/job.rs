@@ -264,6 +264,10 @@ impl Executor {
                 request: request.clone(),
                 has_metrics_fn: def.functions.metrics.is_some(),
                 has_score_fn: def.functions.score.is_some(),
+                batch_size: crate::pipeline::batch_size(
+                    job.kind == JobKind::Scoring
+                        && def.functions.score.as_ref().is_some_and(|f| f.batch),
+                ),
                 workdir: ws.dir.clone(),
                 input: ws.input.clone(),
                 input_name: ws.input_name.clone(),

@@ -21,6 +21,9 @@ use serde_json::Value;
 use crate::check::cell_json;
 use crate::error::{Error, Result};
 
+mod streaming;
+pub use streaming::StreamingOutput;
+
 /// An output file being written. Data goes to a hidden temporary file beside
 /// the target; `commit` renames it onto the target, and dropping the
 /// `OutputFile` without committing deletes it, so a failed job never leaves a
@@ -475,55 +478,83 @@ fn merge_types(a: &DataType, b: &DataType) -> DataType {
 /// and floats meet at Float64 (integers of different widths at Int64); any
 /// other conflict becomes Utf8, with values rendered as text.
 pub fn unify(batches: Vec<RecordBatch>) -> Result<Vec<RecordBatch>> {
-    let mut names: Vec<String> = Vec::new();
-    let mut types: Vec<DataType> = Vec::new();
-    let mut index: HashMap<String, usize> = HashMap::new();
+    let mut unified = Unified::default();
     for b in &batches {
-        for f in b.schema().fields() {
-            match index.get(f.name()) {
-                Some(&i) => types[i] = merge_types(&types[i], f.data_type()),
+        unified.absorb(&b.schema());
+    }
+    batches.iter().map(|b| unified.conform(b)).collect()
+}
+
+/// The schema [`unify`] gives a set of batches, built up one batch's schema
+/// at a time, so that batches can be written as they arrive.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Unified {
+    names: Vec<String>,
+    types: Vec<DataType>,
+    index: HashMap<String, usize>,
+}
+
+impl Unified {
+    /// Takes in one batch's columns; answers whether the schema changed.
+    pub(crate) fn absorb(&mut self, schema: &Schema) -> bool {
+        let mut changed = false;
+        for f in schema.fields() {
+            match self.index.get(f.name()) {
+                Some(&i) => {
+                    let merged = merge_types(&self.types[i], f.data_type());
+                    if merged != self.types[i] {
+                        self.types[i] = merged;
+                        changed = true;
+                    }
+                }
                 None => {
-                    index.insert(f.name().clone(), names.len());
-                    names.push(f.name().clone());
-                    types.push(f.data_type().clone());
+                    self.index.insert(f.name().clone(), self.names.len());
+                    self.names.push(f.name().clone());
+                    self.types.push(f.data_type().clone());
+                    changed = true;
                 }
             }
         }
+        changed
     }
-    let schema = Arc::new(Schema::new(
-        names
-            .iter()
-            .zip(&types)
-            .map(|(n, t)| Field::new(n, t.clone(), true))
-            .collect::<Vec<_>>(),
-    ));
-    batches
-        .into_iter()
-        .map(|b| {
-            let rows = b.num_rows();
-            let columns = names
+
+    fn schema(&self) -> SchemaRef {
+        Arc::new(Schema::new(
+            self.names
                 .iter()
-                .zip(&types)
-                .map(|(name, ty)| match b.column_by_name(name) {
-                    None => Ok(new_null_array(ty, rows)),
-                    Some(c) if c.data_type() == ty => Ok(c.clone()),
-                    Some(c) if ty == &DataType::Utf8 => Ok(text_array(c)),
-                    Some(c) => arrow_cast::cast(c, ty).map_err(|e| {
-                        Error::Internal(format!(
-                            "cannot convert column '{name}' from {} to {ty}: {e}",
-                            c.data_type()
-                        ))
-                    }),
-                })
-                .collect::<Result<Vec<_>>>()?;
-            RecordBatch::try_new_with_options(
-                schema.clone(),
-                columns,
-                &RecordBatchOptions::new().with_row_count(Some(rows)),
-            )
-            .map_err(|e| Error::Internal(format!("cannot assemble a unified batch: {e}")))
-        })
-        .collect()
+                .zip(&self.types)
+                .map(|(n, t)| Field::new(n, t.clone(), true))
+                .collect::<Vec<_>>(),
+        ))
+    }
+
+    /// One batch in this schema; it must hold no column or type that
+    /// [`Unified::absorb`] has not taken in.
+    pub(crate) fn conform(&self, b: &RecordBatch) -> Result<RecordBatch> {
+        let rows = b.num_rows();
+        let columns = self
+            .names
+            .iter()
+            .zip(&self.types)
+            .map(|(name, ty)| match b.column_by_name(name) {
+                None => Ok(new_null_array(ty, rows)),
+                Some(c) if c.data_type() == ty => Ok(c.clone()),
+                Some(c) if ty == &DataType::Utf8 => Ok(text_array(c)),
+                Some(c) => arrow_cast::cast(c, ty).map_err(|e| {
+                    Error::Internal(format!(
+                        "cannot convert column '{name}' from {} to {ty}: {e}",
+                        c.data_type()
+                    ))
+                }),
+            })
+            .collect::<Result<Vec<_>>>()?;
+        RecordBatch::try_new_with_options(
+            self.schema(),
+            columns,
+            &RecordBatchOptions::new().with_row_count(Some(rows)),
+        )
+        .map_err(|e| Error::Internal(format!("cannot assemble a unified batch: {e}")))
+    }
 }
 
 #[cfg(test)]

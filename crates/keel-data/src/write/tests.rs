@@ -359,3 +359,116 @@ fn bare_values_read_back_with_a_value_schema() {
         }
     }
 }
+
+/// Batch sequences whose schemas agree or change along the way, each written
+/// by `StreamingOutput` and by `unify` over all batches at once: the files
+/// must be the same, and neither the spool nor a temporary file may remain.
+#[test]
+fn streaming_output_matches_unify_over_all_batches() {
+    let ints = |v: Vec<i64>| Arc::new(Int64Array::from(v)) as ArrayRef;
+    let floats = |v: Vec<f64>| Arc::new(Float64Array::from(v)) as ArrayRef;
+    let texts = |v: Vec<&str>| Arc::new(StringArray::from(v)) as ArrayRef;
+    let nulls = |n: usize| Arc::new(NullArray::new(n)) as ArrayRef;
+    let cases: Vec<(&str, Vec<RecordBatch>)> = vec![
+        (
+            "one schema throughout",
+            vec![
+                batch(vec![
+                    ("id", ints(vec![1, 2])),
+                    ("p", floats(vec![0.1, 0.2])),
+                ]),
+                batch(vec![("id", ints(vec![3])), ("p", floats(vec![0.3]))]),
+            ],
+        ),
+        (
+            "an integer batch in a float column is cast, written directly",
+            vec![
+                batch(vec![("p", floats(vec![0.5]))]),
+                batch(vec![("p", ints(vec![2]))]),
+            ],
+        ),
+        (
+            "a column of nulls first, typed later: rewritten from the spool",
+            vec![
+                batch(vec![("id", ints(vec![1])), ("x", nulls(1))]),
+                batch(vec![("id", ints(vec![2])), ("x", floats(vec![1.5]))]),
+            ],
+        ),
+        (
+            "a float after integers: the column becomes float",
+            vec![
+                batch(vec![("p", ints(vec![1, 2]))]),
+                batch(vec![("p", floats(vec![2.5]))]),
+                batch(vec![("p", ints(vec![3]))]),
+            ],
+        ),
+        (
+            "a new column and a text in a number column",
+            vec![
+                batch(vec![("id", ints(vec![1]))]),
+                batch(vec![("id", texts(vec!["b"])), ("extra", texts(vec!["e"]))]),
+            ],
+        ),
+    ];
+    for format in [DataFormat::Json, DataFormat::Csv, DataFormat::Parquet] {
+        for (name, batches) in &cases {
+            let dir = tempfile::tempdir().unwrap();
+            let ext = format.as_str();
+            let streamed = dir.path().join(format!("streamed.{ext}"));
+            let spool = dir.path().join("spool.arrows");
+            let mut out = StreamingOutput::create(&streamed, format, &spool).unwrap();
+            for b in batches {
+                out.write(b, false, &[]).unwrap();
+            }
+            let empty = RecordBatch::new_empty(Arc::new(Schema::empty()));
+            out.finish(&empty, false, &[]).unwrap().commit().unwrap();
+            let whole = dir.path().join(format!("whole.{ext}"));
+            let mut file = OutputFile::create(&whole, format).unwrap();
+            for b in unify(batches.clone()).unwrap() {
+                file.write(&b).unwrap();
+            }
+            file.commit().unwrap();
+            assert_eq!(
+                std::fs::read(&streamed).unwrap(),
+                std::fs::read(&whole).unwrap(),
+                "{name} ({ext})"
+            );
+            assert!(!spool.exists(), "{name}: the spool was left behind");
+            assert!(leftovers(dir.path()).is_empty(), "{name}");
+        }
+    }
+}
+
+#[test]
+fn streaming_output_without_batches_writes_the_empty_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("out.csv");
+    let out = StreamingOutput::create(&target, DataFormat::Csv, &dir.path().join("s")).unwrap();
+    let schema = Arc::new(Schema::new(vec![Field::new("p", DataType::Float64, true)]));
+    out.finish(&RecordBatch::new_empty(schema), false, &[])
+        .unwrap()
+        .commit()
+        .unwrap();
+    assert_eq!(read_all(&target), "p\n");
+    assert!(leftovers(dir.path()).is_empty());
+    // Dropped unfinished, it leaves neither the output nor the spool.
+    let mut out = StreamingOutput::create(
+        &dir.path().join("gone.csv"),
+        DataFormat::Csv,
+        &dir.path().join("s2"),
+    )
+    .unwrap();
+    out.write(
+        &batch(vec![(
+            "p",
+            Arc::new(Float64Array::from(vec![1.0])) as ArrayRef,
+        )]),
+        false,
+        &[],
+    )
+    .unwrap();
+    drop(out);
+    assert!(!dir.path().join("gone.csv").exists());
+    assert!(!dir.path().join("s2").exists());
+    assert!(leftovers(dir.path()).is_empty());
+}

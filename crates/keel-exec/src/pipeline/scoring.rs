@@ -2,11 +2,12 @@
 //! checked against the output schema (rejects set aside), and the output
 //! written to a file that is not visible until it is published.
 
+use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
 use arrow_array::RecordBatch;
-use keel_data::{OutputFile, Rejection};
+use keel_data::{OutputFile, StreamingOutput};
 use keel_runner::Failure;
 use keel_store::formats::OutputRecord;
 use keel_types::{DataFormat, JobError, JobErrorKind};
@@ -19,33 +20,53 @@ use crate::workspace::local_path;
 const VALUES_KEY: &str = "keel.values";
 
 impl Run {
-    /// Scores the input and writes the output, unpublished.
+    /// Scores the input and writes the output, unpublished. Output batches
+    /// are written as they arrive (see [`StreamingOutput`]), so memory stays
+    /// flat in the number of records.
     pub(super) fn scoring(
         &self,
         feed: &mut Feed<'_>,
         rejected: &Mutex<RejectedLog>,
     ) -> Result<OutputFile, JobError> {
-        let mut outputs: Vec<RecordBatch> = Vec::new();
-        let mut out_rejects: Vec<Rejection> = Vec::new();
+        let (target, format) = self.output_target()?;
+        let mut out = StreamingOutput::create(
+            &target,
+            format,
+            &self.workdir.join(".keel-output-spool.arrows"),
+        )
+        .map_err(|e| {
+            failure(
+                JobErrorKind::InvalidInput,
+                format!("cannot create the output: {e}"),
+            )
+        })?;
         let mut next_out_record = 1u64;
         let progress = self.progress.clone();
         let output_schema = self.output_schema.clone();
-        // Whether the model returned bare values (the worker marks such
-        // tables), which JSON-lines output writes as the lines themselves.
-        let mut values = false;
-        // Output fields of mixed types the worker kept as JSON text.
-        let mut mixed: Vec<String> = Vec::new();
+        let declared = self.declared_output.as_ref();
+        let declared_bare = declared.is_some_and(|s| s.shape().is_value());
+        // JSON-text columns: the schema's, and mixed fields it does not type.
+        let declared_json = declared.map(|s| s.json_columns()).unwrap_or_default();
+        let rejected_log = rejected;
         let mut on_output = |_seq: u64, batches: Vec<RecordBatch>| -> Result<(), String> {
             for b in batches {
                 let schema = b.schema();
-                values |= schema.metadata().get(VALUES_KEY).map(String::as_str) == Some("1");
+                // The worker marks a table of bare values, which JSON-lines
+                // output writes as the lines themselves.
+                let bare = declared_bare
+                    || schema.metadata().get(VALUES_KEY).map(String::as_str) == Some("1");
+                let mut json = declared_json.clone();
                 for f in schema.fields() {
-                    let json = f
+                    let mixed = f
                         .metadata()
                         .get(keel_data::JSON_TEXT_KEY)
-                        .map(String::as_str);
-                    if json == Some("1") && !mixed.contains(f.name()) {
-                        mixed.push(f.name().clone());
+                        .map(String::as_str)
+                        == Some("1");
+                    if mixed
+                        && declared.is_none_or(|s| s.field(f.name()).is_none())
+                        && !json.contains(f.name())
+                    {
+                        json.push(f.name().clone());
                     }
                 }
                 let rows = b.num_rows() as u64;
@@ -60,9 +81,16 @@ impl Run {
                 progress
                     .rejected
                     .fetch_add(bad.len() as u64, Ordering::Relaxed);
-                out_rejects.extend(bad);
+                if !bad.is_empty() {
+                    let mut rj = rejected_log
+                        .lock()
+                        .map_err(|_| "the rejected-records log is poisoned".to_string())?;
+                    for r in &bad {
+                        rj.push("output", r).map_err(|e| e.to_string())?;
+                    }
+                }
                 if good.num_rows() > 0 {
-                    outputs.push(good);
+                    out.write(&good, bare, &json).map_err(|e| e.to_string())?;
                 }
             }
             Ok(())
@@ -79,24 +107,21 @@ impl Run {
             .map_err(Failure::into_job_error)?;
         feed_ok(feed)?;
         self.note_cpu(&stats);
-        {
-            let mut rj = rejected
-                .lock()
-                .map_err(|_| internal("the rejected-records log is poisoned"))?;
-            for r in &out_rejects {
-                rj.push("output", r).map_err(internal)?;
-            }
-        }
-        self.write_table(outputs, values, mixed)
+        let schema = self
+            .output_schema
+            .as_ref()
+            .map(|s| Arc::new(s.to_arrow()))
+            .unwrap_or_else(|| Arc::new(arrow_schema::Schema::empty()));
+        out.finish(
+            &RecordBatch::new_empty(schema),
+            declared_bare,
+            &declared_json,
+        )
+        .map_err(internal)
     }
 
-    /// Writes the scored batches to a not-yet-visible output file.
-    fn write_table(
-        &self,
-        outputs: Vec<RecordBatch>,
-        values: bool,
-        mixed: Vec<String>,
-    ) -> Result<OutputFile, JobError> {
+    /// Where the output goes, and in which format.
+    fn output_target(&self) -> Result<(PathBuf, DataFormat), JobError> {
         let target = match &self.request.output {
             Some(OutputRecord::Embedded { name }) => {
                 let dir = self.workdir.join(".keel-out");
@@ -116,37 +141,6 @@ impl Run {
             .unwrap_or_default();
         let format = DataFormat::from_name(name)
             .ok_or_else(|| failure(JobErrorKind::InvalidInput, format!("no format for {name}")))?;
-        let batches = if outputs.is_empty() {
-            let schema = self
-                .output_schema
-                .as_ref()
-                .map(|s| Arc::new(s.to_arrow()))
-                .unwrap_or_else(|| Arc::new(arrow_schema::Schema::empty()));
-            vec![RecordBatch::new_empty(schema)]
-        } else {
-            keel_data::unify(outputs).map_err(internal)?
-        };
-        let declared = self.declared_output.as_ref();
-        let bare = values || declared.is_some_and(|s| s.shape().is_value());
-        // JSON-text columns: the schema's, and mixed fields it does not type.
-        let mut json = declared.map(|s| s.json_columns()).unwrap_or_default();
-        json.extend(
-            mixed
-                .into_iter()
-                .filter(|m| declared.is_none_or(|s| s.field(m).is_none())),
-        );
-        let mut file = OutputFile::create(&target, format)
-            .map_err(|e| {
-                failure(
-                    JobErrorKind::InvalidInput,
-                    format!("cannot create the output: {e}"),
-                )
-            })?
-            .bare_values(bare)
-            .json_text(json);
-        for b in &batches {
-            file.write(b).map_err(internal)?;
-        }
-        Ok(file)
+        Ok((target, format))
     }
 }
