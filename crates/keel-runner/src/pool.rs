@@ -674,19 +674,28 @@ fn read_loop(index: usize, stdout: std::process::ChildStdout, events: Sender<Eve
     }
 }
 
+/// The longest line of a worker's stderr Keel keeps: longer ones are cut
+/// here, with a note, so a model printing without newlines cannot make Keel
+/// hold its whole output in memory.
+pub const MAX_LOG_LINE: usize = 64 * 1024;
+
 /// Splits the worker's stderr into lines.
 fn log_loop(index: usize, stderr: std::process::ChildStderr, events: Sender<Event>) {
     let mut r = BufReader::new(stderr);
     let mut buf = Vec::new();
     loop {
         buf.clear();
-        match r.read_until(b'\n', &mut buf) {
-            Ok(0) | Err(_) => break,
-            Ok(_) => {
+        match read_line_capped(&mut r, &mut buf, MAX_LOG_LINE) {
+            Ok(None) | Err(_) => break,
+            Ok(Some(total)) => {
+                let cut = total > buf.len();
                 while buf.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
                     buf.pop();
                 }
-                let line = String::from_utf8_lossy(&buf).into_owned();
+                let mut line = String::from_utf8_lossy(&buf).into_owned();
+                if cut {
+                    line.push_str(&format!(" [cut: the line had {total} bytes]"));
+                }
                 if events.send(Event::Log(index, line)).is_err() {
                     return;
                 }
@@ -696,8 +705,65 @@ fn log_loop(index: usize, stderr: std::process::ChildStderr, events: Sender<Even
     let _ = events.send(Event::StderrClosed(index));
 }
 
+/// Reads one line into `buf`, keeping at most `cap` bytes of it and
+/// skipping the rest; answers the line's full length (with its newline), or
+/// `None` at the end of the stream.
+fn read_line_capped(
+    r: &mut impl BufRead,
+    buf: &mut Vec<u8>,
+    cap: usize,
+) -> std::io::Result<Option<usize>> {
+    let mut total = 0usize;
+    loop {
+        let chunk = match r.fill_buf() {
+            Ok(c) => c,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if chunk.is_empty() {
+            return Ok((total > 0).then_some(total));
+        }
+        let (used, done) = match chunk.iter().position(|b| *b == b'\n') {
+            Some(i) => (i + 1, true),
+            None => (chunk.len(), false),
+        };
+        let room = cap.saturating_sub(buf.len());
+        buf.extend_from_slice(&chunk[..used.min(room)]);
+        total += used;
+        r.consume(used);
+        if done {
+            return Ok(Some(total));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn long_stderr_lines_are_cut_and_counted() {
+        use std::io::Cursor;
+        let cases: &[(&[u8], usize, &[(&[u8], usize)])] = &[
+            (
+                b"short\nline two\r\n",
+                10,
+                &[(b"short\n", 6), (b"line two\r\n", 10)],
+            ),
+            (b"abcdefghij\nxy", 4, &[(b"abcd", 11), (b"xy", 2)]),
+            (b"", 4, &[]),
+        ];
+        for (input, cap, want) in cases {
+            let mut r = std::io::BufReader::with_capacity(3, Cursor::new(input.to_vec()));
+            let mut got = Vec::new();
+            let mut buf = Vec::new();
+            while let Some(total) = super::read_line_capped(&mut r, &mut buf, *cap).unwrap() {
+                got.push((buf.clone(), total));
+                buf.clear();
+            }
+            let want: Vec<(Vec<u8>, usize)> = want.iter().map(|(b, n)| (b.to_vec(), *n)).collect();
+            assert_eq!(got, want, "{:?}", String::from_utf8_lossy(input));
+        }
+    }
+
     use super::*;
     use crate::spec::Functions;
 

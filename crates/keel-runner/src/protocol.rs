@@ -69,8 +69,19 @@ pub fn write_frame(w: &mut dyn Write, kind: u8, seq: u64, payload: &[u8]) -> Res
         .map_err(|e| Error::io("writing a frame to the worker", e))
 }
 
+/// The largest frame payload Keel reads from a worker: 1 GiB. A worker's
+/// output for one input batch must fit, and a forged header cannot make Keel
+/// allocate more than a worker actually sends.
+pub const MAX_FRAME_BYTES: usize = 1 << 30;
+
 /// Reads one frame; `Ok(None)` at a clean end of stream (before a header).
+/// A frame declaring a payload over [`MAX_FRAME_BYTES`] is a protocol error.
 pub fn read_frame(r: &mut dyn Read) -> Result<Option<Frame>> {
+    read_frame_limited(r, MAX_FRAME_BYTES)
+}
+
+/// [`read_frame`] with another limit on the payload's size.
+pub fn read_frame_limited(r: &mut dyn Read, max: usize) -> Result<Option<Frame>> {
     let mut head = [0u8; HEADER_LEN];
     let mut got = 0;
     while got < HEADER_LEN {
@@ -92,13 +103,27 @@ pub fn read_frame(r: &mut dyn Read) -> Result<Option<Frame>> {
     let mut len = [0u8; 4];
     len.copy_from_slice(&head[9..13]);
     let len = u32::from_le_bytes(len) as usize;
-    let mut payload = vec![0u8; len];
-    r.read_exact(&mut payload).map_err(|e| {
-        Error::Protocol(format!(
-            "the stream ended inside a '{}' frame of {len} bytes: {e}",
+    if len > max {
+        return Err(Error::Protocol(format!(
+            "a '{}' frame declares {len} bytes, over the limit of {max} bytes a frame may \
+             carry; a score function's output for one input batch must be smaller (fewer \
+             or smaller output records per input record)",
             kind as char
-        ))
-    })?;
+        )));
+    }
+    // The buffer grows with the bytes that arrive, not with the declared
+    // length, so a header that lies costs nothing.
+    let mut payload = Vec::with_capacity(len.min(1 << 20));
+    let got = r
+        .take(len as u64)
+        .read_to_end(&mut payload)
+        .map_err(|e| Error::io("reading a frame from the worker", e))?;
+    if got < len {
+        return Err(Error::Protocol(format!(
+            "the stream ended inside a '{}' frame after {got} of its {len} bytes",
+            kind as char
+        )));
+    }
     Ok(Some(Frame {
         kind,
         seq: u64::from_le_bytes(seq),
@@ -256,7 +281,34 @@ mod tests {
         let e = read_frame(&mut Cursor::new(buf[..5].to_vec())).unwrap_err();
         assert!(e.to_string().contains("frame header"), "{e}");
         let e = read_frame(&mut Cursor::new(buf[..15].to_vec())).unwrap_err();
-        assert!(e.to_string().contains("'O' frame of 6 bytes"), "{e}");
+        assert!(
+            e.to_string().contains("'O' frame after 2 of its 6 bytes"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn frames_over_the_limit_are_refused_before_reading_them() {
+        // A forged header declaring nearly 4 GiB, with no payload behind it.
+        let mut head = vec![OUTPUT];
+        head.extend_from_slice(&1u64.to_le_bytes());
+        head.extend_from_slice(&u32::MAX.to_le_bytes());
+        let e = read_frame(&mut Cursor::new(head)).unwrap_err();
+        assert!(
+            e.to_string().contains("over the limit of 1073741824 bytes"),
+            "{e}"
+        );
+        let mut buf = Vec::new();
+        write_frame(&mut buf, OUTPUT, 2, &[7u8; 200]).unwrap();
+        let e = read_frame_limited(&mut Cursor::new(buf.clone()), 100).unwrap_err();
+        assert!(
+            e.to_string().contains("'O' frame declares 200 bytes"),
+            "{e}"
+        );
+        let f = read_frame_limited(&mut Cursor::new(buf), 200)
+            .unwrap()
+            .unwrap();
+        assert_eq!(f.payload.len(), 200);
     }
 
     #[test]
