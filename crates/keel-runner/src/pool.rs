@@ -742,7 +742,8 @@ mod tests {
     #[test]
     fn long_stderr_lines_are_cut_and_counted() {
         use std::io::Cursor;
-        let cases: &[(&[u8], usize, &[(&[u8], usize)])] = &[
+        type Lines<'a> = &'a [(&'a [u8], usize)];
+        let cases: &[(&[u8], usize, Lines)] = &[
             (
                 b"short\nline two\r\n",
                 10,
