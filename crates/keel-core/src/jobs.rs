@@ -91,8 +91,9 @@ fn check_baseline(def: &ModelDefinition, kind: JobKind, has_baseline: bool) -> R
     }
 }
 
-/// The largest number of workers one job may ask for.
-const MAX_WORKERS: u32 = 256;
+/// The longest a job may ask to run: 30 days. A limit is a promise to stop
+/// the job, so one too large to keep is refused rather than ignored.
+pub const MAX_RUNTIME_SECONDS: u64 = 30 * 24 * 3600;
 
 impl Keel {
     /// A version's Avro schema file, parsed; `None` when it has none.
@@ -173,16 +174,21 @@ impl Keel {
             (_, None) => None,
             (_, Some(out)) => Some(check_output(kind, out)?),
         };
-        let workers = req.workers.unwrap_or(self.cfg.default_workers);
-        if !(1..=MAX_WORKERS).contains(&workers) {
+        let max_workers = self.cfg.max_workers;
+        let workers = req
+            .workers
+            .unwrap_or(self.cfg.default_workers.min(max_workers));
+        if !(1..=max_workers).contains(&workers) {
             return Err(Error::InvalidArgument(format!(
-                "`workers` must be between 1 and {MAX_WORKERS}, not {workers}."
+                "`workers` must be between 1 and {max_workers} (this Keel's limit, KEEL_MAX_WORKERS), not {workers}."
             )));
         }
-        if req.max_runtime_seconds == Some(0) {
-            return Err(Error::InvalidArgument(
-                "`max_runtime_seconds` must be at least 1.".into(),
-            ));
+        if let Some(s) = req.max_runtime_seconds
+            && !(1..=MAX_RUNTIME_SECONDS).contains(&s)
+        {
+            return Err(Error::InvalidArgument(format!(
+                "`max_runtime_seconds` must be between 1 and {MAX_RUNTIME_SECONDS} (30 days), not {s}."
+            )));
         }
         let request = JobRequest {
             input,
@@ -290,7 +296,7 @@ impl Keel {
             max_results: q.max_results,
             page_token: q.page_token.clone(),
         };
-        let p = self.stores.jobs.list_jobs(&filter, &page(&pq)).await?;
+        let p = self.stores.jobs.list_jobs(&filter, &page(&pq)?).await?;
         Ok(api::Page {
             items: p.items.iter().map(|j| self.job_view(j)).collect(),
             next_page_token: p.next_cursor,

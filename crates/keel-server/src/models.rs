@@ -122,6 +122,7 @@ pub(crate) async fn register(
     // The origin is checked before the body is read, so a malformed one
     // costs no upload.
     let origin = keel_core::git::origin_of_query(&q)?;
+    keel_core::check_model_name(&name)?;
     check_content_length(&headers)?;
     let scratch = scratch_dir(&keel)?;
     let archive = scratch
@@ -379,6 +380,7 @@ pub(crate) async fn upload(
                 .into(),
         )
     })?;
+    let name = keel_core::upload_name(&name)?;
     check_content_length(&headers)?;
     let scratch = scratch_dir(&keel)?;
     let path = scratch.path().join("upload");

@@ -1,0 +1,191 @@
+//! Hostile clients: numbers out of range, errors the HTTP layer makes itself,
+//! names too long for storage, and clients that open connections and never
+//! finish their headers.
+
+use std::time::Duration;
+
+use keel_api_model::{Registration, Upload};
+use reqwest::StatusCode;
+use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use super::{Server, TestResult, expect_problem, tar_gz};
+
+/// Registers a model `m` (no Python needed: registration reads text) and
+/// uploads a small input; returns the upload's id.
+async fn model_and_input(s: &Server) -> Result<String, Box<dyn std::error::Error>> {
+    let dir = tempfile::tempdir()?;
+    std::fs::write(
+        dir.path().join("m.py"),
+        "# modelop.score\ndef action(r):\n    yield r\n",
+    )?;
+    let resp = s
+        .http
+        .post(s.url("/api/v1/models/m/versions"))
+        .header("content-type", "application/gzip")
+        .body(tar_gz(dir.path())?)
+        .send()
+        .await?;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let _: Registration = resp.json().await?;
+    let up: Upload = s
+        .http
+        .post(s.url("/api/v1/uploads?name=in.csv"))
+        .body("x\n1\n")
+        .send()
+        .await?
+        .json()
+        .await?;
+    Ok(up.id.to_string())
+}
+
+#[tokio::test]
+async fn numbers_out_of_range_are_refused_naming_the_field() -> TestResult {
+    let s = Server::start(None).await?;
+    let upload = model_and_input(&s).await?;
+    let job = |extra: serde_json::Value| {
+        let mut body = json!({
+            "kind": "scoring",
+            "model": "m",
+            "input": {"kind": "upload", "upload_id": upload},
+            "output": {"kind": "embedded", "name": "o.csv"},
+        });
+        if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
+            b.extend(e.clone());
+        }
+        body
+    };
+    let cases = [
+        (
+            json!({"max_runtime_seconds": u64::MAX}),
+            "`max_runtime_seconds` must be between 1 and 2592000",
+        ),
+        (
+            json!({"max_runtime_seconds": 0}),
+            "`max_runtime_seconds` must be between 1",
+        ),
+        (json!({"workers": 256}), "`workers` must be between 1 and "),
+        (json!({"workers": 0}), "`workers` must be between 1 and "),
+    ];
+    for (extra, fragment) in cases {
+        let resp = s
+            .http
+            .post(s.url("/api/v1/jobs"))
+            .json(&job(extra.clone()))
+            .send()
+            .await?;
+        let p = expect_problem(resp, StatusCode::BAD_REQUEST, "INVALID_ARGUMENT").await?;
+        assert!(p.detail.contains(fragment), "{extra}: {}", p.detail);
+    }
+    for path in ["/api/v1/jobs", "/api/v1/models", "/api/v1/comparisons"] {
+        for n in ["0", "5000"] {
+            let resp = s.get(&format!("{path}?max_results={n}")).await?;
+            let p = expect_problem(resp, StatusCode::BAD_REQUEST, "INVALID_ARGUMENT").await?;
+            assert!(
+                p.detail
+                    .contains("`max_results` must be between 1 and 1000"),
+                "{path}: {}",
+                p.detail
+            );
+        }
+    }
+    // Nothing was queued.
+    let jobs: serde_json::Value = s.get("/api/v1/jobs").await?.json().await?;
+    assert_eq!(jobs["items"].as_array().map(Vec::len), Some(0), "{jobs}");
+    s.shutdown().await
+}
+
+#[tokio::test]
+async fn errors_of_the_http_layer_and_bad_names_are_problems() -> TestResult {
+    let s = Server::start(None).await?;
+    // A method the route does not answer: 405 with Allow, as a problem.
+    let resp = s.http.delete(s.url("/api/v1/jobs")).send().await?;
+    let allow = resp
+        .headers()
+        .get("allow")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    assert!(allow.contains("GET") && allow.contains("POST"), "{allow}");
+    expect_problem(resp, StatusCode::METHOD_NOT_ALLOWED, "INVALID_ARGUMENT").await?;
+
+    // An upload name too long for any file system: a 400 naming the field
+    // and the limit, without the storage path.
+    let long = "a".repeat(300) + ".csv";
+    let resp = s
+        .http
+        .post(s.url(&format!("/api/v1/uploads?name={long}")))
+        .body("x\n1\n")
+        .send()
+        .await?;
+    let p = expect_problem(resp, StatusCode::BAD_REQUEST, "INVALID_ARGUMENT").await?;
+    assert!(
+        p.detail.contains("`name`") && p.detail.contains("255 bytes"),
+        "{}",
+        p.detail
+    );
+    assert!(!p.detail.contains("uploads/"), "{}", p.detail);
+
+    // A bad model name is refused before the archive is read: the body here
+    // is not even an archive.
+    let resp = s
+        .http
+        .post(s.url("/api/v1/models/-bad/versions"))
+        .header("content-type", "application/gzip")
+        .body("not an archive")
+        .send()
+        .await?;
+    let p = expect_problem(resp, StatusCode::BAD_REQUEST, "INVALID_ARGUMENT").await?;
+    assert!(p.detail.contains("model name"), "{}", p.detail);
+    s.shutdown().await
+}
+
+/// Opens a connection and sends half of a request's headers.
+async fn half_header(addr: &str) -> std::io::Result<tokio::net::TcpStream> {
+    let mut c = tokio::net::TcpStream::connect(addr).await?;
+    c.write_all(b"GET /livez HTTP/1.1\r\nHost: x\r\n").await?;
+    Ok(c)
+}
+
+#[tokio::test]
+async fn clients_that_never_finish_their_headers_do_not_stop_the_server() -> TestResult {
+    // Many stalled clients under the connection cap: others are answered at once.
+    let limits = keel_server::Limits {
+        header_timeout: Duration::from_secs(1),
+        ..Default::default()
+    };
+    let s = Server::start_with(None, limits).await?;
+    let addr = s.base.trim_start_matches("http://").to_string();
+    let mut stalled = Vec::new();
+    for _ in 0..300 {
+        stalled.push(half_header(&addr).await?);
+    }
+    let live = tokio::time::timeout(Duration::from_secs(5), s.get("/livez")).await??;
+    assert_eq!(live.status(), StatusCode::OK);
+    // The server hangs up on each stalled client once the header timeout passes.
+    for mut c in stalled.drain(..10) {
+        let mut buf = Vec::new();
+        let read = tokio::time::timeout(Duration::from_secs(5), c.read_to_end(&mut buf)).await;
+        assert!(read.is_ok(), "a stalled connection stayed open");
+    }
+    drop(stalled);
+    s.shutdown().await?;
+
+    // As many stalled clients as the cap: the next one waits only until the
+    // header timeout frees a connection.
+    let limits = keel_server::Limits {
+        header_timeout: Duration::from_secs(1),
+        max_connections: 4,
+        ..Default::default()
+    };
+    let s = Server::start_with(None, limits).await?;
+    let addr = s.base.trim_start_matches("http://").to_string();
+    let mut stalled = Vec::new();
+    for _ in 0..4 {
+        stalled.push(half_header(&addr).await?);
+    }
+    let live = tokio::time::timeout(Duration::from_secs(6), s.get("/livez")).await??;
+    assert_eq!(live.status(), StatusCode::OK);
+    drop(stalled);
+    s.shutdown().await
+}
