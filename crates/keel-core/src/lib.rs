@@ -55,6 +55,9 @@ pub struct Config {
     /// default the number of cores, at least 2; never more than
     /// [`HARD_MAX_WORKERS`]). A request over it is refused, not clamped.
     pub max_workers: u32,
+    /// The most bytes all uploads may hold together (`KEEL_UPLOAD_QUOTA_BYTES`,
+    /// default 10 GiB); there are no users yet, so the quota is global.
+    pub upload_quota_bytes: u64,
     /// A name for this process in job records (`runner`).
     pub runner_name: String,
     /// The Python interpreter for every model, overriding per-platform
@@ -87,6 +90,7 @@ impl Config {
             home,
             default_workers: cores,
             max_workers: cores.max(2),
+            upload_quota_bytes: 10 << 30,
             runner_name: format!("keel-{}", std::process::id()),
             python: None,
             base_python: None,

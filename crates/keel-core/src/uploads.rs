@@ -43,10 +43,17 @@ impl Keel {
     /// Stores a data file for use as a job input.
     pub async fn upload(&self, name: &str, src: &Path) -> Result<api::Upload> {
         let file_name = upload_name(name)?;
-        let sha = keel_modeldef::sha256_file(src)?;
         let size = std::fs::metadata(src)
             .map_err(Error::io(format!("cannot read {}", src.display())))?
             .len();
+        let room = self.upload_room().await?;
+        if size > room {
+            return Err(Error::PayloadTooLarge(format!(
+                "The upload is {size} bytes but only {room} of the upload quota of {} bytes (KEEL_UPLOAD_QUOTA_BYTES) are left; delete uploads you no longer need (DELETE /api/v1/uploads/{{id}}).",
+                self.cfg.upload_quota_bytes
+            )));
+        }
+        let sha = keel_modeldef::sha256_file(src)?;
         let new = keel_store::NewUpload {
             id: keel_types::UploadId::new(),
             name: file_name,
@@ -65,5 +72,28 @@ impl Keel {
             sha256: rec.sha256,
             created_at: rec.created_at,
         })
+    }
+
+    /// How many more bytes the upload quota lets uploads hold.
+    pub async fn upload_room(&self) -> Result<u64> {
+        let used = self.stores.uploads.upload_bytes().await?;
+        Ok(self.cfg.upload_quota_bytes.saturating_sub(used))
+    }
+
+    /// Deletes an upload: its record and its file. Jobs queued on it fail
+    /// when they start, as for any input that is gone.
+    pub async fn delete_upload(&self, id: keel_types::UploadId) -> Result<()> {
+        let rec = self
+            .stores
+            .uploads
+            .delete_upload(id)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("There is no upload with id {id}.")))?;
+        self.stores
+            .artifacts
+            .delete(&keys::upload(rec.id, &rec.name))
+            .await?;
+        tracing::info!(upload = %id, "upload deleted");
+        Ok(())
     }
 }

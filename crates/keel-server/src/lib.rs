@@ -70,6 +70,7 @@ fn api() -> OpenApiRouter<Keel> {
         .routes(routes!(models::set_alias, models::delete_alias))
         .routes(routes!(models::alias_events))
         .routes(routes!(models::upload))
+        .routes(routes!(models::delete_upload))
         .routes(routes!(jobs::list_jobs, jobs::create_job))
         .routes(routes!(jobs::get_job))
         .routes(routes!(jobs::cancel_job))
@@ -190,7 +191,7 @@ mod tests {
         let doc = serde_json::to_value(openapi()).unwrap();
         assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
         let paths = doc["paths"].as_object().unwrap();
-        assert_eq!(paths.len(), 19, "{:?}", paths.keys().collect::<Vec<_>>());
+        assert_eq!(paths.len(), 20, "{:?}", paths.keys().collect::<Vec<_>>());
         // Every documented path is a route template the client builds from,
         // and every template but the document itself is served.
         for path in paths.keys() {

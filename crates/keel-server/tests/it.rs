@@ -29,17 +29,20 @@ struct Server {
 impl Server {
     /// A server on a fresh data directory; `python` runs every model.
     async fn start(python: Option<&Path>) -> Result<Server, Box<dyn std::error::Error>> {
-        Server::start_with(python, keel_server::Limits::default()).await
+        Server::start_with(python, keel_server::Limits::default(), |_| {}).await
     }
 
-    /// A server as [`Server::start`] makes, within `limits`.
+    /// A server as [`Server::start`] makes, within `limits`, with its
+    /// configuration changed by `tweak`.
     async fn start_with(
         python: Option<&Path>,
         limits: keel_server::Limits,
+        tweak: fn(&mut Config),
     ) -> Result<Server, Box<dyn std::error::Error>> {
         let home = tempfile::tempdir()?;
         let mut cfg = Config::new(home.path());
         cfg.python = python.map(Path::to_path_buf);
+        tweak(&mut cfg);
         let keel = Keel::open(cfg).await?;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let base = format!("http://{}", listener.local_addr()?);

@@ -41,7 +41,8 @@ pub enum Fetched {
 /// (one interpreter for every model), `KEEL_BASE_PYTHON` (what platform
 /// environments are made from) and `KEEL_UV` (the uv program that builds
 /// them, or `off` for pip; by default uv on PATH, else pip), and the most
-/// workers one job may start (`KEEL_MAX_WORKERS`). This is the only place the
+/// workers one job may start (`KEEL_MAX_WORKERS`) and the bytes uploads may
+/// hold (`KEEL_UPLOAD_QUOTA_BYTES`). This is the only place the
 /// environment is read for configuration.
 pub fn config(home: &Path) -> anyhow::Result<keel_core::Config> {
     let mut cfg = keel_core::Config::new(home);
@@ -59,6 +60,9 @@ pub fn config(home: &Path) -> anyhow::Result<keel_core::Config> {
     if let Some(n) = number::<u32>("KEEL_MAX_WORKERS")? {
         cfg.max_workers = n;
         cfg.default_workers = cfg.default_workers.min(n);
+    }
+    if let Some(n) = number::<u64>("KEEL_UPLOAD_QUOTA_BYTES")? {
+        cfg.upload_quota_bytes = n;
     }
     Ok(cfg)
 }

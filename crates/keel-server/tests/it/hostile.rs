@@ -154,7 +154,7 @@ async fn clients_that_never_finish_their_headers_do_not_stop_the_server() -> Tes
         header_timeout: Duration::from_secs(1),
         ..Default::default()
     };
-    let s = Server::start_with(None, limits).await?;
+    let s = Server::start_with(None, limits, |_| {}).await?;
     let addr = s.base.trim_start_matches("http://").to_string();
     let mut stalled = Vec::new();
     for _ in 0..300 {
@@ -178,7 +178,7 @@ async fn clients_that_never_finish_their_headers_do_not_stop_the_server() -> Tes
         max_connections: 4,
         ..Default::default()
     };
-    let s = Server::start_with(None, limits).await?;
+    let s = Server::start_with(None, limits, |_| {}).await?;
     let addr = s.base.trim_start_matches("http://").to_string();
     let mut stalled = Vec::new();
     for _ in 0..4 {
@@ -187,5 +187,40 @@ async fn clients_that_never_finish_their_headers_do_not_stop_the_server() -> Tes
     let live = tokio::time::timeout(Duration::from_secs(6), s.get("/livez")).await??;
     assert_eq!(live.status(), StatusCode::OK);
     drop(stalled);
+    s.shutdown().await
+}
+
+#[tokio::test]
+async fn uploads_stay_within_the_quota_and_can_be_deleted() -> TestResult {
+    let s = Server::start_with(None, keel_server::Limits::default(), |cfg| {
+        cfg.upload_quota_bytes = 10;
+    })
+    .await?;
+    let upload = |body: &'static str| {
+        s.http
+            .post(s.url("/api/v1/uploads?name=in.csv"))
+            .body(body)
+            .send()
+    };
+    let first = upload("x\n1\n2\n").await?;
+    assert_eq!(first.status(), StatusCode::CREATED);
+    let first: Upload = first.json().await?;
+    // Six bytes used, four left: a six-byte upload is over the quota.
+    let p = expect_problem(
+        upload("x\n3\n4\n").await?,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "PAYLOAD_TOO_LARGE",
+    )
+    .await?;
+    assert!(p.detail.contains("upload quota"), "{}", p.detail);
+    // Deleting the first frees its bytes; deleting it again finds nothing.
+    let path = format!("/api/v1/uploads/{}", first.id);
+    let gone = s.http.delete(s.url(&path)).send().await?;
+    assert_eq!(gone.status(), StatusCode::NO_CONTENT);
+    let again = s.http.delete(s.url(&path)).send().await?;
+    expect_problem(again, StatusCode::NOT_FOUND, "NOT_FOUND").await?;
+    let bad = s.http.delete(s.url("/api/v1/uploads/nope")).send().await?;
+    expect_problem(bad, StatusCode::BAD_REQUEST, "INVALID_ARGUMENT").await?;
+    assert_eq!(upload("x\n3\n4\n").await?.status(), StatusCode::CREATED);
     s.shutdown().await
 }
