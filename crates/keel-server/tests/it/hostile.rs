@@ -224,3 +224,50 @@ async fn uploads_stay_within_the_quota_and_can_be_deleted() -> TestResult {
     assert_eq!(upload("x\n3\n4\n").await?.status(), StatusCode::CREATED);
     s.shutdown().await
 }
+
+#[tokio::test]
+async fn the_request_timeout_spares_only_streaming_routes() -> TestResult {
+    let limits = keel_server::Limits {
+        request_timeout: Duration::from_secs(1),
+        ..Default::default()
+    };
+    let s = Server::start_with(None, limits, |_| {}).await?;
+    let addr = s.base.trim_start_matches("http://").to_string();
+    // A JSON body that never arrives in full holds a request open; the
+    // request timeout answers it.
+    let mut c = tokio::net::TcpStream::connect(&addr).await?;
+    c.write_all(
+        b"POST /api/v1/jobs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"kind\":",
+    )
+    .await?;
+    let mut buf = vec![0u8; 4096];
+    let n = tokio::time::timeout(Duration::from_secs(5), c.read(&mut buf)).await??;
+    let answer = String::from_utf8_lossy(&buf[..n]);
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    assert!(answer.contains("application/problem+json"), "{answer}");
+    assert!(answer.contains("KEEL_REQUEST_TIMEOUT_SECONDS"), "{answer}");
+    // Uploads stream, so a slow one is bounded by its size, not the timeout.
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<&'static str, std::io::Error>>(1);
+    let slow = s
+        .http
+        .post(s.url("/api/v1/uploads?name=in.csv"))
+        .body(reqwest::Body::wrap_stream(tokio_stream_of(rx)))
+        .send();
+    let feed = async move {
+        let _ = tx.send(Ok("x\n")).await;
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let _ = tx.send(Ok("1\n")).await;
+    };
+    let (up, ()) = tokio::join!(slow, feed);
+    assert_eq!(up?.status(), StatusCode::CREATED);
+    s.shutdown().await
+}
+
+/// The chunks `rx` receives, as a stream for a request body.
+fn tokio_stream_of(
+    rx: tokio::sync::mpsc::Receiver<Result<&'static str, std::io::Error>>,
+) -> impl futures::Stream<Item = Result<&'static str, std::io::Error>> {
+    futures::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    })
+}
