@@ -52,7 +52,7 @@ pub struct Config {
     /// Default worker processes per scoring job (at most `max_workers`).
     pub default_workers: u32,
     /// The most worker processes one job may ask for (`KEEL_MAX_WORKERS`;
-    /// default the number of cores, at least 2; never more than
+    /// default the number of cores, at least 4; never more than
     /// [`HARD_MAX_WORKERS`]). A request over it is refused, not clamped.
     pub max_workers: u32,
     /// The most bytes all uploads may hold together (`KEEL_UPLOAD_QUOTA_BYTES`,
@@ -89,7 +89,7 @@ impl Config {
             artifacts_url: format!("file://{}", home.join("artifacts").display()),
             home,
             default_workers: cores,
-            max_workers: cores.max(2),
+            max_workers: cores.max(4),
             upload_quota_bytes: 10 << 30,
             runner_name: format!("keel-{}", std::process::id()),
             python: None,
