@@ -30,6 +30,8 @@ pub const ALIAS: &str = "/api/v1/models/{model}/aliases/{alias}";
 pub const ALIAS_EVENTS: &str = "/api/v1/models/{model}/alias-events";
 /// Uploads (create).
 pub const UPLOADS: &str = "/api/v1/uploads";
+/// One upload (delete).
+pub const UPLOAD: &str = "/api/v1/uploads/{id}";
 /// Jobs (list, create).
 pub const JOBS: &str = "/api/v1/jobs";
 /// One job.
@@ -48,7 +50,7 @@ pub const COMPARISONS: &str = "/api/v1/comparisons";
 pub const COMPARISON: &str = "/api/v1/comparisons/{id}";
 
 /// Every route template, for tests that check the server serves each one.
-pub const ALL: [&str; 20] = [
+pub const ALL: [&str; 21] = [
     LIVEZ,
     READYZ,
     OPENAPI,
@@ -61,6 +63,7 @@ pub const ALL: [&str; 20] = [
     ALIAS,
     ALIAS_EVENTS,
     UPLOADS,
+    UPLOAD,
     JOBS,
     JOB,
     JOB_CANCEL,

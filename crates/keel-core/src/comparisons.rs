@@ -137,7 +137,7 @@ impl Keel {
 
     /// Comparisons, newest first.
     pub async fn list_comparisons(&self, q: &api::PageQuery) -> Result<api::Page<api::Comparison>> {
-        let got = self.stores.comparisons.list_comparisons(&page(q)).await?;
+        let got = self.stores.comparisons.list_comparisons(&page(q)?).await?;
         Ok(api::Page {
             items: got.items.iter().map(views::comparison).collect(),
             next_page_token: got.next_cursor,

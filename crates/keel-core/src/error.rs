@@ -14,6 +14,9 @@ pub enum Error {
     /// Something named does not exist.
     #[error("{0}")]
     NotFound(String),
+    /// An upload would go over the upload quota.
+    #[error("{0}")]
+    PayloadTooLarge(String),
     /// The job has no result yet.
     #[error("{0}")]
     JobNotFinished(String),
@@ -65,6 +68,7 @@ impl Error {
         match self {
             Error::InvalidArgument(_) => Code::InvalidArgument,
             Error::NotFound(_) => Code::NotFound,
+            Error::PayloadTooLarge(_) => Code::PayloadTooLarge,
             Error::JobNotFinished(_) => Code::JobNotFinished,
             Error::NoResult(_) => Code::NoResult,
             Error::Model(e) => e.code(),

@@ -91,8 +91,35 @@ fn check_baseline(def: &ModelDefinition, kind: JobKind, has_baseline: bool) -> R
     }
 }
 
-/// The largest number of workers one job may ask for.
-const MAX_WORKERS: u32 = 256;
+/// The most log bytes one call hands out.
+const LOG_CHUNK_BYTES: usize = 1 << 20;
+
+/// Where a log chunk that starts at `start` ends: at most `max` bytes on,
+/// backed off (by at most three bytes) so as not to split a UTF-8 character;
+/// the rest comes with the next call. Bytes that are not UTF-8 at all (a
+/// model printing binary) are handed out as they are and shown replaced, so
+/// this costs the same whatever the log holds (it once tried every shorter
+/// chunk in turn).
+fn chunk_end(content: &[u8], start: usize, max: usize) -> usize {
+    let end = start.saturating_add(max).min(content.len());
+    if end == content.len() {
+        return end;
+    }
+    // A continuation byte (0b10xxxxxx) at the cut means a character spans it.
+    let mut cut = end;
+    while cut > start && end - cut < 3 && content[cut] & 0xC0 == 0x80 {
+        cut -= 1;
+    }
+    if cut > start && content[cut] & 0xC0 != 0x80 {
+        cut
+    } else {
+        end
+    }
+}
+
+/// The longest a job may ask to run: 30 days. A limit is a promise to stop
+/// the job, so one too large to keep is refused rather than ignored.
+pub const MAX_RUNTIME_SECONDS: u64 = 30 * 24 * 3600;
 
 impl Keel {
     /// A version's Avro schema file, parsed; `None` when it has none.
@@ -173,16 +200,21 @@ impl Keel {
             (_, None) => None,
             (_, Some(out)) => Some(check_output(kind, out)?),
         };
-        let workers = req.workers.unwrap_or(self.cfg.default_workers);
-        if !(1..=MAX_WORKERS).contains(&workers) {
+        let max_workers = self.cfg.max_workers;
+        let workers = req
+            .workers
+            .unwrap_or(self.cfg.default_workers.min(max_workers));
+        if !(1..=max_workers).contains(&workers) {
             return Err(Error::InvalidArgument(format!(
-                "`workers` must be between 1 and {MAX_WORKERS}, not {workers}."
+                "`workers` must be between 1 and {max_workers} (this Keel's limit, KEEL_MAX_WORKERS), not {workers}."
             )));
         }
-        if req.max_runtime_seconds == Some(0) {
-            return Err(Error::InvalidArgument(
-                "`max_runtime_seconds` must be at least 1.".into(),
-            ));
+        if let Some(s) = req.max_runtime_seconds
+            && !(1..=MAX_RUNTIME_SECONDS).contains(&s)
+        {
+            return Err(Error::InvalidArgument(format!(
+                "`max_runtime_seconds` must be between 1 and {MAX_RUNTIME_SECONDS} (30 days), not {s}."
+            )));
         }
         let request = JobRequest {
             input,
@@ -290,7 +322,7 @@ impl Keel {
             max_results: q.max_results,
             page_token: q.page_token.clone(),
         };
-        let p = self.stores.jobs.list_jobs(&filter, &page(&pq)).await?;
+        let p = self.stores.jobs.list_jobs(&filter, &page(&pq)?).await?;
         Ok(api::Page {
             items: p.items.iter().map(|j| self.job_view(j)).collect(),
             next_page_token: p.next_cursor,
@@ -322,13 +354,10 @@ impl Keel {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
             Err(e) => return Err(Error::io(format!("cannot read {}", path.display()))(e)),
         };
-        let start = (offset as usize).min(content.len());
-        let end = (start + (1 << 20)).min(content.len());
-        // Only hand out whole UTF-8 characters; the rest comes with the next call.
-        let mut slice_end = end;
-        while slice_end > start && std::str::from_utf8(&content[start..slice_end]).is_err() {
-            slice_end -= 1;
-        }
+        let start = usize::try_from(offset)
+            .unwrap_or(usize::MAX)
+            .min(content.len());
+        let slice_end = chunk_end(&content, start, LOG_CHUNK_BYTES);
         let text = String::from_utf8_lossy(&content[start..slice_end]).into_owned();
         Ok(api::LogChunk {
             content: text,
@@ -430,5 +459,36 @@ fn check_output(kind: JobKind, out: api::Output) -> Result<OutputRecord> {
             "Cannot tell the output format of '{name}'; end its name with .csv, .jsonl, .json or .parquet."
         ))),
         _ => Ok(record),
+    }
+}
+
+#[cfg(test)]
+mod chunk_tests {
+    use super::chunk_end;
+
+    #[test]
+    fn log_chunks_end_on_character_boundaries_in_linear_time() {
+        let euro = "a€b".as_bytes(); // a, then three bytes of €, then b
+        let cases: &[(&[u8], usize, usize, usize)] = &[
+            (b"hello", 0, 10, 5),
+            (b"hello", 1, 2, 3),
+            (euro, 0, 1, 1),
+            (euro, 0, 2, 1),
+            (euro, 0, 3, 1),
+            (euro, 0, 4, 4),
+            (euro, 1, 1, 2),
+        ];
+        for &(content, start, max, want) in cases {
+            assert_eq!(
+                chunk_end(content, start, max),
+                want,
+                "{content:?} {start} {max}"
+            );
+        }
+        // A megabyte of bytes that are not UTF-8 comes back at once.
+        let binary = vec![0xFFu8; 3 << 20];
+        assert_eq!(chunk_end(&binary, 0, 1 << 20), 1 << 20);
+        let continuation = vec![0x80u8; 3 << 20];
+        assert_eq!(chunk_end(&continuation, 0, 1 << 20), 1 << 20);
     }
 }

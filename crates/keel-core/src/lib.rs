@@ -32,10 +32,11 @@ use keel_store::Stores;
 use keel_types::{SharedClock, SystemClock};
 
 pub use error::{Error, Result};
-pub use jobs::{JobOutput, StoredFile};
+pub use jobs::{JobOutput, MAX_RUNTIME_SECONDS, StoredFile};
 pub use keel_exec::Installer;
 pub use keel_modeldef::{FunctionInfo, ModelDef, file_origin};
 pub use roles::request as role_request;
+pub use uploads::{MAX_UPLOAD_NAME_BYTES, check_model_name, upload_name};
 
 /// How a Keel instance is set up. Only the binary reads it from the
 /// environment; everything else is handed its parts.
@@ -48,8 +49,15 @@ pub struct Config {
     pub metadata_url: String,
     /// The artifact store: `file://PATH` (default `HOME/artifacts`).
     pub artifacts_url: String,
-    /// Default worker processes per scoring job.
+    /// Default worker processes per scoring job (at most `max_workers`).
     pub default_workers: u32,
+    /// The most worker processes one job may ask for (`KEEL_MAX_WORKERS`;
+    /// default the number of cores, at least 4; never more than
+    /// [`HARD_MAX_WORKERS`]). A request over it is refused, not clamped.
+    pub max_workers: u32,
+    /// The most bytes all uploads may hold together (`KEEL_UPLOAD_QUOTA_BYTES`,
+    /// default 10 GiB); there are no users yet, so the quota is global.
+    pub upload_quota_bytes: u64,
     /// A name for this process in job records (`runner`).
     pub runner_name: String,
     /// The Python interpreter for every model, overriding per-platform
@@ -74,12 +82,15 @@ impl Config {
         let home = std::path::absolute(&home).unwrap_or(home);
         let cores = std::thread::available_parallelism()
             .map(|n| n.get() as u32)
-            .unwrap_or(1);
+            .unwrap_or(1)
+            .min(HARD_MAX_WORKERS);
         Config {
             metadata_url: format!("sqlite://{}", home.join("keel.db").display()),
             artifacts_url: format!("file://{}", home.join("artifacts").display()),
             home,
             default_workers: cores,
+            max_workers: cores.max(4),
+            upload_quota_bytes: 10 << 30,
             runner_name: format!("keel-{}", std::process::id()),
             python: None,
             base_python: None,
@@ -87,6 +98,9 @@ impl Config {
         }
     }
 }
+
+/// The most worker processes any configuration lets one job start.
+pub const HARD_MAX_WORKERS: u32 = 64;
 
 /// A Keel instance: its stores, its executor and its configuration.
 #[derive(Clone)]
@@ -118,6 +132,12 @@ impl Keel {
         clock: SharedClock,
         runtime: Arc<dyn Runtime>,
     ) -> Result<Keel> {
+        if !(1..=HARD_MAX_WORKERS).contains(&cfg.max_workers) {
+            return Err(Error::InvalidArgument(format!(
+                "The worker limit (`max_workers`, KEEL_MAX_WORKERS) must be between 1 and {HARD_MAX_WORKERS}, not {}.",
+                cfg.max_workers
+            )));
+        }
         for dir in ["", "logs", "work", "envs"] {
             let path = cfg.home.join(dir);
             std::fs::create_dir_all(&path).map_err(Error::io(format!(

@@ -9,12 +9,20 @@ use keel_types::{ModelRef, valid_name};
 
 use crate::{Error, Keel, Result, views};
 
-/// Turns an API page query into a store page.
-pub(crate) fn page(q: &api::PageQuery) -> Page {
-    Page {
-        limit: q.max_results.unwrap_or(Page::DEFAULT_LIMIT),
-        after: q.page_token.clone(),
+/// Turns an API page query into a store page, refusing a page size out of
+/// range rather than silently answering with another size.
+pub(crate) fn page(q: &api::PageQuery) -> Result<Page> {
+    let limit = q.max_results.unwrap_or(Page::DEFAULT_LIMIT);
+    if !(1..=Page::MAX_LIMIT).contains(&limit) {
+        return Err(Error::InvalidArgument(format!(
+            "`max_results` must be between 1 and {}, not {limit}.",
+            Page::MAX_LIMIT
+        )));
     }
+    Ok(Page {
+        limit,
+        after: q.page_token.clone(),
+    })
 }
 
 impl Keel {
@@ -187,7 +195,7 @@ impl Keel {
 
     /// A page of models, by name.
     pub async fn list_models(&self, q: &api::PageQuery) -> Result<api::Page<api::Model>> {
-        let p = self.stores.registry.list_models(&page(q)).await?;
+        let p = self.stores.registry.list_models(&page(q)?).await?;
         let mut items = Vec::with_capacity(p.items.len());
         for m in &p.items {
             let aliases = self.stores.registry.list_aliases(m.id).await?;
@@ -214,7 +222,7 @@ impl Keel {
     ) -> Result<api::Page<api::Version>> {
         let m = self.model_record(model).await?;
         let aliases = self.stores.registry.list_aliases(m.id).await?;
-        let p = self.stores.registry.list_versions(m.id, &page(q)).await?;
+        let p = self.stores.registry.list_versions(m.id, &page(q)?).await?;
         let items = p
             .items
             .iter()

@@ -17,6 +17,7 @@ mod extract;
 mod health;
 mod jobs;
 mod models;
+mod serving;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -33,6 +34,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub use error::{Error, Result, problem, status_of};
+pub use serving::Limits;
 
 /// The largest request body (model archive or upload) the server accepts: 8 GiB.
 pub const MAX_BODY_BYTES: u64 = 8 << 30;
@@ -68,6 +70,7 @@ fn api() -> OpenApiRouter<Keel> {
         .routes(routes!(models::set_alias, models::delete_alias))
         .routes(routes!(models::alias_events))
         .routes(routes!(models::upload))
+        .routes(routes!(models::delete_upload))
         .routes(routes!(jobs::list_jobs, jobs::create_job))
         .routes(routes!(jobs::get_job))
         .routes(routes!(jobs::cancel_job))
@@ -86,22 +89,23 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     api().into_openapi()
 }
 
-/// Every route of the API over `keel`, with request tracing and problem
-/// documents for unknown paths.
-pub fn router(keel: Keel) -> Router {
+/// Every route of the API over `keel`, with request tracing, the request
+/// timeout of `limits`, and problem documents for every error, the HTTP
+/// layer's own included.
+pub fn router(keel: Keel, limits: &Limits) -> Router {
     let (routes, doc) = api().split_for_parts();
     let doc = Arc::new(doc);
-    routes
-        .route(
-            keel_api_model::routes::OPENAPI,
-            axum::routing::get(move || {
-                let doc = doc.clone();
-                async move { axum::Json(doc.as_ref().clone()) }
-            }),
-        )
+    let routes = routes.route(
+        keel_api_model::routes::OPENAPI,
+        axum::routing::get(move || {
+            let doc = doc.clone();
+            async move { axum::Json(doc.as_ref().clone()) }
+        }),
+    );
+    serving::with_request_timeout(routes.with_state(keel), limits.request_timeout)
         .fallback(not_found)
+        .layer(axum::middleware::from_fn(serving::problems))
         .layer(axum::middleware::from_fn(trace))
-        .with_state(keel)
 }
 
 /// The answer for paths no route matches.
@@ -132,7 +136,8 @@ async fn trace(req: Request, next: Next) -> Response {
 }
 
 /// Serves the API on `listener` and runs queued jobs in the background, at
-/// most `job_concurrency` at a time, until `shutdown` completes. Then it stops
+/// most `job_concurrency` at a time, within `limits`, until `shutdown`
+/// completes. Then it stops
 /// accepting connections, lets in-flight requests finish, and stops the job
 /// loop (which stops the jobs it still runs, recording them STOPPED) before
 /// returning.
@@ -140,6 +145,7 @@ pub async fn serve(
     keel: Keel,
     listener: tokio::net::TcpListener,
     job_concurrency: usize,
+    limits: Limits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
@@ -167,15 +173,13 @@ pub async fn serve(
             let _ = stop_tx.send(true);
         }
     };
-    let served = axum::serve(listener, router(keel))
-        .with_graceful_shutdown(signal)
-        .await;
-    // Whether the server ended by the signal or by an error, stop the jobs too.
+    serving::accept(listener, router(keel, &limits), &limits, signal).await;
+    // However the server ended, stop the jobs too.
     let _ = stop_tx.send(true);
     if let Err(e) = queue.await {
         tracing::error!(error = %e, "the job loop ended abnormally");
     }
-    served
+    Ok(())
 }
 
 #[cfg(test)]
@@ -187,7 +191,7 @@ mod tests {
         let doc = serde_json::to_value(openapi()).unwrap();
         assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
         let paths = doc["paths"].as_object().unwrap();
-        assert_eq!(paths.len(), 19, "{:?}", paths.keys().collect::<Vec<_>>());
+        assert_eq!(paths.len(), 20, "{:?}", paths.keys().collect::<Vec<_>>());
         // Every documented path is a route template the client builds from,
         // and every template but the document itself is served.
         for path in paths.keys() {

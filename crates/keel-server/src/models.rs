@@ -19,7 +19,7 @@ use keel_api_model::routes;
 
 use crate::MAX_BODY_BYTES;
 use crate::error::{Error, Result};
-use crate::extract::{JsonBody, PathParams, QueryParams, save_body, too_large};
+use crate::extract::{JsonBody, PathParams, QueryParams, parse_id, save_body, too_large};
 
 /// Refuses a body whose declared length is over the limit before reading any of it.
 pub(crate) fn check_content_length(headers: &HeaderMap) -> Result<()> {
@@ -122,6 +122,7 @@ pub(crate) async fn register(
     // The origin is checked before the body is read, so a malformed one
     // costs no upload.
     let origin = keel_core::git::origin_of_query(&q)?;
+    keel_core::check_model_name(&name)?;
     check_content_length(&headers)?;
     let scratch = scratch_dir(&keel)?;
     let archive = scratch
@@ -379,12 +380,44 @@ pub(crate) async fn upload(
                 .into(),
         )
     })?;
+    let name = keel_core::upload_name(&name)?;
     check_content_length(&headers)?;
+    // The quota bounds the body too, so an upload over it is cut off early.
+    let room = keel.upload_room().await?;
     let scratch = scratch_dir(&keel)?;
     let path = scratch.path().join("upload");
-    save_body(body, &path, MAX_BODY_BYTES).await?;
+    save_body(body, &path, MAX_BODY_BYTES.min(room.saturating_add(1)))
+        .await
+        .map_err(|e| match e {
+            Error::PayloadTooLarge(_) if room < MAX_BODY_BYTES => Error::PayloadTooLarge(format!(
+                "The upload is larger than the {room} bytes left of the upload quota of {} bytes (KEEL_UPLOAD_QUOTA_BYTES); delete uploads you no longer need (DELETE /api/v1/uploads/{{id}}).",
+                keel.config().upload_quota_bytes
+            )),
+            e => e,
+        })?;
     let up = keel.upload(&name, &path).await?;
     Ok((StatusCode::CREATED, Json(up)))
+}
+
+/// Deletes an upload and its file.
+#[utoipa::path(
+    delete,
+    path = routes::UPLOAD,
+    tag = "uploads",
+    params(("id" = String, Path, description = "The upload's id.")),
+    responses(
+        (status = 204, description = "The upload is gone."),
+        (status = 400, description = "The id is not a UUID.", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "There is no such upload.", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The store is unavailable.", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(crate) async fn delete_upload(
+    State(keel): State<Keel>,
+    PathParams(id): PathParams<String>,
+) -> Result<StatusCode> {
+    keel.delete_upload(parse_id(&id, "upload")?).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[cfg(test)]

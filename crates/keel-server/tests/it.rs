@@ -12,6 +12,9 @@ use keel_core::{Config, Keel};
 use reqwest::StatusCode;
 use serde_json::json;
 
+#[path = "it/hostile.rs"]
+mod hostile;
+
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
 /// A server running `serve` on a loopback port, stopped by `stop`.
@@ -26,14 +29,25 @@ struct Server {
 impl Server {
     /// A server on a fresh data directory; `python` runs every model.
     async fn start(python: Option<&Path>) -> Result<Server, Box<dyn std::error::Error>> {
+        Server::start_with(python, keel_server::Limits::default(), |_| {}).await
+    }
+
+    /// A server as [`Server::start`] makes, within `limits`, with its
+    /// configuration changed by `tweak`.
+    async fn start_with(
+        python: Option<&Path>,
+        limits: keel_server::Limits,
+        tweak: fn(&mut Config),
+    ) -> Result<Server, Box<dyn std::error::Error>> {
         let home = tempfile::tempdir()?;
         let mut cfg = Config::new(home.path());
         cfg.python = python.map(Path::to_path_buf);
+        tweak(&mut cfg);
         let keel = Keel::open(cfg).await?;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let base = format!("http://{}", listener.local_addr()?);
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(keel_server::serve(keel, listener, 2, async move {
+        let task = tokio::spawn(keel_server::serve(keel, listener, 2, limits, async move {
             let _ = stopped.await;
         }));
         Ok(Server {

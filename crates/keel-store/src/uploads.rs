@@ -13,4 +13,8 @@ pub trait UploadStore: Send + Sync {
     async fn create_upload(&self, upload: &NewUpload) -> Result<UploadRecord>;
     /// The upload with this id.
     async fn upload(&self, id: UploadId) -> Result<Option<UploadRecord>>;
+    /// Forgets an upload; returns it, or `None` when there was none.
+    async fn delete_upload(&self, id: UploadId) -> Result<Option<UploadRecord>>;
+    /// The bytes all uploads hold together, for the upload quota.
+    async fn upload_bytes(&self) -> Result<u64>;
 }

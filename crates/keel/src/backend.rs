@@ -40,9 +40,11 @@ pub enum Fetched {
 /// the defaults inside it, and how models get their Python: `KEEL_PYTHON`
 /// (one interpreter for every model), `KEEL_BASE_PYTHON` (what platform
 /// environments are made from) and `KEEL_UV` (the uv program that builds
-/// them, or `off` for pip; by default uv on PATH, else pip). This is the only
-/// place the environment is read for configuration.
-pub fn config(home: &Path) -> keel_core::Config {
+/// them, or `off` for pip; by default uv on PATH, else pip), and the most
+/// workers one job may start (`KEEL_MAX_WORKERS`) and the bytes uploads may
+/// hold (`KEEL_UPLOAD_QUOTA_BYTES`). This is the only place the
+/// environment is read for configuration.
+pub fn config(home: &Path) -> anyhow::Result<keel_core::Config> {
     let mut cfg = keel_core::Config::new(home);
     let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
     let text = |name: &str| var(name).map(|v| v.to_string_lossy().into_owned());
@@ -55,7 +57,44 @@ pub fn config(home: &Path) -> keel_core::Config {
     cfg.python = var("KEEL_PYTHON").map(|v| program(v.as_ref()));
     cfg.base_python = var("KEEL_BASE_PYTHON").map(|v| program(v.as_ref()));
     cfg.installer = installer(var("KEEL_UV").as_deref());
-    cfg
+    if let Some(n) = number::<u32>("KEEL_MAX_WORKERS")? {
+        cfg.max_workers = n;
+        cfg.default_workers = cfg.default_workers.min(n);
+    }
+    if let Some(n) = number::<u64>("KEEL_UPLOAD_QUOTA_BYTES")? {
+        cfg.upload_quota_bytes = n;
+    }
+    Ok(cfg)
+}
+
+/// The server's protections against slow and greedy clients:
+/// `KEEL_HEADER_TIMEOUT_SECONDS`, `KEEL_REQUEST_TIMEOUT_SECONDS` and
+/// `KEEL_MAX_CONNECTIONS`, each defaulting to [`keel_server::Limits`]'s.
+pub fn server_limits() -> anyhow::Result<keel_server::Limits> {
+    let mut limits = keel_server::Limits::default();
+    if let Some(s) = number::<u64>("KEEL_HEADER_TIMEOUT_SECONDS")? {
+        limits.header_timeout = std::time::Duration::from_secs(s.max(1));
+    }
+    if let Some(s) = number::<u64>("KEEL_REQUEST_TIMEOUT_SECONDS")? {
+        limits.request_timeout = std::time::Duration::from_secs(s.max(1));
+    }
+    if let Some(n) = number::<usize>("KEEL_MAX_CONNECTIONS")? {
+        limits.max_connections = n.max(1);
+    }
+    Ok(limits)
+}
+
+/// A whole number from the environment variable `name`, if it is set.
+pub fn number<T: std::str::FromStr>(name: &str) -> anyhow::Result<Option<T>> {
+    match std::env::var(name) {
+        Ok(v) if v.trim().is_empty() => Ok(None),
+        Ok(v) => match v.trim().parse() {
+            Ok(n) => Ok(Some(n)),
+            Err(_) => bail!("{name} must be a whole number, not '{v}'"),
+        },
+        Err(std::env::VarError::NotPresent) => Ok(None),
+        Err(std::env::VarError::NotUnicode(_)) => bail!("{name} must be a whole number"),
+    }
 }
 
 /// What `KEEL_UV` says: unset means uv from PATH or pip, `off` means pip.
@@ -83,7 +122,7 @@ impl Backend {
         match url.filter(|u| !u.is_empty()) {
             Some(url) => Ok(Backend::Remote(Client::new(&url)?)),
             None => {
-                let keel = Keel::open(config(&home)).await?;
+                let keel = Keel::open(config(&home)?).await?;
                 // A job whose runner died (Ctrl-C, kill -9) stops heart-beating;
                 // mark such jobs failed so they don't look alive forever.
                 keel.fail_stale_jobs(chrono::Duration::seconds(60)).await?;

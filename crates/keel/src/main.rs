@@ -315,7 +315,8 @@ async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
 
 async fn serve(home: &Path, bind: &str, jobs: usize) -> anyhow::Result<i32> {
     tracing::info!("opening {}", home.display());
-    let keel = keel_core::Keel::open(backend::config(home)).await?;
+    let keel = keel_core::Keel::open(backend::config(home)?).await?;
+    let limits = backend::server_limits()?;
     // Jobs left IN_PROGRESS by a server that died are failed, not left hanging.
     keel.fail_stale_jobs(chrono::Duration::seconds(30)).await?;
     let listener = tokio::net::TcpListener::bind(bind)
@@ -327,7 +328,7 @@ async fn serve(home: &Path, bind: &str, jobs: usize) -> anyhow::Result<i32> {
         home.display()
     );
     eprintln!("  export KEEL_URL=http://{addr}");
-    keel_server::serve(keel, listener, jobs, shutdown_signal()).await?;
+    keel_server::serve(keel, listener, jobs, limits, shutdown_signal()).await?;
     Ok(0)
 }
 

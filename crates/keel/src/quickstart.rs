@@ -95,7 +95,7 @@ pub async fn run(dir: &Path) -> anyhow::Result<i32> {
     let t0 = Instant::now();
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let dir = std::fs::canonicalize(dir)?;
-    let cfg = crate::backend::config(&dir.join(".keel"));
+    let cfg = crate::backend::config(&dir.join(".keel"))?;
     let python = example_python(&cfg).await?;
     let script = dir.join("make_example.py");
     std::fs::write(&script, MAKE_EXAMPLE)?;

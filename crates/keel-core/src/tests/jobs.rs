@@ -116,6 +116,32 @@ async fn requests_are_checked_before_anything_is_queued() {
             "`workers`",
         ),
         (
+            // One request must not start more workers than the server allows.
+            api::CreateJob {
+                workers: Some(256),
+                ..create(JobKind::Scoring, "m", &data, Some("o.csv"))
+            },
+            Code::InvalidArgument,
+            "`workers` must be between 1 and 3",
+        ),
+        (
+            // A limit too large to keep (it once overflowed a deadline).
+            api::CreateJob {
+                max_runtime_seconds: Some(u64::MAX),
+                ..create(JobKind::Scoring, "m", &data, Some("o.csv"))
+            },
+            Code::InvalidArgument,
+            "`max_runtime_seconds` must be between 1 and 2592000",
+        ),
+        (
+            api::CreateJob {
+                max_runtime_seconds: Some(0),
+                ..create(JobKind::Scoring, "m", &data, Some("o.csv"))
+            },
+            Code::InvalidArgument,
+            "`max_runtime_seconds`",
+        ),
+        (
             create(
                 JobKind::Scoring,
                 "m",
@@ -133,6 +159,44 @@ async fn requests_are_checked_before_anything_is_queued() {
     }
     let listed = env.keel.list_jobs(&api::JobQuery::default()).await.unwrap();
     assert!(listed.items.is_empty());
+    // Page sizes out of range are refused, naming the field and the range.
+    for n in [0, 1001, u32::MAX] {
+        let q = api::JobQuery {
+            max_results: Some(n),
+            ..Default::default()
+        };
+        let e = env.keel.list_jobs(&q).await.unwrap_err();
+        assert_eq!(e.code(), Code::InvalidArgument, "{e}");
+        assert!(
+            e.to_string()
+                .contains("`max_results` must be between 1 and 1000"),
+            "{e}"
+        );
+        let pq = api::PageQuery {
+            max_results: Some(n),
+            page_token: None,
+        };
+        let e = env.keel.list_models(&pq).await.unwrap_err();
+        assert_eq!(e.code(), Code::InvalidArgument, "{e}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_limit_out_of_range_is_refused_at_open() {
+    let dir = tempfile::tempdir().unwrap();
+    for bad in [0, crate::HARD_MAX_WORKERS + 1] {
+        let mut cfg = crate::Config::new(dir.path().join("home"));
+        cfg.max_workers = bad;
+        let e = crate::Keel::open_with(
+            cfg,
+            keel_types::SystemClock::shared(),
+            keel_exec::testing::FakeRuntime::new(),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(e.code(), Code::InvalidArgument, "{e}");
+        assert!(e.to_string().contains("KEEL_MAX_WORKERS"), "{e}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

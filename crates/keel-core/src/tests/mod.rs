@@ -56,6 +56,7 @@ impl Env {
         let runtime = FakeRuntime::new();
         let mut cfg = Config::new(dir.path().join("home"));
         cfg.default_workers = 2;
+        cfg.max_workers = 3;
         let keel = Keel::open_with(cfg, ManualClock::new(start), runtime.clone())
             .await
             .unwrap();

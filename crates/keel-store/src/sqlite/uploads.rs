@@ -59,4 +59,21 @@ impl UploadStore for SqliteStore {
                 .await?;
         row.as_ref().map(upload_from_row).transpose()
     }
+
+    async fn delete_upload(&self, id: UploadId) -> Result<Option<UploadRecord>> {
+        let row = sqlx::query(
+            "DELETE FROM uploads WHERE id = ? RETURNING id, name, size, sha256, created_at",
+        )
+        .bind(id.to_string())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(upload_from_row).transpose()
+    }
+
+    async fn upload_bytes(&self) -> Result<u64> {
+        let total: i64 = sqlx::query_scalar("SELECT COALESCE(SUM(size), 0) FROM uploads")
+            .fetch_one(&self.pool)
+            .await?;
+        to_u64(total, "the sum of uploads.size")
+    }
 }

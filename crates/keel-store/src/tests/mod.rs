@@ -218,6 +218,18 @@ async fn uploads(stores: &Stores, clock: &ManualClock) {
     assert_eq!(store.upload(UploadId::new()).await.unwrap(), None);
     let dup = store.create_upload(&new).await.unwrap_err();
     assert_eq!(dup.code(), Code::AlreadyExists, "{dup}");
+    // The quota counts every upload's bytes, and a deleted one no longer.
+    let other = NewUpload {
+        id: UploadId::new(),
+        size: 10,
+        ..new.clone()
+    };
+    store.create_upload(&other).await.unwrap();
+    assert_eq!(store.upload_bytes().await.unwrap(), 1244);
+    assert_eq!(store.delete_upload(up.id).await.unwrap(), Some(up.clone()));
+    assert_eq!(store.delete_upload(up.id).await.unwrap(), None);
+    assert_eq!(store.upload(up.id).await.unwrap(), None);
+    assert_eq!(store.upload_bytes().await.unwrap(), 10);
 }
 
 /// Opens stores on a SQLite file and a local directory under `dir`, reading `clock`.
