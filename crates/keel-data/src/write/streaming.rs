@@ -37,7 +37,6 @@ pub struct StreamingOutput {
     /// The output written batch by batch, while the layout holds.
     direct: Option<OutputFile>,
     spool: Spool,
-    batches: u64,
 }
 
 /// How the output is written: its schema and the two switches of
@@ -64,15 +63,14 @@ impl StreamingOutput {
     pub fn create(target: &Path, format: DataFormat, spool: &Path) -> Result<StreamingOutput> {
         // Opening the output now makes an unwritable target fail the run
         // before any record is scored.
-        let probe = OutputFile::create(target, format)?;
+        let direct = OutputFile::create(target, format)?;
         Ok(StreamingOutput {
             target: target.to_path_buf(),
             format,
             started: None,
             now: Layout::default(),
-            direct: Some(probe),
+            direct: Some(direct),
             spool: Spool::create(spool)?,
-            batches: 0,
         })
     }
 
@@ -81,7 +79,6 @@ impl StreamingOutput {
     /// (see [`OutputFile::json_text`]).
     pub fn write(&mut self, batch: &RecordBatch, bare: bool, json: &[String]) -> Result<()> {
         self.spool.append(batch)?;
-        self.batches += 1;
         self.now.unified.absorb(&batch.schema());
         self.now.bare |= bare;
         for c in json {
@@ -90,10 +87,12 @@ impl StreamingOutput {
             }
         }
         if self.started.is_none() {
-            // The probe was opened before the layout was known; open the
-            // output again with it.
-            self.direct = None;
-            self.direct = Some(self.now.open(&self.target, self.format)?);
+            // The output was opened before the first batch told its layout.
+            let json = self.now.json.clone();
+            self.direct = self
+                .direct
+                .take()
+                .map(|o| o.bare_values(self.now.bare).json_text(json));
             self.started = Some(self.now.clone());
         }
         if self.started.as_ref() != Some(&self.now) {
@@ -107,11 +106,6 @@ impl StreamingOutput {
         Ok(())
     }
 
-    /// Batches written so far.
-    pub fn batches(&self) -> u64 {
-        self.batches
-    }
-
     /// The output with every batch in it, not yet committed. `empty` is the
     /// batch an output without rows is started with (it fixes the columns a
     /// CSV header or a Parquet file shows); `bare` and `json` are as for
@@ -122,11 +116,10 @@ impl StreamingOutput {
         bare: bool,
         json: &[String],
     ) -> Result<OutputFile> {
-        if self.batches == 0 {
-            let mut out = OutputFile::create(&self.target, self.format)?
-                .bare_values(bare)
-                .json_text(json.to_vec());
-            self.direct = None;
+        if self.started.is_none()
+            && let Some(out) = self.direct.take()
+        {
+            let mut out = out.bare_values(bare).json_text(json.to_vec());
             out.write(empty)?;
             return Ok(out);
         }

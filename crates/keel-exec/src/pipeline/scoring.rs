@@ -47,7 +47,6 @@ impl Run {
         let declared_bare = declared.is_some_and(|s| s.shape().is_value());
         // JSON-text columns: the schema's, and mixed fields it does not type.
         let declared_json = declared.map(|s| s.json_columns()).unwrap_or_default();
-        let rejected_log = rejected;
         let mut on_output = |_seq: u64, batches: Vec<RecordBatch>| -> Result<(), String> {
             for b in batches {
                 let schema = b.schema();
@@ -82,7 +81,7 @@ impl Run {
                     .rejected
                     .fetch_add(bad.len() as u64, Ordering::Relaxed);
                 if !bad.is_empty() {
-                    let mut rj = rejected_log
+                    let mut rj = rejected
                         .lock()
                         .map_err(|_| "the rejected-records log is poisoned".to_string())?;
                     for r in &bad {
