@@ -11,7 +11,7 @@ use axum::extract::Request;
 use axum::http::Method;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use keel_api_model::routes;
@@ -81,13 +81,12 @@ async fn timed(limit: Duration, req: Request, next: Next) -> Response {
 
 /// The answer to a request that ran past the request timeout.
 fn timeout_problem(limit: Duration) -> Response {
-    let (mut parts, body) = ().into_response().into_parts();
+    let (mut parts, ()) = Response::new(()).into_parts();
     parts.status = StatusCode::SERVICE_UNAVAILABLE;
     let detail = format!(
         "The request took longer than the {} s this server allows for it (KEEL_REQUEST_TIMEOUT_SECONDS); try again later.",
         limit.as_secs()
     );
-    drop(body);
     problem_response(parts, Code::Internal, detail)
 }
 
