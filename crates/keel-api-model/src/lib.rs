@@ -547,10 +547,17 @@ pub struct Job {
 /// A piece of a job's log.
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema, PartialEq)]
 pub struct LogChunk {
-    /// Log text from `offset`.
+    /// Log text from `offset` (at most 1 MiB of it; ask again from
+    /// `next_offset` for more).
     pub content: String,
+    /// The byte offset `content` starts at: `offset`, or where `tail` led.
+    #[serde(default)]
+    pub offset: u64,
     /// Pass as `offset` to continue.
     pub next_offset: u64,
+    /// The log's size in bytes when it was read.
+    #[serde(default)]
+    pub size: u64,
     /// True when the job has finished, so no more will come.
     pub finished: bool,
 }
@@ -575,6 +582,9 @@ pub struct JobQuery {
 pub struct LogQuery {
     /// Byte offset to read from.
     pub offset: Option<u64>,
+    /// Read only the log's last `tail` bytes (from the first whole line in
+    /// them), as `tail -c` would; `offset` is then ignored.
+    pub tail: Option<u64>,
 }
 
 /// Answer of `/readyz?verbose`.

@@ -117,6 +117,53 @@ fn chunk_end(content: &[u8], start: usize, max: usize) -> usize {
     }
 }
 
+/// Where a read of a job's log starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogStart {
+    /// At this byte offset (past the end reads nothing).
+    Offset(u64),
+    /// At the first whole line of the log's last this many bytes.
+    Tail(u64),
+}
+
+/// Reads at most [`LOG_CHUNK_BYTES`] of the log at `path` (plus the few bytes
+/// that finish a character) from where `from` says, seeking there rather
+/// than reading what comes before, so a reader of a huge log costs no more
+/// than one of a small one. Answers where the bytes start, the bytes, and the
+/// log's size; a log not written yet is empty.
+fn read_log(path: &std::path::Path, from: LogStart) -> Result<(u64, Vec<u8>, u64)> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((0, Vec::new(), 0)),
+        Err(e) => return Err(Error::io(format!("cannot read {}", path.display()))(e)),
+    };
+    let io = |e| Error::io(format!("cannot read {}", path.display()))(e);
+    let size = file.metadata().map_err(io)?.len();
+    let mut start = match from {
+        LogStart::Offset(o) => o.min(size),
+        LogStart::Tail(t) => size.saturating_sub(t),
+    };
+    file.seek(SeekFrom::Start(start)).map_err(io)?;
+    let want = (LOG_CHUNK_BYTES + 3) as u64;
+    let mut bytes = Vec::with_capacity(want.min(size - start) as usize);
+    file.by_ref()
+        .take(want)
+        .read_to_end(&mut bytes)
+        .map_err(io)?;
+    if matches!(from, LogStart::Tail(_)) && start > 0 {
+        // A tail starts after the first newline in it, on a whole line,
+        // unless the line is longer than the tail.
+        if let Some(nl) = bytes.iter().position(|b| *b == b'\n')
+            && nl + 1 < bytes.len()
+        {
+            bytes.drain(..=nl);
+            start += nl as u64 + 1;
+        }
+    }
+    Ok((start, bytes, size))
+}
+
 /// The longest a job may ask to run: 30 days. A limit is a promise to stop
 /// the job, so one too large to keep is refused rather than ignored.
 pub const MAX_RUNTIME_SECONDS: u64 = 30 * 24 * 3600;
@@ -346,23 +393,20 @@ impl Keel {
     }
 
     /// Reads a job's log from a byte offset (at most 1 MiB at a time).
-    pub async fn job_logs(&self, id: JobId, offset: u64) -> Result<api::LogChunk> {
+    pub async fn job_logs(&self, id: JobId, from: LogStart) -> Result<api::LogChunk> {
         let rec = self.job_record(id).await?;
         let path = keel_exec::log_path(&self.cfg.home, id);
-        let content = match std::fs::read(&path) {
-            Ok(bytes) => bytes,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-            Err(e) => return Err(Error::io(format!("cannot read {}", path.display()))(e)),
-        };
-        let start = usize::try_from(offset)
-            .unwrap_or(usize::MAX)
-            .min(content.len());
-        let slice_end = chunk_end(&content, start, LOG_CHUNK_BYTES);
-        let text = String::from_utf8_lossy(&content[start..slice_end]).into_owned();
+        // One bounded read (a seek and at most a chunk), short enough to do
+        // in place.
+        let (start, bytes, size) = read_log(&path, from)?;
+        let end = start + chunk_end(&bytes, 0, LOG_CHUNK_BYTES) as u64;
+        let text = String::from_utf8_lossy(&bytes[..(end - start) as usize]).into_owned();
         Ok(api::LogChunk {
             content: text,
-            next_offset: slice_end as u64,
-            finished: rec.status.is_terminal() && slice_end == content.len(),
+            offset: start,
+            next_offset: end,
+            size,
+            finished: rec.status.is_terminal() && end >= size,
         })
     }
 
@@ -464,7 +508,7 @@ fn check_output(kind: JobKind, out: api::Output) -> Result<OutputRecord> {
 
 #[cfg(test)]
 mod chunk_tests {
-    use super::chunk_end;
+    use super::{LOG_CHUNK_BYTES, LogStart, chunk_end, read_log};
 
     #[test]
     fn log_chunks_end_on_character_boundaries_in_linear_time() {
@@ -490,5 +534,42 @@ mod chunk_tests {
         assert_eq!(chunk_end(&binary, 0, 1 << 20), 1 << 20);
         let continuation = vec![0x80u8; 3 << 20];
         assert_eq!(chunk_end(&continuation, 0, 1 << 20), 1 << 20);
+    }
+
+    #[test]
+    fn log_reads_seek_and_stay_bounded_whatever_the_log_size() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("job.log");
+        // 3 MiB of numbered lines, each 16 bytes.
+        let text: String = (0..(3 << 20) / 16)
+            .map(|i| format!("line {i:010}\n"))
+            .collect();
+        std::fs::write(&path, &text).unwrap();
+        let size = text.len() as u64;
+        // (where from, the offset it starts at, the bytes it holds at most)
+        let cases = [
+            (LogStart::Offset(0), 0, LOG_CHUNK_BYTES + 3),
+            (LogStart::Offset(size - 10), size - 10, 10),
+            (LogStart::Offset(size + 5), size, 0),
+            (LogStart::Tail(40), size - 32, 32),
+            (LogStart::Tail(8), size - 8, 8),
+            (LogStart::Tail(size * 2), 0, LOG_CHUNK_BYTES + 3),
+        ];
+        for (from, start, most) in cases {
+            let (got_start, bytes, got_size) = read_log(&path, from).unwrap();
+            assert_eq!((got_start, got_size), (start, size), "{from:?}");
+            assert!(bytes.len() <= most, "{from:?}: {}", bytes.len());
+            let want_len = most.min((size - start) as usize);
+            assert_eq!(bytes.len(), want_len, "{from:?}");
+            assert_eq!(
+                &bytes[..],
+                &text.as_bytes()[start as usize..start as usize + want_len]
+            );
+        }
+        // A log not written yet is empty.
+        assert_eq!(
+            read_log(&dir.path().join("none.log"), LogStart::Tail(10)).unwrap(),
+            (0, Vec::new(), 0)
+        );
     }
 }

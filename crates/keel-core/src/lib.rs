@@ -18,6 +18,7 @@ pub mod git;
 mod jobs;
 mod registry;
 mod roles;
+mod sweep;
 #[cfg(test)]
 mod tests;
 mod uploads;
@@ -27,15 +28,16 @@ use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use keel_exec::{ExecConfig, Executor, PythonRuntime, PythonSetup, Runtime};
+use keel_exec::{ExecConfig, Executor, Isolation, PythonRuntime, PythonSetup, Runtime};
 use keel_store::Stores;
 use keel_types::{SharedClock, SystemClock};
 
 pub use error::{Error, Result};
-pub use jobs::{JobOutput, MAX_RUNTIME_SECONDS, StoredFile};
+pub use jobs::{JobOutput, LogStart, MAX_RUNTIME_SECONDS, StoredFile};
 pub use keel_exec::Installer;
 pub use keel_modeldef::{FunctionInfo, ModelDef, file_origin};
 pub use roles::request as role_request;
+pub use sweep::Swept;
 pub use uploads::{MAX_UPLOAD_NAME_BYTES, check_model_name, upload_name};
 
 /// How a Keel instance is set up. Only the binary reads it from the
@@ -69,6 +71,12 @@ pub struct Config {
     /// What builds platform environments (`KEEL_UV`): uv when it is on PATH,
     /// else pip, unless set.
     pub installer: Installer,
+    /// How workers are confined and which of Keel's environment variables
+    /// they inherit beyond the allow-list (`KEEL_CONTAINMENT`, `KEEL_WORKER_ENV`).
+    pub isolation: Isolation,
+    /// The most bytes one job's log may hold (`KEEL_MAX_LOG_BYTES`, default
+    /// 64 MiB); later lines are dropped and counted at the end.
+    pub max_log_bytes: u64,
 }
 
 impl Config {
@@ -95,6 +103,8 @@ impl Config {
             python: None,
             base_python: None,
             installer: Installer::Auto,
+            isolation: Isolation::default(),
+            max_log_bytes: keel_exec::DEFAULT_MAX_LOG_BYTES,
         }
     }
 }
@@ -146,11 +156,9 @@ impl Keel {
             )))?;
         }
         let stores = Stores::open(&cfg.metadata_url, &cfg.artifacts_url, clock).await?;
-        let exec = Executor::new(
-            stores.clone(),
-            ExecConfig::new(&cfg.home, &cfg.runner_name),
-            runtime,
-        );
+        let mut exec_cfg = ExecConfig::new(&cfg.home, &cfg.runner_name);
+        exec_cfg.max_log_bytes = cfg.max_log_bytes;
+        let exec = Executor::new(stores.clone(), exec_cfg, runtime);
         Ok(Keel { stores, exec, cfg })
     }
 
@@ -182,6 +190,11 @@ impl Keel {
         self.exec.run_queue(concurrency, shutdown).await
     }
 
+    /// How this Keel's workers are confined on this machine (for the start log).
+    pub fn containment(&self) -> keel_exec::Containment {
+        self.cfg.isolation.containment()
+    }
+
     /// Checks that the stores answer, for `/readyz`.
     pub async fn ready(&self) -> Result<()> {
         Ok(self.stores.ready().await?)
@@ -197,6 +210,7 @@ fn python_runtime(cfg: &Config) -> PythonRuntime {
             base_python: cfg.base_python.clone(),
             installer: cfg.installer.clone(),
         },
+        isolation: cfg.isolation.clone(),
     }
 }
 
@@ -213,6 +227,11 @@ pub fn platform_python(
 ) -> Result<PathBuf> {
     let log = |_: usize, line: &str| eprintln!("{line}");
     python_runtime(cfg)
-        .interpreter(requirements, python_version, &log)
+        .interpreter(
+            requirements,
+            python_version,
+            &log,
+            &keel_exec::Control::new(),
+        )
         .map_err(|f| Error::RuntimeUnavailable(f.to_string()))
 }

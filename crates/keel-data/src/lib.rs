@@ -18,4 +18,4 @@ pub use check::{JSON_TEXT_KEY, Rejection, check_batch, row_to_json};
 pub use error::{Error, Result};
 pub use read::{Chunk, Chunks, ReadOptions, format_of, open};
 pub use schema::{AvroField, AvroSchema, AvroType, DEFAULT_VALUE_COLUMN, Shape};
-pub use write::{OutputFile, StreamingOutput, unify};
+pub use write::{OutputFile, StreamingOutput, temp_file_owner, temp_name, unify};

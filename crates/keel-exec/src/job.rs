@@ -198,8 +198,12 @@ impl Executor {
             .ok_or_else(|| internal("the job's version vanished"))?;
         let def = definition::from_record(&version.definition).map_err(internal)?;
         let log = Arc::new(
-            JobLog::open(&log_path(&cfg.home, job.id), request.workers > 1)
-                .map_err(|e| internal(format!("cannot open the job log: {e}")))?,
+            JobLog::open(
+                &log_path(&cfg.home, job.id),
+                request.workers > 1,
+                cfg.max_log_bytes,
+            )
+            .map_err(|e| internal(format!("cannot open the job log: {e}")))?,
         );
         log.note(&format!(
             "{} job {} on {} version {}",
@@ -247,18 +251,24 @@ impl Executor {
                 job_doc: job_document(job, &def, &ws),
                 output_column,
             };
+            // The limit covers the whole job from its start: building the
+            // model's environment and starting its workers too. A limit too
+            // large to represent is no limit.
+            let limit = request.max_runtime_seconds.map(Duration::from_secs);
+            let ctl = Control {
+                cancel: token.flag.clone(),
+                deadline: limit.and_then(|l| started.checked_add(l)),
+                limit,
+            };
             let session = {
                 let runtime = self.inner.runtime.clone();
                 let log = log.clone();
-                tokio::task::spawn_blocking(move || runtime.prepare(&call, &log.setup()))
+                let ctl = ctl.clone();
+                tokio::task::spawn_blocking(move || runtime.prepare(&call, &log.setup(), &ctl))
                     .await
                     .map_err(internal)?
                     .map_err(Failure::into_job_error)?
             };
-            // A limit too large to represent is no limit.
-            let deadline = request
-                .max_runtime_seconds
-                .and_then(|s| started.checked_add(Duration::from_secs(s)));
             let run = Run {
                 kind: job.kind,
                 request: request.clone(),
@@ -278,10 +288,7 @@ impl Executor {
                 session,
                 log: log.clone(),
                 progress: progress.clone(),
-                ctl: Control {
-                    cancel: token.flag.clone(),
-                    deadline,
-                },
+                ctl,
             };
             let outcome = tokio::task::spawn_blocking(move || run.run())
                 .await
@@ -313,6 +320,7 @@ impl Executor {
                     }
                 ));
             }
+            log.note_dropped();
             let c = progress.snapshot();
             log.note(&format!(
                 "completed: {} records read, {} written, {} rejected in {:.2}s",
@@ -325,6 +333,7 @@ impl Executor {
         }
         .await;
         if let Err(e) = &result {
+            log.note_dropped();
             log.note(&format!("failed: {}", e.message));
         }
         result

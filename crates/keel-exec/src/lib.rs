@@ -45,8 +45,8 @@ use keel_types::JobId;
 
 pub use error::{Error, Result};
 pub use fail::FailPoint;
-pub use keel_runner::{Installer, PythonSetup};
-pub use log::log_path;
+pub use keel_runner::{Containment, Control, Installer, Isolation, PythonSetup};
+pub use log::{DEFAULT_MAX_LOG_BYTES, log_path};
 pub use runtime::{ModelCall, OnOutput, PythonRuntime, Runtime, Session};
 pub use workspace::local_path;
 
@@ -64,6 +64,8 @@ pub struct ExecConfig {
     pub heartbeat: Duration,
     /// How long shutdown waits for running jobs to stop.
     pub shutdown_grace: Duration,
+    /// The most bytes one job's log may hold; later lines are dropped.
+    pub max_log_bytes: u64,
 }
 
 impl ExecConfig {
@@ -74,6 +76,7 @@ impl ExecConfig {
             runner_name: runner_name.into(),
             heartbeat: Duration::from_millis(300),
             shutdown_grace: Duration::from_secs(10),
+            max_log_bytes: DEFAULT_MAX_LOG_BYTES,
         }
     }
 }

@@ -1,5 +1,6 @@
-//! A job's log (every worker line, and Keel's own notes prefixed `keel:`) and
-//! its rejected-records file (JSON lines, each with the stage that rejected it).
+//! A job's log (every worker line prefixed `model:`, Keel's own notes
+//! prefixed `keel:`, bounded in size) and its rejected-records file (JSON
+//! lines, each with the stage that rejected it).
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -15,53 +16,118 @@ pub fn log_path(home: &Path, id: JobId) -> PathBuf {
     home.join("logs").join(format!("{id}.log"))
 }
 
-/// The log of one job.
+/// The most bytes a job's log holds by default: 64 MiB.
+pub const DEFAULT_MAX_LOG_BYTES: u64 = 64 << 20;
+
+/// The log of one job. Every line says where it came from: `keel:` for
+/// Keel's notes, `model:` (or `model N:` when the job has several workers)
+/// for what the model wrote, `setup:` for building its environment, so a
+/// model cannot print a line that passes for one of Keel's.
 pub(crate) struct JobLog {
-    file: Mutex<BufWriter<File>>,
+    inner: Mutex<Inner>,
     /// Whether lines are prefixed with their worker's number.
     multi: bool,
+    /// The most bytes the log may hold; Keel's notes are always written.
+    max_bytes: u64,
+}
+
+/// The open file and what has been written to it.
+struct Inner {
+    file: BufWriter<File>,
+    written: u64,
+    dropped_lines: u64,
+    dropped_bytes: u64,
 }
 
 impl JobLog {
-    /// Opens (appending) the log at `path`.
-    pub(crate) fn open(path: &Path, multi: bool) -> std::io::Result<JobLog> {
+    /// Opens (appending) the log at `path`, holding at most `max_bytes`.
+    pub(crate) fn open(path: &Path, multi: bool, max_bytes: u64) -> std::io::Result<JobLog> {
         let file = File::options().create(true).append(true).open(path)?;
+        let written = file.metadata().map(|m| m.len()).unwrap_or(0);
         Ok(JobLog {
-            file: Mutex::new(BufWriter::new(file)),
+            inner: Mutex::new(Inner {
+                file: BufWriter::new(file),
+                written,
+                dropped_lines: 0,
+                dropped_bytes: 0,
+            }),
             multi,
+            max_bytes,
         })
     }
 
     /// The sink for lines that come from no worker (building the platform's
-    /// environment), written without a worker prefix.
+    /// environment), written as `setup:` lines.
     pub(crate) fn setup(&self) -> SetupLog<'_> {
         SetupLog(self)
     }
 
-    /// Appends one line as it is.
-    fn raw(&self, line: &str) {
-        if let Ok(mut f) = self.file.lock() {
-            let _ = writeln!(f, "{line}");
-            let _ = f.flush();
+    /// Appends one line from outside Keel under `source`, unless the log is full.
+    fn foreign(&self, source: std::fmt::Arguments<'_>, line: &str) {
+        let Ok(mut inner) = self.inner.lock() else {
+            return;
+        };
+        let text = format!("{source}: {line}\n");
+        let len = text.len() as u64;
+        if inner.written.saturating_add(len) > self.max_bytes {
+            if inner.dropped_lines == 0 {
+                let note = format!(
+                    "keel: the log reached its limit of {} bytes (max_log_bytes); later lines \
+                     from the model are dropped and counted\n",
+                    self.max_bytes
+                );
+                inner.write(&note);
+            }
+            inner.dropped_lines += 1;
+            inner.dropped_bytes += len;
+            return;
+        }
+        inner.write(&text);
+    }
+
+    /// Appends one of Keel's own notes (always, even to a full log).
+    pub(crate) fn note(&self, msg: &str) {
+        if let Ok(mut inner) = self.inner.lock() {
+            inner.write(&format!("keel: {msg}\n"));
         }
     }
 
-    /// Appends one of Keel's own notes.
-    pub(crate) fn note(&self, msg: &str) {
-        self.raw(&format!("keel: {msg}"));
+    /// Notes how much the limit dropped, if anything; call it once at the end.
+    pub(crate) fn note_dropped(&self) {
+        let (lines, bytes) = match self.inner.lock() {
+            Ok(inner) => (inner.dropped_lines, inner.dropped_bytes),
+            Err(_) => return,
+        };
+        if lines > 0 {
+            self.note(&format!(
+                "{lines} line{} ({bytes} bytes) from the model were dropped because the log \
+                 was full",
+                if lines == 1 { "" } else { "s" }
+            ));
+        }
+    }
+}
+
+impl Inner {
+    /// Writes and flushes `text`, so readers see every line at once.
+    fn write(&mut self, text: &str) {
+        let _ = self.file.write_all(text.as_bytes());
+        let _ = self.file.flush();
+        self.written = self.written.saturating_add(text.len() as u64);
     }
 }
 
 impl LogSink for JobLog {
     fn line(&self, worker: usize, line: &str) {
-        if let Ok(mut f) = self.file.lock() {
-            let _ = if self.multi {
-                writeln!(f, "[worker {worker}] {line}")
-            } else {
-                writeln!(f, "{line}")
-            };
-            let _ = f.flush();
+        if self.multi {
+            self.foreign(format_args!("model {worker}"), line);
+        } else {
+            self.foreign(format_args!("model"), line);
         }
+    }
+
+    fn note(&self, msg: &str) {
+        JobLog::note(self, msg);
     }
 }
 
@@ -70,7 +136,11 @@ pub(crate) struct SetupLog<'a>(&'a JobLog);
 
 impl LogSink for SetupLog<'_> {
     fn line(&self, _worker: usize, line: &str) {
-        self.0.raw(line);
+        self.0.foreign(format_args!("setup"), line);
+    }
+
+    fn note(&self, msg: &str) {
+        self.0.note(msg);
     }
 }
 

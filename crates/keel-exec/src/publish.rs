@@ -113,7 +113,7 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "output".into());
-    let tmp = dir.join(format!(".{name}.keel-tmp-{}", std::process::id()));
+    let tmp = dir.join(keel_data::temp_name(&name));
     let result = (|| {
         let mut f = File::create(&tmp)?;
         f.write_all(bytes)?;

@@ -9,7 +9,9 @@ use std::path::PathBuf;
 
 use arrow_array::RecordBatch;
 use keel_modeldef::ModelDef;
-use keel_runner::{Control, Failure, Functions, LogSink, PythonSetup, ScoreStats, WorkerSpec};
+use keel_runner::{
+    Control, Failure, Functions, Isolation, LogSink, PythonSetup, ScoreStats, WorkerSpec,
+};
 use keel_types::{JobId, JobKind};
 
 /// Which model a job runs, and where.
@@ -36,8 +38,14 @@ pub type OnOutput<'a> = dyn FnMut(u64, Vec<RecordBatch>) -> Result<(), String> +
 /// A place model code can run.
 pub trait Runtime: Send + Sync + Debug {
     /// Gets ready to run the model of `call` (for Python: finds or builds the
-    /// virtual environment of its platform). A failure is the job's.
-    fn prepare(&self, call: &ModelCall, log: &dyn LogSink) -> Result<Box<dyn Session>, Failure>;
+    /// virtual environment of its platform), stopping when `ctl` says so. A
+    /// failure is the job's.
+    fn prepare(
+        &self,
+        call: &ModelCall,
+        log: &dyn LogSink,
+        ctl: &Control,
+    ) -> Result<Box<dyn Session>, Failure>;
 }
 
 /// A model ready to run.
@@ -81,6 +89,8 @@ pub trait Session: Send {
 pub struct PythonRuntime {
     /// Where environments live and how they are built.
     pub setup: PythonSetup,
+    /// How workers are confined and what of Keel's environment they see.
+    pub isolation: Isolation,
 }
 
 impl PythonRuntime {
@@ -91,17 +101,25 @@ impl PythonRuntime {
         requirements: &[String],
         python_version: Option<&str>,
         log: &dyn LogSink,
+        ctl: &Control,
     ) -> Result<PathBuf, Failure> {
-        self.setup.python_for(requirements, python_version, log)
+        self.setup
+            .python_for(requirements, python_version, log, ctl)
     }
 }
 
 impl Runtime for PythonRuntime {
-    fn prepare(&self, call: &ModelCall, log: &dyn LogSink) -> Result<Box<dyn Session>, Failure> {
+    fn prepare(
+        &self,
+        call: &ModelCall,
+        log: &dyn LogSink,
+        ctl: &Control,
+    ) -> Result<Box<dyn Session>, Failure> {
         let python = self.interpreter(
             &call.def.platform.requirements,
             call.def.platform.python_version.as_deref(),
             log,
+            ctl,
         )?;
         let f = &call.def.functions;
         let spec = WorkerSpec {
@@ -118,6 +136,7 @@ impl Runtime for PythonRuntime {
             env: worker_env(call),
             job: call.job_doc.clone(),
             output_column: call.output_column.clone(),
+            isolation: self.isolation.clone(),
         };
         Ok(Box::new(PythonSession { spec }))
     }

@@ -85,7 +85,12 @@ impl FakeRuntime {
 }
 
 impl Runtime for FakeRuntime {
-    fn prepare(&self, call: &ModelCall, _log: &dyn LogSink) -> Result<Box<dyn Session>, Failure> {
+    fn prepare(
+        &self,
+        call: &ModelCall,
+        _log: &dyn LogSink,
+        _ctl: &Control,
+    ) -> Result<Box<dyn Session>, Failure> {
         self.prepared.fetch_add(1, Ordering::SeqCst);
         let behaviour = self.behaviour.lock().map(|b| b.clone()).unwrap_or_default();
         Ok(Box::new(FakeSession {

@@ -2,6 +2,7 @@
 //! source, which functions it tags, its schemas, platform and attachments, and
 //! a content hash that stays the same as long as no file (or the name) changes.
 
+use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
@@ -725,6 +726,10 @@ pub(crate) fn file_entries(
 ) -> Result<Vec<FileEntry>> {
     let limits = ArchiveLimits::default();
     let mut files = Vec::with_capacity(found.len());
+    // Every path a job's working directory will hold, with what puts it
+    // there: a model file, or an archive's entry.
+    let mut placed: HashMap<String, Option<&str>> =
+        found.iter().map(|f| (f.rel.clone(), None)).collect();
     for f in found {
         let role = match special(f) {
             _ if f.extra => FileRole::Attachment,
@@ -733,7 +738,32 @@ pub(crate) fn file_entries(
             None => FileRole::Attachment,
         };
         if role == FileRole::Attachment && archive::is_archive(&f.rel) {
-            archive::check_archive_named(&f.abs, &f.rel, &limits)?;
+            let entries = archive::check_archive_named(&f.abs, &f.rel, &limits)?;
+            let base = f.rel.rsplit_once('/').map(|(dir, _)| dir);
+            for entry in entries {
+                let at = match base {
+                    Some(dir) => format!("{dir}/{entry}"),
+                    None => entry.clone(),
+                };
+                if let Some(owner) = placed.get(&at) {
+                    let reason = match owner {
+                        None => format!(
+                            "would be extracted to '{at}', which is one of the model's own files; \
+                             rename the entry or the file"
+                        ),
+                        Some(other) => format!(
+                            "would be extracted to '{at}', where the archive '{other}' also \
+                             extracts a file; keep one of them"
+                        ),
+                    };
+                    return Err(Error::UnsafeArchive {
+                        archive: f.rel.clone(),
+                        entry,
+                        reason,
+                    });
+                }
+                placed.insert(at, Some(&f.rel));
+            }
         }
         files.push(FileEntry {
             path: f.rel.clone(),

@@ -442,6 +442,15 @@ def all_input(chan, pa, pd):
     return pa.concat_tables(tables).to_pandas()
 
 
+def _host_pid():
+    """This process's id as Keel sees it: a worker in its own PID namespace is
+    pid 1 there, but /proc is Keel's, so /proc/self names the real one."""
+    try:
+        return int(os.readlink("/proc/self"))
+    except (OSError, ValueError):
+        return os.getpid()
+
+
 def main():
     # The protocol uses private copies of fds 0 and 1; the model's stdin is
     # /dev/null and its stdout is our stderr, so nothing it prints or reads can
@@ -521,7 +530,7 @@ def main():
 
     chan.send_json(
         "R",
-        {"protocol": PROTOCOL, "python": sys.version.split()[0], "pid": os.getpid()},
+        {"protocol": PROTOCOL, "python": sys.version.split()[0], "pid": _host_pid()},
     )
 
     try:

@@ -3,10 +3,12 @@
 //! process. Everything here is blocking: run it on a blocking thread.
 //!
 //! A run starts workers (`python -u keel_worker.py` in the job's working
-//! directory), each in its own process group that dies with Keel, and kills
-//! and reaps every one of them before it returns, whether it succeeded,
-//! failed, timed out or was cancelled.
+//! directory), each in its own process group (and PID namespace, where the
+//! machine allows) that dies with Keel, with an allow-listed environment, and
+//! kills and reaps every one of them, and anything they started, before it
+//! returns, whether it succeeded, failed, timed out or was cancelled.
 
+mod contain;
 mod env;
 mod error;
 mod failure;
@@ -16,6 +18,7 @@ mod run;
 mod spec;
 mod sys;
 
+pub use contain::{Containment, Isolation, TOKEN_ENV};
 pub use env::{Installer, PythonSetup};
 pub use error::{Error, Result};
 pub use failure::Failure;

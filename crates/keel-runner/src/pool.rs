@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use arrow_array::RecordBatch;
 
+use crate::contain::{self, Containment, RunMark};
 use crate::failure::Failure;
 use crate::protocol::{
     self, Done, Frame, Hello, HelloFunctions, PROTOCOL_VERSION, Ready, WorkerError,
@@ -93,11 +94,12 @@ pub(crate) struct Pool<'a> {
     sink: &'a dyn LogSink,
     ctl: &'a Control,
     mode: Mode,
-    started: Instant,
     /// The worker whose `X` message or crash stopped the run.
     pub failed_worker: Option<usize>,
     /// The CPU time the finished workers reported, summed.
     pub cpu: Done,
+    /// What finds this run's processes after its workers are gone.
+    mark: RunMark,
 }
 
 impl<'a> Pool<'a> {
@@ -133,7 +135,6 @@ impl<'a> Pool<'a> {
         ctl: &'a Control,
         script_text: &str,
     ) -> Result<Self, Failure> {
-        let started = Instant::now();
         let script = write_script(&spec.workdir, "keel_worker.py", script_text)?;
         write_script(&spec.workdir, "keel_mlflow.py", protocol::MLFLOW_ADAPTER)?;
         let hello = Hello {
@@ -155,18 +156,29 @@ impl<'a> Pool<'a> {
             message: format!("The hello message for the worker could not be encoded: {e}."),
         })?;
         let (tx, events) = mpsc::channel();
+        let tmp = spec.workdir.join(".keel-tmp");
+        std::fs::create_dir_all(&tmp).map_err(|e| Failure::Internal {
+            message: format!(
+                "The workers' temporary directory {} could not be made: {e}.",
+                tmp.display()
+            ),
+        })?;
         let mut pool = Pool {
             workers: Vec::with_capacity(n),
             events,
             sink,
             ctl,
             mode,
-            started,
             failed_worker: None,
             cpu: Done::default(),
+            mark: RunMark {
+                token: contain::new_token(),
+                namespaces: Vec::new(),
+            },
         };
         for index in 0..n {
-            let worker = spawn(spec, &script, index, tx.clone())?;
+            let worker = spawn(spec, &script, index, &pool.mark.token, tx.clone())?;
+            pool.mark.add_worker(worker.pid);
             pool.workers.push(worker);
             pool.send(index, Outgoing::Frame(protocol::HELLO, 0, hello.clone()))?;
         }
@@ -381,16 +393,8 @@ impl<'a> Pool<'a> {
 
     /// Fails on cancel, deadline or a worker that exited before it finished.
     fn check(&mut self) -> Result<(), Failure> {
-        if self.ctl.cancelled() {
-            return Err(self.abort(Failure::Cancelled));
-        }
-        if let Some(deadline) = self.ctl.deadline
-            && Instant::now() >= deadline
-        {
-            let seconds = deadline
-                .saturating_duration_since(self.started)
-                .as_secs_f64();
-            return Err(self.abort(Failure::Timeout { seconds }));
+        if let Some(stop) = self.ctl.stop() {
+            return Err(self.abort(stop));
         }
         for w in 0..self.workers.len() {
             let worker = &mut self.workers[w];
@@ -536,8 +540,19 @@ impl<'a> Pool<'a> {
 impl Drop for Pool<'_> {
     fn drop(&mut self) {
         // Whatever path left the run (success, failure, a panic in a
-        // callback), no worker process may be left behind.
+        // callback), no worker process may be left behind, nor anything a
+        // worker started.
         self.kill_all();
+        let left = self.mark.sweep();
+        if left > 0 {
+            self.sink.note(&format!(
+                "{left} process{} that the model started {} still running after its workers \
+                 ended; Keel killed {}.",
+                if left == 1 { "" } else { "es" },
+                if left == 1 { "was" } else { "were" },
+                if left == 1 { "it" } else { "them" },
+            ));
+        }
     }
 }
 
@@ -563,6 +578,7 @@ fn spawn(
     spec: &WorkerSpec,
     script: &Path,
     index: usize,
+    token: &str,
     events: Sender<Event>,
 ) -> Result<Worker, Failure> {
     let mut cmd = Command::new(&spec.python);
@@ -572,10 +588,17 @@ fn spawn(
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    for (k, v) in &spec.env {
-        cmd.env(k, v);
-    }
-    sys::contain(&mut cmd);
+    // Workers see an allow-list of Keel's environment, never all of it.
+    cmd.env_clear().envs(contain::worker_env(
+        &spec.workdir,
+        token,
+        &spec.isolation.pass_env,
+        &spec.env,
+    ));
+    sys::contain(
+        &mut cmd,
+        spec.isolation.containment() == Containment::PidNamespace,
+    );
     let mut child = cmd.spawn().map_err(|e| Failure::RuntimeUnavailable {
         message: format!(
             "The Python interpreter {} could not be started: {e}. Check that it exists and is \
@@ -781,6 +804,7 @@ mod tests {
             env: Vec::new(),
             job: serde_json::Value::Null,
             output_column: None,
+            isolation: crate::contain::Isolation::default(),
         }
     }
 

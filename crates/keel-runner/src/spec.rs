@@ -41,6 +41,8 @@ pub struct WorkerSpec {
     /// The column a score function's bare values (not dicts) are written
     /// to; `prediction` when unset.
     pub output_column: Option<String>,
+    /// How the workers are confined and which of Keel's variables they see.
+    pub isolation: crate::contain::Isolation,
 }
 
 /// Stops a run from outside: set `cancel`, or let `deadline` pass. The runner
@@ -51,6 +53,8 @@ pub struct Control {
     pub cancel: Arc<AtomicBool>,
     /// When the run must stop with a timeout.
     pub deadline: Option<Instant>,
+    /// The limit the deadline keeps, for the timeout's message.
+    pub limit: Option<Duration>,
 }
 
 impl Control {
@@ -63,13 +67,25 @@ impl Control {
     pub fn with_timeout(limit: Duration) -> Self {
         Self {
             cancel: Arc::default(),
-            deadline: Some(Instant::now() + limit),
+            deadline: Instant::now().checked_add(limit),
+            limit: Some(limit),
         }
     }
 
     /// True once someone asked to cancel.
     pub fn cancelled(&self) -> bool {
         self.cancel.load(Ordering::Relaxed)
+    }
+
+    /// Why the run must stop now (a cancel, or the deadline passed), if it must.
+    pub fn stop(&self) -> Option<crate::Failure> {
+        if self.cancelled() {
+            return Some(crate::Failure::Cancelled);
+        }
+        let deadline = self.deadline?;
+        (Instant::now() >= deadline).then(|| crate::Failure::Timeout {
+            seconds: self.limit.map_or(0.0, |l| l.as_secs_f64()),
+        })
     }
 }
 
@@ -78,6 +94,11 @@ impl Control {
 pub trait LogSink: Send + Sync {
     /// One line (without its newline) from worker number `worker` (0-based).
     fn line(&self, worker: usize, line: &str);
+
+    /// One of Keel's own notes about the run (not a model's line).
+    fn note(&self, msg: &str) {
+        self.line(0, &format!("keel: {msg}"));
+    }
 }
 
 impl<F: Fn(usize, &str) + Send + Sync> LogSink for F {

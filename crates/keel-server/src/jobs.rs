@@ -289,9 +289,11 @@ pub(crate) async fn job_logs(
     PathParams(id): PathParams<String>,
     QueryParams(q): QueryParams<LogQuery>,
 ) -> Result<Json<LogChunk>> {
-    Ok(Json(
-        keel.job_logs(job_id(&id)?, q.offset.unwrap_or(0)).await?,
-    ))
+    let from = match q.tail {
+        Some(bytes) => keel_core::LogStart::Tail(bytes),
+        None => keel_core::LogStart::Offset(q.offset.unwrap_or(0)),
+    };
+    Ok(Json(keel.job_logs(job_id(&id)?, from).await?))
 }
 
 #[cfg(test)]

@@ -1,7 +1,8 @@
 //! How the server protects itself from slow and greedy clients (a header read
 //! timeout, a request timeout for routes that do not stream, a cap on open
 //! connections) and how answers the HTTP layer makes itself (405, 415, 413
-//! and the like) become problem documents too.
+//! and the like from axum; 400, 414, 431 from hyper, see `http_errors`)
+//! become problem documents too.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,6 +20,8 @@ use keel_types::Code;
 use tokio::sync::{Semaphore, watch};
 
 use crate::error;
+
+mod http_errors;
 
 /// The limits that keep one client from holding the server.
 #[derive(Clone, Debug)]
@@ -128,6 +131,15 @@ pub(crate) async fn problems(req: Request, next: Next) -> Response {
     problem_response(parts, code, detail)
 }
 
+/// The problem document for an error answer hyper made by itself, as bytes.
+fn problem_body(status: StatusCode) -> Vec<u8> {
+    let (code, detail) = http_problem(status);
+    let mut p = error::problem(code, detail, None);
+    p.status = status.as_u16();
+    p.title = status.canonical_reason().unwrap_or("Error").to_string();
+    serde_json::to_vec(&p).unwrap_or_else(|_| b"{}".to_vec())
+}
+
 /// The code and message of an error status the HTTP layer chose.
 fn http_problem(status: StatusCode) -> (Code, String) {
     let docs = format!("the API is described at {}", routes::OPENAPI);
@@ -147,11 +159,17 @@ fn http_problem(status: StatusCode) -> (Code, String) {
         ),
         StatusCode::URI_TOO_LONG => (
             Code::InvalidArgument,
-            "The request URI is too long.".into(),
+            "The request URI is too long; send long values in a JSON body instead.".into(),
         ),
         StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => (
             Code::InvalidArgument,
-            "The request headers are too large.".into(),
+            "The request's headers are too large or too many; send at most 100 headers, \
+             about 400 KB in all."
+                .into(),
+        ),
+        StatusCode::BAD_REQUEST => (
+            Code::InvalidArgument,
+            format!("The request is not valid HTTP/1.1 (its request line or headers could not be read); {docs}."),
         ),
         s if s.is_client_error() => (
             Code::InvalidArgument,
@@ -207,7 +225,8 @@ pub(crate) async fn accept(
             builder
                 .timer(TokioTimer::new())
                 .header_read_timeout(header_timeout);
-            let conn = builder.serve_connection(TokioIo::new(stream), svc);
+            let io = TokioIo::new(http_errors::ProblemIo::new(stream));
+            let conn = builder.serve_connection(io, svc);
             tokio::pin!(conn);
             tokio::select! {
                 r = conn.as_mut() => {

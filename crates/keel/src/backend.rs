@@ -8,7 +8,7 @@ use anyhow::{Context, bail};
 use futures::StreamExt;
 use keel_api_model as api;
 use keel_api_model::routes::{self, fill};
-use keel_core::{Installer, JobOutput, Keel};
+use keel_core::{Installer, JobOutput, Keel, LogStart};
 use keel_types::JobId;
 use tokio::io::AsyncWriteExt;
 
@@ -41,9 +41,12 @@ pub enum Fetched {
 /// (one interpreter for every model), `KEEL_BASE_PYTHON` (what platform
 /// environments are made from) and `KEEL_UV` (the uv program that builds
 /// them, or `off` for pip; by default uv on PATH, else pip), and the most
-/// workers one job may start (`KEEL_MAX_WORKERS`) and the bytes uploads may
-/// hold (`KEEL_UPLOAD_QUOTA_BYTES`). This is the only place the
-/// environment is read for configuration.
+/// workers one job may start (`KEEL_MAX_WORKERS`), the bytes uploads may
+/// hold (`KEEL_UPLOAD_QUOTA_BYTES`) and a job's log may hold
+/// (`KEEL_MAX_LOG_BYTES`), whether workers get PID namespaces
+/// (`KEEL_CONTAINMENT`: `auto` or `process-group`) and which more of Keel's
+/// variables they inherit (`KEEL_WORKER_ENV`, names separated by commas).
+/// This is the only place the environment is read for configuration.
 pub fn config(home: &Path) -> anyhow::Result<keel_core::Config> {
     let mut cfg = keel_core::Config::new(home);
     let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
@@ -63,6 +66,22 @@ pub fn config(home: &Path) -> anyhow::Result<keel_core::Config> {
     }
     if let Some(n) = number::<u64>("KEEL_UPLOAD_QUOTA_BYTES")? {
         cfg.upload_quota_bytes = n;
+    }
+    if let Some(n) = number::<u64>("KEEL_MAX_LOG_BYTES")? {
+        cfg.max_log_bytes = n;
+    }
+    match text("KEEL_CONTAINMENT").as_deref() {
+        None | Some("auto") => {}
+        Some("process-group") => cfg.isolation.pid_namespace = false,
+        Some(other) => bail!("KEEL_CONTAINMENT must be auto or process-group, not '{other}'"),
+    }
+    if let Some(names) = text("KEEL_WORKER_ENV") {
+        cfg.isolation.pass_env = names
+            .split(',')
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map(str::to_string)
+            .collect();
     }
     Ok(cfg)
 }
@@ -277,15 +296,17 @@ impl Backend {
         }
     }
 
-    pub async fn logs(&self, id: JobId, offset: u64) -> anyhow::Result<api::LogChunk> {
+    pub async fn logs(&self, id: JobId, from: LogStart) -> anyhow::Result<api::LogChunk> {
         match self {
-            Backend::Local(k) => Ok(k.job_logs(id, offset).await?),
+            Backend::Local(k) => Ok(k.job_logs(id, from).await?),
             Backend::Remote(c) => {
+                let (offset, tail) = match from {
+                    LogStart::Offset(o) => (Some(o), None),
+                    LogStart::Tail(t) => (None, Some(t)),
+                };
                 c.get_query(
                     &fill(routes::JOB_LOGS, &[&id.to_string()]),
-                    &api::LogQuery {
-                        offset: Some(offset),
-                    },
+                    &api::LogQuery { offset, tail },
                 )
                 .await
             }

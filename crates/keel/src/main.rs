@@ -18,6 +18,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 use keel_api_model as api;
+use keel_core::LogStart;
 use keel_types::{DataFormat, JobKind, JobStatus};
 
 use crate::backend::{Backend, Fetched, job_id};
@@ -179,11 +180,17 @@ enum JobCmd {
     },
     /// Shows a job.
     Show { id: String },
-    /// Prints a job's log; -f follows it until the job ends.
+    /// Prints a job's log; -f follows it until the job ends. Lines start
+    /// with `keel:` (Keel's notes), `model:` or `model N:` (what the model
+    /// wrote) or `setup:` (building its environment); on a terminal, control
+    /// characters a model wrote are shown escaped.
     Logs {
         id: String,
         #[arg(short = 'f', long)]
         follow: bool,
+        /// Start with the log's last BYTES bytes (from the first whole line in them).
+        #[arg(long, value_name = "BYTES")]
+        tail: Option<u64>,
     },
     /// Waits for a job to end; exits 6 if it failed or stopped.
     Wait {
@@ -319,6 +326,19 @@ async fn serve(home: &Path, bind: &str, jobs: usize) -> anyhow::Result<i32> {
     let limits = backend::server_limits()?;
     // Jobs left IN_PROGRESS by a server that died are failed, not left hanging.
     keel.fail_stale_jobs(chrono::Duration::seconds(30)).await?;
+    // What crashed runs left: working directories with the model's files,
+    // and half-written outputs' temporary files.
+    let swept = keel
+        .sweep_leftovers(std::time::Duration::from_secs(60))
+        .await?;
+    if swept != keel_core::Swept::default() {
+        tracing::info!(
+            work_dirs = swept.work_dirs,
+            temp_files = swept.temp_files,
+            "removed what crashed runs left behind"
+        );
+    }
+    tracing::info!("{}", keel.containment().describe());
     let listener = tokio::net::TcpListener::bind(bind)
         .await
         .with_context(|| format!("cannot listen on {bind}"))?;
@@ -413,13 +433,16 @@ async fn job_cmd(b: &Backend, fmt: Format, cmd: JobCmd) -> anyhow::Result<i32> {
             output::job(fmt, &b.job(job_id(&id)?).await?)?;
             Ok(0)
         }
-        JobCmd::Logs { id, follow } => {
+        JobCmd::Logs { id, follow, tail } => {
             let id = job_id(&id)?;
-            let mut offset = 0;
+            let mut from = match tail {
+                Some(bytes) => LogStart::Tail(bytes),
+                None => LogStart::Offset(0),
+            };
             loop {
-                let chunk = b.logs(id, offset).await?;
-                output::out(&chunk.content);
-                offset = chunk.next_offset;
+                let chunk = b.logs(id, from).await?;
+                output::out_untrusted(&chunk.content);
+                from = LogStart::Offset(chunk.next_offset);
                 if !follow || chunk.finished {
                     break;
                 }

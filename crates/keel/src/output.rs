@@ -24,6 +24,39 @@ pub fn out(text: &str) {
     let _ = o.flush();
 }
 
+/// Prints text that came from a model (a job's log): to a terminal with its
+/// control characters made visible (`\x1b`), so a model cannot retitle the
+/// terminal, move the cursor or erase what Keel printed; to a pipe or file
+/// as it is.
+pub fn out_untrusted(text: &str) {
+    use std::io::IsTerminal;
+    if std::io::stdout().is_terminal() {
+        out(&escape_controls(text));
+    } else {
+        out(text);
+    }
+}
+
+/// `text` with every control character but newline and tab written as
+/// `\xNN` (or `\u{NNNN}` for C1 controls), so it prints as plain characters.
+pub fn escape_controls(text: &str) -> std::borrow::Cow<'_, str> {
+    let control = |c: char| c.is_control() && c != '\n' && c != '\t';
+    if !text.chars().any(control) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut escaped = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        if !control(c) {
+            escaped.push(c);
+        } else if (c as u32) < 0x80 {
+            escaped.push_str(&format!("\\x{:02x}", c as u32));
+        } else {
+            escaped.push_str(&format!("\\u{{{:04x}}}", c as u32));
+        }
+    }
+    std::borrow::Cow::Owned(escaped)
+}
+
 /// How read commands print.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Format {
@@ -718,5 +751,24 @@ fn origin_cell(origin: &Option<api::Origin>) -> String {
         Some(api::Origin::Git {
             reference, commit, ..
         }) => format!("{reference}@{}", commit.get(..12).unwrap_or(commit)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::escape_controls;
+
+    #[test]
+    fn control_characters_are_shown_not_obeyed() {
+        let cases = [
+            ("plain line\n\ttabbed\n", "plain line\n\ttabbed\n"),
+            ("\x1b]0;owned\x07title", "\\x1b]0;owned\\x07title"),
+            ("erase\x1b[2K\rline", "erase\\x1b[2K\\x0dline"),
+            ("bell\x7f and C1 \u{9b}31m", "bell\\x7f and C1 \\u{009b}31m"),
+            ("ünïcode stays", "ünïcode stays"),
+        ];
+        for (raw, shown) in cases {
+            assert_eq!(escape_controls(raw), shown, "{raw:?}");
+        }
     }
 }

@@ -69,7 +69,11 @@ async fn an_embedded_run_completes_and_its_result_streams() {
     );
     let none = env.keel.job_result(job.id.into(), true).await.unwrap_err();
     assert_eq!(none.code(), Code::NoResult);
-    let log = env.keel.job_logs(job.id.into(), 0).await.unwrap();
+    let log = env
+        .keel
+        .job_logs(job.id.into(), crate::LogStart::Offset(0))
+        .await
+        .unwrap();
     assert!(log.finished);
     assert!(
         log.content.contains("keel: completed: 2 records read"),

@@ -6,6 +6,7 @@
 mod jobs;
 mod origins;
 mod roles;
+mod sweep;
 
 #[test]
 fn a_relative_data_directory_becomes_absolute() {

@@ -134,6 +134,14 @@ pub(crate) fn parse_json<'a>(kind: &Kind, v: &'a Value) -> Result<Cell<'a>, Mism
         },
         (Kind::Int64, Value::Number(n)) => n.as_i64().map(Cell::Int).ok_or(None),
         (Kind::Float64, Value::Number(n)) => n.as_f64().map(Cell::Float).ok_or(None),
+        // How Keel's JSON outputs (and Python's json module) spell the
+        // floats JSON has no number for.
+        (Kind::Float64, Value::String(s)) => match s.as_str() {
+            "NaN" => Ok(Cell::Float(f64::NAN)),
+            "Infinity" => Ok(Cell::Float(f64::INFINITY)),
+            "-Infinity" => Ok(Cell::Float(f64::NEG_INFINITY)),
+            _ => Err(None),
+        },
         (Kind::Str, Value::String(s)) => Ok(Cell::Text(Cow::Borrowed(s))),
         (Kind::Bytes, Value::String(s)) => Ok(Cell::Bytes(Cow::Borrowed(s.as_bytes()))),
         (Kind::Fixed(size), Value::String(s)) => fixed(s, *size),

@@ -140,7 +140,7 @@ pub fn check_batch(
 }
 
 /// One row as a JSON object, keys in column order. Numbers stay numbers,
-/// NaN and infinities become null, binary becomes (lossy) text, and dates,
+/// NaN and infinities become the strings "NaN", "Infinity" and "-Infinity", binary becomes (lossy) text, and dates,
 /// timestamps and nested values take Arrow's JSON spelling.
 pub fn row_to_json(batch: &RecordBatch, row: usize) -> Value {
     let mut obj = Map::new();
@@ -156,7 +156,16 @@ pub fn row_to_json(batch: &RecordBatch, row: usize) -> Value {
 }
 
 fn float(v: f64) -> Value {
-    Number::from_f64(v).map_or(Value::Null, Value::Number)
+    Number::from_f64(v).map_or_else(
+        || {
+            Value::String(
+                crate::write::non_finite_text(v)
+                    .unwrap_or("NaN")
+                    .to_string(),
+            )
+        },
+        Value::Number,
+    )
 }
 
 /// One cell as JSON.

@@ -154,7 +154,7 @@ fn renders_rows_and_nested_cells_as_json() {
     .unwrap();
     assert_eq!(
         row_to_json(&batch, 0),
-        serde_json::json!({"l": [1, 2], "n": null, "f": null})
+        serde_json::json!({"l": [1, 2], "n": null, "f": "NaN"})
     );
     assert_eq!(
         row_to_json(&batch, 1),

@@ -21,7 +21,33 @@ use serde_json::Value;
 use crate::check::cell_json;
 use crate::error::{Error, Result};
 
+mod nonfinite;
 mod streaming;
+
+pub use nonfinite::non_finite_text;
+
+/// The name of a temporary file Keel writes beside `name` before renaming
+/// it onto `name`: hidden, unique (the process id, a counter and the time)
+/// and recognisable, so a sweep can tell Keel's leftovers from the user's
+/// files (see [`temp_file_owner`]).
+pub fn temp_name(name: &str) -> String {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    let seq = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!(".{name}.keel-tmp-{}-{seq}-{nanos}", std::process::id())
+}
+
+/// The process id in a name [`temp_name`] made for `name` (older Keels
+/// wrote `-PID-NANOS` or `-PID`), or `None` when it is not such a name.
+pub fn temp_file_owner(file: &str, name: &str) -> Option<u32> {
+    let rest = file.strip_prefix(&format!(".{name}.keel-tmp-"))?;
+    let mut parts = rest.split('-');
+    let pid = parts.next()?.parse().ok()?;
+    parts.all(|p| p.parse::<u128>().is_ok()).then_some(pid)
+}
 pub use streaming::StreamingOutput;
 
 /// An output file being written. Data goes to a hidden temporary file beside
@@ -78,11 +104,7 @@ impl OutputFile {
                     target.display()
                 ))
             })?;
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or_default();
-        let tmp = target.with_file_name(format!(".{name}.keel-tmp-{}-{nanos}", std::process::id()));
+        let tmp = target.with_file_name(temp_name(&name));
         let file = OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -190,6 +212,7 @@ impl OutputFile {
             DataFormat::Json => Sink::Json(Box::new(
                 arrow_json::WriterBuilder::new()
                     .with_explicit_nulls(true)
+                    .with_encoder_factory(nonfinite::NonFiniteAsText::factory())
                     .build::<_, arrow_json::writer::LineDelimited>(BufWriter::new(file)),
             )),
             DataFormat::Parquet => {
@@ -356,6 +379,7 @@ fn encoded_cells(batch: &RecordBatch, i: usize, json_text: bool) -> Result<Vec<V
     {
         let mut enc = arrow_json::WriterBuilder::new()
             .with_explicit_nulls(true)
+            .with_encoder_factory(nonfinite::NonFiniteAsText::factory())
             .build::<_, arrow_json::writer::LineDelimited>(&mut buf);
         enc.write(&one).map_err(|e| e.to_string())?;
         enc.finish().map_err(|e| e.to_string())?;

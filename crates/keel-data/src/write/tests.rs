@@ -360,6 +360,103 @@ fn bare_values_read_back_with_a_value_schema() {
     }
 }
 
+/// NaN and the infinities keep their meaning in every format: JSON writes
+/// them as the strings "NaN", "Infinity" and "-Infinity" (whole objects and
+/// bare values alike, next to exact finite numbers), CSV and Parquet as
+/// floats, and each reads back into a float column under a schema.
+#[test]
+fn non_finite_floats_survive_every_format() {
+    use crate::{AvroSchema, ReadOptions, open};
+    let dir = tempfile::tempdir().unwrap();
+    let values = vec![
+        Some(1.5),
+        Some(f64::NAN),
+        Some(f64::INFINITY),
+        Some(f64::NEG_INFINITY),
+        None,
+        Some(1e21),
+    ];
+    let b = batch(vec![
+        (
+            "id",
+            Arc::new(Int64Array::from(vec![1, 2, 3, 4, 5, 6])) as ArrayRef,
+        ),
+        (
+            "p",
+            Arc::new(Float64Array::from(values.clone())) as ArrayRef,
+        ),
+    ]);
+    let one = batch(vec![(
+        "p",
+        Arc::new(Float64Array::from(values.clone())) as ArrayRef,
+    )]);
+    let record = r#"{"type": "record", "name": "r", "fields": [
+        {"name": "id", "type": "long"}, {"name": "p", "type": ["null", "double"]}]}"#;
+    // (file, format, batch, bare, schema, JSON lines expected or None)
+    type Case<'a> = (
+        &'a str,
+        DataFormat,
+        &'a RecordBatch,
+        bool,
+        &'a str,
+        Option<&'a str>,
+    );
+    let cases: Vec<Case<'_>> = vec![
+        (
+            "rows.jsonl",
+            DataFormat::Json,
+            &b,
+            false,
+            record,
+            Some(
+                "{\"id\":1,\"p\":1.5}\n{\"id\":2,\"p\":\"NaN\"}\n{\"id\":3,\"p\":\"Infinity\"}\n\
+                 {\"id\":4,\"p\":\"-Infinity\"}\n{\"id\":5,\"p\":null}\n{\"id\":6,\"p\":1.0e21}\n",
+            ),
+        ),
+        (
+            "bare.jsonl",
+            DataFormat::Json,
+            &one,
+            true,
+            r#"["null", "double"]"#,
+            Some("1.5\n\"NaN\"\n\"Infinity\"\n\"-Infinity\"\nnull\n1.0e21\n"),
+        ),
+        ("rows.csv", DataFormat::Csv, &b, false, record, None),
+        ("rows.parquet", DataFormat::Parquet, &b, false, record, None),
+    ];
+    for (name, format, b, bare, schema, expected) in cases {
+        let mut out = OutputFile::create(&dir.path().join(name), format)
+            .unwrap()
+            .bare_values(bare);
+        out.write(b).unwrap();
+        out.commit().unwrap();
+        if let Some(expected) = expected {
+            assert_eq!(read_all(&dir.path().join(name)), expected, "{name}");
+        }
+        let opts = ReadOptions {
+            schema: Some(AvroSchema::parse(schema, "out.avsc").unwrap()),
+            ..ReadOptions::default()
+        };
+        let chunks: Vec<_> = open(&dir.path().join(name), &opts)
+            .unwrap()
+            .map(|c| c.unwrap())
+            .collect();
+        assert!(
+            chunks[0].rejected.is_empty(),
+            "{name}: {:?}",
+            chunks[0].rejected
+        );
+        let read = &chunks[0].batch;
+        let back = read.column(read.num_columns() - 1);
+        let back = back.as_primitive::<Float64Type>();
+        let got: Vec<Option<String>> = (0..back.len())
+            .map(|i| back.is_valid(i).then(|| back.value(i).to_string()))
+            .collect();
+        let want: Vec<Option<String>> = values.iter().map(|v| v.map(|v| v.to_string())).collect();
+        assert_eq!(got, want, "{name}");
+    }
+}
+
 /// Batch sequences whose schemas agree or change along the way, each written
 /// by `StreamingOutput` and by `unify` over all batches at once: the files
 /// must be the same, and neither the spool nor a temporary file may remain.

@@ -307,6 +307,29 @@ def score(r):
         "UnsafeArchive UnsafeArchive: [..]assets/bad.zip[..]'../../escape.txt'[..]",
     ),
     (
+        "an_archive_entry_that_would_overwrite_a_model_file_fails_registration",
+        r#"
+//- model.py
+# modelop.score
+def score(r):
+    return r
+//- bundle.zip zip model.py
+"#,
+        "UnsafeArchive UnsafeArchive: [..]bundle.zip[..]'model.py'[..]one of the model's own files[..]",
+    ),
+    (
+        "two_archives_extracting_the_same_file_fail_registration",
+        r#"
+//- model.py
+# modelop.score
+def score(r):
+    return r
+//- data/a.zip zip tables/t.csv
+//- data/b.zip zip tables/t.csv
+"#,
+        "UnsafeArchive UnsafeArchive: [..]data/b.zip[..]'tables/t.csv'[..]'data/tables/t.csv'[..]'data/a.zip' also[..]",
+    ),
+    (
         "extra_attachments_join_the_top_level",
         r#"
 //- model.py

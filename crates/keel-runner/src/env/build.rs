@@ -21,12 +21,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::explain::{self, ToolKind};
 use super::interp::Interpreter;
 use crate::failure::Failure;
-use crate::spec::LogSink;
+use crate::spec::{Control, LogSink};
 use crate::sys;
 
 /// The file written last into a finished environment, before the rename. An
@@ -86,6 +86,8 @@ pub(crate) struct Plan<'a> {
     pub(crate) requirements: &'a [String],
     /// The packages Keel's worker needs, installed and imported by the check.
     pub(crate) packages: &'a [&'a str],
+    /// The job's cancel flag and deadline: a build stops with them.
+    pub(crate) ctl: &'a Control,
 }
 
 /// The interpreter of the environment in `dir`.
@@ -131,13 +133,10 @@ pub(crate) fn remove_leftovers(envs: &Path, key: &str, sink: &dyn LogSink) -> Re
         doomed.push(dir);
     }
     for d in doomed {
-        sink.line(
-            0,
-            &format!(
-                "keel: removing an unfinished Python environment {}",
-                d.display()
-            ),
-        );
+        sink.note(&format!(
+            "removing an unfinished Python environment {}",
+            d.display()
+        ));
         std::fs::remove_dir_all(&d).map_err(|e| Failure::RuntimeUnavailable {
             message: format!(
                 "The unfinished Python environment {} cannot be removed: {e}; remove it by hand.",
@@ -157,10 +156,7 @@ pub(crate) fn build(plan: &Plan<'_>, sink: &dyn LogSink) -> Result<(), Failure> 
         std::process::id(),
         BUILDS.fetch_add(1, Ordering::Relaxed)
     ));
-    sink.line(
-        0,
-        &format!(
-            "keel: building the Python environment for this platform in {} with {}, from Python {} ({}, found as {})",
+    sink.note(&format!("building the Python environment for this platform in {} with {}, from Python {} ({}, found as {})",
             dir.display(),
             plan.tool.describe(),
             plan.base.version,
@@ -183,14 +179,11 @@ pub(crate) fn build(plan: &Plan<'_>, sink: &dyn LogSink) -> Result<(), Failure> 
         let _ = std::fs::remove_dir_all(&tmp);
         return built;
     }
-    sink.line(
-        0,
-        &format!(
-            "keel: the Python environment is ready ({:.1}s): {}",
-            started.elapsed().as_secs_f64(),
-            python_in(&dir).display()
-        ),
-    );
+    sink.note(&format!(
+        "the Python environment is ready ({:.1}s): {}",
+        started.elapsed().as_secs_f64(),
+        python_in(&dir).display()
+    ));
     Ok(())
 }
 
@@ -210,7 +203,7 @@ fn build_in(plan: &Plan<'_>, tmp: &Path, sink: &dyn LogSink) -> Result<(), Failu
         }
     };
     venv.current_dir(plan.envs);
-    let made = run_logged(venv, sink, &plan.tool.describe())?;
+    let made = run_logged(venv, sink, &plan.tool.describe(), plan.ctl)?;
     if !made.ok {
         return Err(Failure::RuntimeUnavailable {
             message: format!(
@@ -257,7 +250,7 @@ fn build_in(plan: &Plan<'_>, tmp: &Path, sink: &dyn LogSink) -> Result<(), Failu
             }
         };
         install.args(&wanted).current_dir(plan.envs);
-        let installed = run_logged(install, sink, plan.tool.kind().name())?;
+        let installed = run_logged(install, sink, plan.tool.kind().name(), plan.ctl)?;
         if !installed.ok {
             let why = explain::explain(plan.tool.kind(), &installed.lines, &wanted);
             return Err(Failure::RuntimeUnavailable {
@@ -330,14 +323,20 @@ struct Ran {
     lines: Vec<String>,
 }
 
-/// Runs `cmd`, sending every line it prints to the sink. Only a command that
-/// cannot be started is an error; a failing one is `Ran { ok: false }`.
-fn run_logged(mut cmd: Command, sink: &dyn LogSink, what: &str) -> Result<Ran, Failure> {
+/// Runs `cmd`, sending every line it prints to the sink. A command that
+/// cannot be started is an error, and so is one that `ctl` stops (it is
+/// killed); a failing one is `Ran { ok: false }`.
+fn run_logged(
+    mut cmd: Command,
+    sink: &dyn LogSink,
+    what: &str,
+    ctl: &Control,
+) -> Result<Ran, Failure> {
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     // Like a worker, an installer must not outlive Keel.
-    sys::contain(&mut cmd);
+    sys::contain(&mut cmd, false);
     let mut child = cmd.spawn().map_err(|e| Failure::RuntimeUnavailable {
         message: format!(
             "Keel could not start {} ({what}) to build the model's Python environment: {e}.",
@@ -371,7 +370,17 @@ fn run_logged(mut cmd: Command, sink: &dyn LogSink, what: &str) -> Result<Ran, F
     }
     drop(tx);
     let mut kept = VecDeque::new();
-    for line in rx {
+    loop {
+        if let Some(stop) = ctl.stop() {
+            sys::kill_group(child.id());
+            let _ = child.wait();
+            return Err(stop);
+        }
+        let line = match rx.recv_timeout(Duration::from_millis(100)) {
+            Ok(line) => line,
+            Err(mpsc::RecvTimeoutError::Timeout) => continue,
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        };
         sink.line(0, &line);
         if kept.len() == KEPT_LINES {
             kept.pop_front();

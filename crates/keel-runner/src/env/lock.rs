@@ -11,7 +11,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crate::failure::Failure;
-use crate::spec::LogSink;
+use crate::spec::{Control, LogSink};
 
 /// How long to wait for another job that is building the same environment.
 pub(crate) const LOCK_WAIT: Duration = Duration::from_secs(30 * 60);
@@ -32,6 +32,7 @@ impl BuildLock {
         path: &Path,
         wait: Duration,
         sink: &dyn LogSink,
+        ctl: &Control,
     ) -> Result<BuildLock, Failure> {
         let file = File::options()
             .read(true)
@@ -59,15 +60,15 @@ impl BuildLock {
                 }
             }
             if !said {
-                sink.line(
-                    0,
-                    &format!(
-                        "keel: another job is building this Python environment; waiting for \
+                sink.note(&format!(
+                    "another job is building this Python environment; waiting for \
                          it (lock {})",
-                        path.display()
-                    ),
-                );
+                    path.display()
+                ));
                 said = true;
+            }
+            if let Some(stop) = ctl.stop() {
+                return Err(stop);
             }
             if started.elapsed() > wait {
                 return Err(Failure::RuntimeUnavailable {

@@ -23,7 +23,7 @@ use std::process::{Command, Stdio};
 use sha2::{Digest, Sha256};
 
 use crate::failure::Failure;
-use crate::spec::LogSink;
+use crate::spec::{Control, LogSink};
 use build::{Plan, Tool};
 
 /// Packages every environment needs to run Keel's worker.
@@ -77,10 +77,11 @@ impl PythonSetup {
         requirements: &[String],
         python_version: Option<&str>,
         sink: &dyn LogSink,
+        ctl: &Control,
     ) -> Result<PathBuf, Failure> {
         match &self.python {
             Some(p) => Ok(p.clone()),
-            None => self.ensure(requirements, python_version, &WORKER_PACKAGES, sink),
+            None => self.ensure(requirements, python_version, &WORKER_PACKAGES, sink, ctl),
         }
     }
 
@@ -92,6 +93,7 @@ impl PythonSetup {
         python_version: Option<&str>,
         packages: &[&str],
         sink: &dyn LogSink,
+        ctl: &Control,
     ) -> Result<PathBuf, Failure> {
         for r in requirements {
             check_requirement(r)?;
@@ -103,13 +105,10 @@ impl PythonSetup {
         let dir = envs.join(&key);
         let python = build::python_in(&dir);
         if let Some(how) = build::ready(&dir) {
-            sink.line(
-                0,
-                &format!(
-                    "keel: using the Python environment {} ({how})",
-                    dir.display()
-                ),
-            );
+            sink.note(&format!(
+                "using the Python environment {} ({how})",
+                dir.display()
+            ));
             return Ok(python);
         }
         std::fs::create_dir_all(&envs).map_err(|e| Failure::RuntimeUnavailable {
@@ -118,16 +117,17 @@ impl PythonSetup {
                 envs.display()
             ),
         })?;
-        let _lock =
-            lock::BuildLock::acquire(&envs.join(format!("{key}.lock")), lock::LOCK_WAIT, sink)?;
+        let _lock = lock::BuildLock::acquire(
+            &envs.join(format!("{key}.lock")),
+            lock::LOCK_WAIT,
+            sink,
+            ctl,
+        )?;
         if let Some(how) = build::ready(&dir) {
-            sink.line(
-                0,
-                &format!(
-                    "keel: using the Python environment {} that another job has just built ({how})",
-                    dir.display()
-                ),
-            );
+            sink.note(&format!(
+                "using the Python environment {} that another job has just built ({how})",
+                dir.display()
+            ));
             return Ok(python);
         }
         build::remove_leftovers(&envs, &key, sink)?;
@@ -151,6 +151,7 @@ impl PythonSetup {
                 tool: &tool,
                 requirements,
                 packages,
+                ctl,
             },
             sink,
         )?;
@@ -180,13 +181,10 @@ impl PythonSetup {
                 match uv_version(&program) {
                     Ok(version) => Ok(Tool::Uv { program, version }),
                     Err(why) => {
-                        sink.line(
-                            0,
-                            &format!(
-                                "keel: {} does not run ({why}); building with pip instead",
-                                program.display()
-                            ),
-                        );
+                        sink.note(&format!(
+                            "{} does not run ({why}); building with pip instead",
+                            program.display()
+                        ));
                         Ok(Tool::Pip)
                     }
                 }

@@ -79,7 +79,12 @@ fn options_are_not_requirements() {
     let dir = tempfile::tempdir().unwrap();
     let s = setup(dir.path(), Path::new("python3"), Installer::Pip);
     let err = s
-        .python_for(&["--index-url=http://evil".into()], None, &Lines::default())
+        .python_for(
+            &["--index-url=http://evil".into()],
+            None,
+            &Lines::default(),
+            &Control::new(),
+        )
         .unwrap_err();
     assert!(matches!(err, Failure::RuntimeUnavailable { .. }));
     assert!(err.to_string().contains("--index-url"), "{err}");
@@ -91,7 +96,12 @@ fn one_interpreter_for_every_model_skips_environments() {
     let mut s = setup(dir.path(), Path::new("/nonexistent/python"), Installer::Pip);
     s.python = Some(PathBuf::from("/opt/python/bin/python3"));
     let py = s
-        .python_for(&["six".into()], Some("3.9"), &Lines::default())
+        .python_for(
+            &["six".into()],
+            Some("3.9"),
+            &Lines::default(),
+            &Control::new(),
+        )
         .unwrap();
     assert_eq!(py, PathBuf::from("/opt/python/bin/python3"));
     assert!(names(dir.path()).is_empty());
@@ -107,7 +117,7 @@ fn a_ready_environment_is_reused_without_building() {
     let lines = Lines::default();
     // The base Python does not exist, so any build attempt would fail.
     let s = setup(dir.path(), Path::new("/nonexistent/python"), Installer::Pip);
-    let py = s.python_for(&reqs, None, &lines).unwrap();
+    let py = s.python_for(&reqs, None, &lines, &Control::new()).unwrap();
     assert_eq!(py, env.join("bin/python"));
     assert_eq!(lines.count(BUILDING), 0);
     assert_eq!(
@@ -128,7 +138,9 @@ fn a_relative_envs_directory_gives_an_absolute_interpreter() {
     let cwd = std::env::current_dir().unwrap();
     let relative = pathdiff(&dir.path().join("envs"), &cwd);
     let s = setup(&relative, Path::new("/nonexistent/python"), Installer::Pip);
-    let py = s.python_for(&reqs, None, &Lines::default()).unwrap();
+    let py = s
+        .python_for(&reqs, None, &Lines::default(), &Control::new())
+        .unwrap();
     assert!(py.is_absolute(), "{}", py.display());
     assert!(
         py.starts_with(&cwd) || py.starts_with(dir.path()),
@@ -155,7 +167,9 @@ fn a_missing_base_python_is_runtime_unavailable_and_releases_the_lock() {
         Path::new("/nonexistent/python3.99"),
         Installer::Pip,
     );
-    let err = s.python_for(&[], None, &Lines::default()).unwrap_err();
+    let err = s
+        .python_for(&[], None, &Lines::default(), &Control::new())
+        .unwrap_err();
     assert!(matches!(err, Failure::RuntimeUnavailable { .. }), "{err:?}");
     assert!(err.to_string().contains("KEEL_BASE_PYTHON"), "{err}");
     let key = env_key(&[], None);
@@ -302,7 +316,7 @@ fn concurrent_jobs_build_a_platform_once() {
             std::thread::spawn(move || {
                 let lines = Lines::default();
                 start.wait();
-                let got = s.ensure(&[], None, &[], &lines);
+                let got = s.ensure(&[], None, &[], &lines, &Control::new());
                 (got, lines.all())
             })
         })
@@ -356,7 +370,7 @@ fn a_build_waits_for_another_process_and_a_killed_holder_frees_the_lock() {
     let (tx, rx) = std::sync::mpsc::channel();
     let sink = lines.clone();
     std::thread::spawn(move || {
-        let _ = tx.send(s.ensure(&[], None, &[], sink.as_ref()));
+        let _ = tx.send(s.ensure(&[], None, &[], sink.as_ref(), &Control::new()));
     });
     assert!(
         rx.recv_timeout(Duration::from_millis(700)).is_err(),
@@ -387,7 +401,7 @@ fn builds_are_renamed_into_place_and_leftovers_removed() {
         std::fs::create_dir_all(dir.path().join(&key).join("bin")).unwrap();
         let lines = Lines::default();
         let s = setup(dir.path(), &py, installer.clone());
-        let python = s.ensure(&reqs, None, &[], &lines).unwrap();
+        let python = s.ensure(&reqs, None, &[], &lines, &Control::new()).unwrap();
         let what = format!("{installer:?}: {:#?}", lines.all());
         assert_eq!(python, dir.path().join(&key).join("bin/python"), "{what}");
         assert_eq!(
@@ -435,7 +449,10 @@ fn builds_are_renamed_into_place_and_leftovers_removed() {
             Path::new("/nonexistent/python"),
             installer.clone(),
         );
-        assert_eq!(s.ensure(&reqs, None, &[], &again).unwrap(), python);
+        assert_eq!(
+            s.ensure(&reqs, None, &[], &again, &Control::new()).unwrap(),
+            python
+        );
         assert_eq!(again.count(BUILDING), 0, "{:?}", again.all());
         assert_eq!(
             again.count("keel: using the Python environment"),
@@ -455,7 +472,9 @@ fn a_requirement_that_cannot_be_installed_is_named_with_the_reason() {
         let reqs = vec!["six==999.0".to_string()];
         let lines = Lines::default();
         let s = setup(dir.path(), &py, installer);
-        let err = s.ensure(&reqs, None, &[], &lines).unwrap_err();
+        let err = s
+            .ensure(&reqs, None, &[], &lines, &Control::new())
+            .unwrap_err();
         assert!(matches!(err, Failure::RuntimeUnavailable { .. }), "{err:?}");
         let want = format!(
             "The requirement 'six==999.0' cannot be installed on Python {version}: \

@@ -63,6 +63,7 @@ fn spec(py: &Path, dir: &Path, functions: Functions) -> WorkerSpec {
         env: vec![("KEEL_TEST_MARK".into(), "marked".into())],
         job: serde_json::json!({"name": "job-1", "threshold": 3}),
         output_column: None,
+        isolation: keel_runner::Isolation::default(),
     }
 }
 
@@ -154,5 +155,8 @@ fn assert_all_gone(pids: &[u32]) {
     }
 }
 
-/// Model code that writes its process id to `<pid>.pid` when imported.
-const WRITE_PID: &str = "import os\nopen(f'{os.getpid()}.pid', 'w').write(str(os.getpid()))\n";
+/// Model code that writes its process id to `<pid>.pid` when imported. A
+/// worker in its own PID namespace is pid 1 there, so the id is read from
+/// `/proc/self`, which the namespace shares with Keel.
+const WRITE_PID: &str =
+    "import os\n_pid = os.readlink('/proc/self')\nopen(f'{_pid}.pid', 'w').write(_pid)\n";

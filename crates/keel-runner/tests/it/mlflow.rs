@@ -123,6 +123,7 @@ fn run(
             .unwrap_or_default(),
         job: serde_json::json!({}),
         output_column: None,
+        isolation: keel_runner::Isolation::default(),
     };
     let outputs = Mutex::new(Vec::new());
     let logs = Logs::default();

@@ -271,3 +271,58 @@ fn tokio_stream_of(
         rx.recv().await.map(|item| (item, rx))
     })
 }
+
+/// Sends raw bytes on a fresh connection and reads the whole answer.
+async fn raw(addr: &str, request: &[u8]) -> std::io::Result<String> {
+    let mut c = tokio::net::TcpStream::connect(addr).await?;
+    c.write_all(request).await?;
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), c.read_to_end(&mut answer)).await;
+    Ok(String::from_utf8_lossy(&answer).into_owned())
+}
+
+#[tokio::test]
+async fn answers_hyper_makes_itself_are_problems_too() -> TestResult {
+    let s = Server::start(None).await?;
+    let addr = s.base.trim_start_matches("http://").to_string();
+    let huge_header = format!(
+        "GET /api/v1/models HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+        "a".repeat(600 << 10)
+    );
+    let many_headers = format!(
+        "GET /api/v1/models HTTP/1.1\r\nHost: x\r\n{}\r\n",
+        (0..200)
+            .map(|i| format!("X-H{i}: v\r\n"))
+            .collect::<String>()
+    );
+    let cases: [(&[u8], &str); 3] = [
+        (b"NOT HTTP AT ALL\r\n\r\n", "HTTP/1.1 400 "),
+        (huge_header.as_bytes(), "HTTP/1.1 431 "),
+        (many_headers.as_bytes(), "HTTP/1.1 431 "),
+    ];
+    for (request, status) in cases {
+        let answer = raw(&addr, request).await?;
+        assert!(answer.starts_with(status), "{answer}");
+        assert!(
+            answer.contains("content-type: application/problem+json"),
+            "{answer}"
+        );
+        let body = answer.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
+        let doc: serde_json::Value = serde_json::from_str(body)?;
+        assert_eq!(
+            doc["status"].as_u64(),
+            status[9..12].parse::<u64>().ok(),
+            "{body}"
+        );
+        assert!(
+            doc["detail"].as_str().is_some_and(|d| !d.is_empty()),
+            "{body}"
+        );
+    }
+    // The server still answers afterwards.
+    assert_eq!(
+        s.http.get(s.url("/livez")).send().await?.status(),
+        StatusCode::OK
+    );
+    s.shutdown().await
+}

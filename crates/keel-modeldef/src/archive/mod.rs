@@ -69,12 +69,22 @@ pub fn is_archive(path: &str) -> bool {
 
 /// Validates every entry of an archive (names, types, sizes, expansion) without writing anything.
 pub fn check_archive(path: &Path, limits: &ArchiveLimits) -> Result<()> {
-    check_archive_named(path, &path.display().to_string(), limits)
+    check_archive_named(path, &path.display().to_string(), limits).map(|_| ())
 }
 
-/// Like [`check_archive`], naming the archive `name` in errors (a path relative to the model directory).
-pub(crate) fn check_archive_named(path: &Path, name: &str, limits: &ArchiveLimits) -> Result<()> {
-    Walker::new(path, name, limits, None)?.run().map(|_| ())
+/// Like [`check_archive`], naming the archive `name` in errors (a path
+/// relative to the model directory); answers the files it would extract, as
+/// normalised relative paths, sorted.
+pub(crate) fn check_archive_named(
+    path: &Path,
+    name: &str,
+    limits: &ArchiveLimits,
+) -> Result<Vec<String>> {
+    let mut walker = Walker::new(path, name, limits, None)?;
+    walker.walk()?;
+    let mut files: Vec<String> = walker.files.into_iter().collect();
+    files.sort();
+    Ok(files)
 }
 
 /// Extracts an archive's regular files and directories into `dest` (created if
@@ -124,6 +134,36 @@ pub(crate) fn entry_path(name: &str) -> std::result::Result<Option<String>, Stri
         return Ok(None);
     }
     Ok(Some(parts.join("/")))
+}
+
+/// The raw names in a zip's central directory starting at `start`, at most
+/// `max` of them, read from the headers themselves (signature `PK\x01\x02`)
+/// until the first record that is not one.
+fn central_directory_names(file: &mut File, start: u64, max: u64) -> io::Result<Vec<Vec<u8>>> {
+    use std::io::{Seek, SeekFrom};
+    const SIGNATURE: [u8; 4] = [b'P', b'K', 1, 2];
+    let mut reader = BufReader::new(file);
+    reader.seek(SeekFrom::Start(start))?;
+    let mut names = Vec::new();
+    let mut header = [0u8; 46];
+    while (names.len() as u64) < max {
+        match reader.read_exact(&mut header) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => break,
+            Err(e) => return Err(e),
+        }
+        if header[..4] != SIGNATURE {
+            break;
+        }
+        let u16_at = |i: usize| u64::from(u16::from_le_bytes([header[i], header[i + 1]]));
+        let (name_len, extra_len, comment_len) = (u16_at(28), u16_at(30), u16_at(32));
+        let mut name = Vec::new();
+        reader.by_ref().take(name_len).read_to_end(&mut name)?;
+        let skip = i64::try_from(extra_len + comment_len).unwrap_or(0);
+        reader.seek_relative(skip)?;
+        names.push(name);
+    }
+    Ok(names)
 }
 
 /// Reads a decompressed tar stream while counting, failing once it passes `limit`.
@@ -195,11 +235,37 @@ impl<'a> Walker<'a> {
     }
 
     fn run(mut self) -> Result<Vec<PathBuf>> {
-        match self.format {
-            Format::Zip => self.zip()?,
-            Format::Tar | Format::TarGz => self.tar()?,
-        }
+        self.walk()?;
         Ok(self.written)
+    }
+
+    fn walk(&mut self) -> Result<()> {
+        match self.format {
+            Format::Zip => self.zip(),
+            Format::Tar | Format::TarGz => self.tar(),
+        }
+    }
+
+    /// Refuses a zip whose central directory lists one name twice: the zip
+    /// reader keeps only the last, so the copy that wins would be silent.
+    fn zip_duplicates(&self, zip: &zip::ZipArchive<BufReader<File>>) -> Result<()> {
+        let mut file = File::open(self.path).map_err(|e| Error::io("open", self.path, e))?;
+        let names = central_directory_names(
+            &mut file,
+            zip.central_directory_start(),
+            self.limits.max_entries.saturating_add(1),
+        )
+        .map_err(|e| self.unreadable(e))?;
+        let mut seen = HashSet::new();
+        for name in names {
+            if !seen.insert(name.clone()) {
+                return Err(self.unsafe_entry(
+                    &String::from_utf8_lossy(&name),
+                    "appears twice in the archive's directory, and only one copy could be extracted",
+                ));
+            }
+        }
+        Ok(())
     }
 
     fn unsafe_entry(&self, entry: &str, reason: impl Into<String>) -> Error {
@@ -443,6 +509,7 @@ impl<'a> Walker<'a> {
     fn zip(&mut self) -> Result<()> {
         let file = File::open(self.path).map_err(|e| Error::io("open", self.path, e))?;
         let mut zip = zip::ZipArchive::new(BufReader::new(file)).map_err(|e| self.unreadable(e))?;
+        self.zip_duplicates(&zip)?;
         // First pass: headers only, so a bomb or a bad name fails before any decompression.
         let mut declared_total = 0u64;
         for i in 0..zip.len() {
@@ -597,350 +664,4 @@ impl<'a> Walker<'a> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use keel_types::Code;
-    use std::io::Cursor;
-    use zip::write::SimpleFileOptions;
-
-    fn zip_with(path: &Path, build: impl FnOnce(&mut zip::ZipWriter<File>)) {
-        let mut w = zip::ZipWriter::new(File::create(path).unwrap());
-        build(&mut w);
-        w.finish().unwrap();
-    }
-
-    fn deflated() -> SimpleFileOptions {
-        SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated)
-    }
-
-    /// Appends a tar entry whose raw name bypasses the tar crate's own path checks.
-    fn raw_tar_entry(
-        b: &mut tar::Builder<impl Write>,
-        name: &str,
-        kind: tar::EntryType,
-        data: &[u8],
-        link: Option<&str>,
-    ) {
-        let mut h = tar::Header::new_gnu();
-        let bytes = name.as_bytes();
-        h.as_old_mut().name[..bytes.len()].copy_from_slice(bytes);
-        h.set_entry_type(kind);
-        h.set_size(data.len() as u64);
-        h.set_mode(0o644);
-        if let Some(link) = link {
-            h.set_link_name_literal(link).unwrap();
-        }
-        h.set_cksum();
-        b.append(&h, Cursor::new(data)).unwrap();
-    }
-
-    fn tar_with(path: &Path, gz: bool, build: impl FnOnce(&mut tar::Builder<Box<dyn Write>>)) {
-        let file = File::create(path).unwrap();
-        let out: Box<dyn Write> = if gz {
-            Box::new(flate2::write::GzEncoder::new(
-                file,
-                flate2::Compression::default(),
-            ))
-        } else {
-            Box::new(file)
-        };
-        let mut b = tar::Builder::new(out);
-        build(&mut b);
-        b.into_inner().unwrap().flush().unwrap();
-    }
-
-    fn assert_unsafe(result: Result<impl std::fmt::Debug>, entry: &str, reason: &str) {
-        match result {
-            Err(e @ Error::UnsafeArchive { .. }) => {
-                assert_eq!(e.code(), Code::UnsafeArchive);
-                let msg = e.to_string();
-                assert!(msg.contains(&format!("'{entry}'")), "{msg}");
-                assert!(msg.contains(reason), "{msg}");
-            }
-            other => panic!("expected an unsafe-archive error about {entry}, got {other:?}"),
-        }
-    }
-
-    #[test]
-    fn archive_names_are_recognised() {
-        for name in ["a.zip", "b.TAR", "c.tar.gz", "d.tgz", "x/y.Zip"] {
-            assert!(is_archive(name), "{name}");
-        }
-        for name in ["a.gz", "b.tar.bz2", "c.pkl", "zip", "tar.gzip"] {
-            assert!(!is_archive(name), "{name}");
-        }
-    }
-
-    #[test]
-    fn entry_names_are_validated() {
-        assert_eq!(entry_path("a/./b//c").unwrap(), Some("a/b/c".into()));
-        assert_eq!(entry_path("./").unwrap(), None);
-        assert!(entry_path("../evil").unwrap_err().contains(".."));
-        assert!(entry_path("a/../../evil").is_err());
-        assert!(entry_path("/etc/passwd").unwrap_err().contains("absolute"));
-        assert!(entry_path("C:/Windows/x").unwrap_err().contains("drive"));
-        assert!(entry_path("a\\..\\b").unwrap_err().contains("backslash"));
-    }
-
-    #[test]
-    fn good_zip_extracts_files_and_directories() {
-        let dir = tempfile::tempdir().unwrap();
-        let zip_path = dir.path().join("good.zip");
-        zip_with(&zip_path, |w| {
-            w.add_directory("data/", deflated()).unwrap();
-            w.start_file("data/table.csv", deflated()).unwrap();
-            w.write_all(b"a,b\n1,2\n").unwrap();
-            w.start_file("model.txt", SimpleFileOptions::default())
-                .unwrap();
-            w.write_all(b"weights").unwrap();
-            w.add_directory("empty/", deflated()).unwrap();
-        });
-        check_archive(&zip_path, &ArchiveLimits::default()).unwrap();
-        let dest = dir.path().join("out");
-        let mut files = extract_archive(&zip_path, &dest, &ArchiveLimits::default()).unwrap();
-        files.sort();
-        assert_eq!(
-            files,
-            vec![dest.join("data/table.csv"), dest.join("model.txt")]
-        );
-        assert_eq!(
-            fs::read(dest.join("data/table.csv")).unwrap(),
-            b"a,b\n1,2\n"
-        );
-        assert_eq!(fs::read(dest.join("model.txt")).unwrap(), b"weights");
-        assert!(dest.join("empty").is_dir());
-        // A second extraction into the same place would overwrite files, so it fails.
-        let again = extract_archive(&zip_path, &dest, &ArchiveLimits::default());
-        assert_unsafe(again, "data/table.csv", "already exists");
-    }
-
-    #[test]
-    fn good_tar_gz_extracts() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("good.tar.gz");
-        tar_with(&path, true, |b| {
-            let mut h = tar::Header::new_gnu();
-            h.set_size(5);
-            h.set_mode(0o644);
-            h.set_cksum();
-            b.append_data(&mut h, "nested/deep/x.bin", Cursor::new(b"hello"))
-                .unwrap();
-            let long = format!("{}/y.txt", "d".repeat(150));
-            let mut h = tar::Header::new_gnu();
-            h.set_size(2);
-            h.set_mode(0o644);
-            b.append_data(&mut h, &long, Cursor::new(b"ok")).unwrap();
-        });
-        let dest = dir.path().join("out");
-        let files = extract_archive(&path, &dest, &ArchiveLimits::default()).unwrap();
-        assert_eq!(files.len(), 2);
-        assert_eq!(fs::read(dest.join("nested/deep/x.bin")).unwrap(), b"hello");
-        let long = dest.join("d".repeat(150)).join("y.txt");
-        assert_eq!(fs::read(long).unwrap(), b"ok");
-    }
-
-    #[test]
-    fn zip_slip_and_absolute_names_are_rejected() {
-        let dir = tempfile::tempdir().unwrap();
-        let slip = dir.path().join("slip.zip");
-        zip_with(&slip, |w| {
-            w.start_file("fine.txt", deflated()).unwrap();
-            w.write_all(b"x").unwrap();
-            w.start_file("../evil", deflated()).unwrap();
-            w.write_all(b"x").unwrap();
-        });
-        assert_unsafe(
-            check_archive(&slip, &ArchiveLimits::default()),
-            "../evil",
-            "'..'",
-        );
-        let dest = dir.path().join("out");
-        assert_unsafe(
-            extract_archive(&slip, &dest, &ArchiveLimits::default()),
-            "../evil",
-            "'..'",
-        );
-        assert!(!dir.path().join("evil").exists());
-        assert!(
-            !dest.join("fine.txt").exists(),
-            "nothing is written when the check fails"
-        );
-
-        let abs = dir.path().join("abs.tar");
-        tar_with(&abs, false, |b| {
-            raw_tar_entry(b, "/tmp/keel-evil", tar::EntryType::Regular, b"x", None)
-        });
-        assert_unsafe(
-            check_archive(&abs, &ArchiveLimits::default()),
-            "/tmp/keel-evil",
-            "absolute",
-        );
-
-        let tslip = dir.path().join("slip.tgz");
-        tar_with(&tslip, true, |b| {
-            raw_tar_entry(b, "a/../../evil", tar::EntryType::Regular, b"x", None)
-        });
-        assert_unsafe(
-            check_archive(&tslip, &ArchiveLimits::default()),
-            "a/../../evil",
-            "'..'",
-        );
-    }
-
-    #[test]
-    fn links_and_devices_are_rejected() {
-        let dir = tempfile::tempdir().unwrap();
-        let zlink = dir.path().join("link.zip");
-        zip_with(&zlink, |w| {
-            w.add_symlink("passwd", "/etc/passwd", SimpleFileOptions::default())
-                .unwrap();
-        });
-        assert_unsafe(
-            check_archive(&zlink, &ArchiveLimits::default()),
-            "passwd",
-            "symbolic link",
-        );
-
-        for (kind, reason) in [
-            (tar::EntryType::Symlink, "symbolic link"),
-            (tar::EntryType::Link, "hard link"),
-            (tar::EntryType::Char, "device"),
-            (tar::EntryType::Fifo, "FIFO"),
-        ] {
-            let t = dir.path().join("link.tar");
-            tar_with(&t, false, |b| {
-                raw_tar_entry(b, "l", kind, b"", Some("/etc/passwd"))
-            });
-            assert_unsafe(check_archive(&t, &ArchiveLimits::default()), "l", reason);
-        }
-    }
-
-    #[test]
-    fn zip_bomb_is_rejected_by_ratio() {
-        let dir = tempfile::tempdir().unwrap();
-        let bomb = dir.path().join("bomb.zip");
-        let zeros = vec![0u8; 1 << 20];
-        zip_with(&bomb, |w| {
-            w.start_file("zeros.bin", deflated()).unwrap();
-            for _ in 0..16 {
-                w.write_all(&zeros).unwrap();
-            }
-        });
-        assert!(fs::metadata(&bomb).unwrap().len() < 200_000);
-        assert_unsafe(
-            check_archive(&bomb, &ArchiveLimits::default()),
-            "zeros.bin",
-            "zip bomb",
-        );
-        // The same bytes are fine when the ratio limit allows them.
-        let lenient = ArchiveLimits {
-            max_ratio: 100_000,
-            ..ArchiveLimits::default()
-        };
-        check_archive(&bomb, &lenient).unwrap();
-        // And a total-size limit catches them too.
-        let small = ArchiveLimits {
-            max_total_bytes: 1 << 20,
-            max_ratio: 100_000,
-            ..ArchiveLimits::default()
-        };
-        assert_unsafe(
-            check_archive(&bomb, &small),
-            "zeros.bin",
-            "beyond the limit",
-        );
-    }
-
-    #[test]
-    fn tar_gz_bomb_is_rejected_while_streaming() {
-        let dir = tempfile::tempdir().unwrap();
-        let bomb = dir.path().join("bomb.tgz");
-        let zeros = vec![0u8; 16 << 20];
-        tar_with(&bomb, true, |b| {
-            let mut h = tar::Header::new_gnu();
-            h.set_size(zeros.len() as u64);
-            h.set_mode(0o644);
-            b.append_data(&mut h, "zeros.bin", Cursor::new(&zeros))
-                .unwrap();
-        });
-        assert_unsafe(
-            check_archive(&bomb, &ArchiveLimits::default()),
-            "zeros.bin",
-            "zip bomb",
-        );
-    }
-
-    #[test]
-    fn too_many_entries_are_rejected() {
-        let dir = tempfile::tempdir().unwrap();
-        let many = dir.path().join("many.zip");
-        zip_with(&many, |w| {
-            for i in 0..11 {
-                w.start_file(format!("f{i}.txt"), deflated()).unwrap();
-                w.write_all(b"x").unwrap();
-            }
-        });
-        let limits = ArchiveLimits {
-            max_entries: 10,
-            ..ArchiveLimits::default()
-        };
-        assert_unsafe(
-            check_archive(&many, &limits),
-            "f10.txt",
-            "limit of 10 entries",
-        );
-        let many_tar = dir.path().join("many.tar");
-        tar_with(&many_tar, false, |b| {
-            for i in 0..11 {
-                raw_tar_entry(b, &format!("f{i}.txt"), tar::EntryType::Regular, b"x", None);
-            }
-        });
-        assert_unsafe(
-            check_archive(&many_tar, &limits),
-            "f10.txt",
-            "limit of 10 entries",
-        );
-    }
-
-    #[test]
-    #[cfg(unix)]
-    fn duplicates_and_planted_links_at_the_destination_are_rejected() {
-        let dir = tempfile::tempdir().unwrap();
-        let dup = dir.path().join("dup.tar");
-        tar_with(&dup, false, |b| {
-            raw_tar_entry(b, "a.txt", tar::EntryType::Regular, b"1", None);
-            raw_tar_entry(b, "./a.txt", tar::EntryType::Regular, b"2", None);
-        });
-        assert_unsafe(
-            check_archive(&dup, &ArchiveLimits::default()),
-            "./a.txt",
-            "twice",
-        );
-
-        let good = dir.path().join("good.tar");
-        tar_with(&good, false, |b| {
-            raw_tar_entry(b, "sub/x.txt", tar::EntryType::Regular, b"1", None);
-        });
-        let outside = dir.path().join("outside");
-        fs::create_dir(&outside).unwrap();
-        let dest = dir.path().join("dest");
-        fs::create_dir(&dest).unwrap();
-        std::os::unix::fs::symlink(&outside, dest.join("sub")).unwrap();
-        assert_unsafe(
-            extract_archive(&good, &dest, &ArchiveLimits::default()),
-            "sub/x.txt",
-            "symbolic link",
-        );
-        assert!(!outside.join("x.txt").exists());
-    }
-
-    #[test]
-    fn garbage_is_unreadable_not_unsafe() {
-        let dir = tempfile::tempdir().unwrap();
-        let bad = dir.path().join("bad.zip");
-        fs::write(&bad, b"this is not a zip file at all").unwrap();
-        let err = check_archive(&bad, &ArchiveLimits::default()).unwrap_err();
-        assert!(matches!(err, Error::Archive { .. }), "{err:?}");
-        assert!(err.to_string().contains("bad.zip"), "{err}");
-    }
-}
+mod tests;

@@ -1,0 +1,227 @@
+//! Containment of model processes: how workers are confined (a PID namespace
+//! each when the machine allows it, a process group always), the environment
+//! they get (an allow-list, not Keel's own), and the check after every run
+//! that nothing they started is still running.
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::sys;
+
+/// The variable every worker gets with its run's own token, so that the
+/// check after a run finds what a worker started even outside its namespace.
+pub const TOKEN_ENV: &str = "KEEL_WORKER_TOKEN";
+
+/// The variables a worker inherits when Keel has them: what a Python program
+/// needs to find its tools, speak the right language and size its thread pools.
+const ALLOWED: &[&str] = &[
+    "PATH",
+    "HOME",
+    "USER",
+    "LOGNAME",
+    "LANG",
+    "LANGUAGE",
+    "TZ",
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+];
+
+/// How a deployment wants its workers confined (the defaults confine them
+/// as much as the machine allows).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Isolation {
+    /// Whether each worker gets its own PID namespace when the machine allows.
+    pub pid_namespace: bool,
+    /// More variables that workers inherit from Keel beyond the allow-list
+    /// (proxies, certificate bundles, licence servers).
+    pub pass_env: Vec<String>,
+}
+
+impl Default for Isolation {
+    fn default() -> Self {
+        Isolation {
+            pid_namespace: true,
+            pass_env: Vec::new(),
+        }
+    }
+}
+
+impl Isolation {
+    /// How workers with this isolation are confined on this machine.
+    pub fn containment(&self) -> Containment {
+        if !self.pid_namespace {
+            return Containment::ProcessGroup {
+                reason: "PID namespaces are turned off".into(),
+            };
+        }
+        machine_containment().clone()
+    }
+}
+
+/// How workers are confined.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Containment {
+    /// Each worker runs as the first process of its own PID namespace: the
+    /// kernel ends everything it started when it exits.
+    PidNamespace,
+    /// Each worker has its own process group only; a process that leaves the
+    /// group (with `setsid`) is found by its run's token after the run.
+    ProcessGroup {
+        /// Why PID namespaces are not used.
+        reason: String,
+    },
+}
+
+impl Containment {
+    /// One sentence for the server's start log and `keel doctor`-style output.
+    pub fn describe(&self) -> String {
+        match self {
+            Containment::PidNamespace => {
+                "workers run in their own PID namespace and process group; everything a model \
+                 starts ends with its worker"
+                    .into()
+            }
+            Containment::ProcessGroup { reason } => format!(
+                "workers run in their own process group only ({reason}); a process a model \
+                 detaches with setsid is found and killed after its job by the job's token"
+            ),
+        }
+    }
+}
+
+/// The most this machine allows: probed once (a child process tries to
+/// make a PID namespace).
+fn machine_containment() -> &'static Containment {
+    static MODE: OnceLock<Containment> = OnceLock::new();
+    MODE.get_or_init(|| match sys::probe_pid_namespace() {
+        Ok(()) => Containment::PidNamespace,
+        Err(e) => Containment::ProcessGroup {
+            reason: format!("this process may not make PID namespaces: {e}"),
+        },
+    })
+}
+
+/// A token unique to one run of this process.
+pub(crate) fn new_token() -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!(
+        "{}-{}-{nanos}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// The environment of a worker: the allowed variables Keel has (and those
+/// `pass_env` names, and every `LC_*`), then `TMPDIR` inside the working
+/// directory, the run's token and the spec's own variables.
+pub(crate) fn worker_env(
+    workdir: &Path,
+    token: &str,
+    pass_env: &[String],
+    extra: &[(String, String)],
+) -> Vec<(std::ffi::OsString, std::ffi::OsString)> {
+    let named: HashSet<&str> = ALLOWED
+        .iter()
+        .copied()
+        .chain(pass_env.iter().map(String::as_str))
+        .collect();
+    let mut env: Vec<(std::ffi::OsString, std::ffi::OsString)> = std::env::vars_os()
+        .filter(|(k, _)| {
+            k.to_str()
+                .is_some_and(|k| named.contains(k) || k.starts_with("LC_"))
+        })
+        .collect();
+    env.push(("TMPDIR".into(), workdir.join(".keel-tmp").into_os_string()));
+    env.push((TOKEN_ENV.into(), token.into()));
+    env.extend(extra.iter().map(|(k, v)| (k.into(), v.into())));
+    env
+}
+
+/// What identifies the processes of one run: the PID namespaces its workers
+/// made, and its token.
+#[derive(Debug, Default)]
+pub(crate) struct RunMark {
+    pub token: String,
+    pub namespaces: Vec<String>,
+}
+
+impl RunMark {
+    /// Remembers the PID namespace that worker `pid` made for its program.
+    pub fn add_worker(&mut self, pid: u32) {
+        if let Ok(ns) = std::fs::read_link(format!("/proc/{pid}/ns/pid_for_children")) {
+            let ns = ns.to_string_lossy().into_owned();
+            let own = std::fs::read_link("/proc/self/ns/pid")
+                .map(|p| p.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            if ns != own {
+                self.namespaces.push(ns);
+            }
+        }
+    }
+
+    /// Kills every live process of this run that is still running after its
+    /// workers were reaped, and answers how many there were.
+    pub fn sweep(&self) -> usize {
+        let mut seen = HashSet::new();
+        let until = Instant::now() + Duration::from_secs(2);
+        loop {
+            let found = self.find();
+            if found.is_empty() || Instant::now() >= until {
+                return seen.len();
+            }
+            for pid in found {
+                sys::kill_pid(pid);
+                seen.insert(pid);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The live processes (zombies left out) in this run's namespaces or
+    /// with its token in their environment.
+    fn find(&self) -> Vec<u32> {
+        let Ok(dir) = std::fs::read_dir("/proc") else {
+            return Vec::new();
+        };
+        let me = std::process::id();
+        let needle = format!("{TOKEN_ENV}={}", self.token).into_bytes();
+        let mut found = Vec::new();
+        for entry in dir.flatten() {
+            let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+                continue;
+            };
+            if pid == me || !running(pid) {
+                continue;
+            }
+            let in_namespace = !self.namespaces.is_empty()
+                && std::fs::read_link(entry.path().join("ns/pid"))
+                    .is_ok_and(|ns| self.namespaces.iter().any(|n| *n == *ns.to_string_lossy()));
+            let marked = || {
+                std::fs::read(entry.path().join("environ"))
+                    .is_ok_and(|env| env.split(|b| *b == 0).any(|v| v == needle.as_slice()))
+            };
+            if in_namespace || marked() {
+                found.push(pid);
+            }
+        }
+        found
+    }
+}
+
+/// True while `pid` exists and is not a zombie.
+fn running(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat
+            .rsplit_once(") ")
+            .is_some_and(|(_, rest)| !rest.starts_with('Z') && !rest.starts_with('X')),
+        Err(_) => false,
+    }
+}
