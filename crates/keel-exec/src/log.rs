@@ -199,3 +199,52 @@ impl RejectedLog {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_name_their_source_and_the_limit_drops_only_the_models() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("job.log");
+        // (several workers?, the limit, what the log must say)
+        let cases = [
+            (
+                false,
+                1 << 20,
+                "keel: start\nsetup: pip says hi\nmodel: keel: forged note\nmodel: 2\n\
+                 keel: end\n",
+            ),
+            (
+                true,
+                1 << 20,
+                "keel: start\nsetup: pip says hi\nmodel 0: keel: forged note\nmodel 1: 2\n\
+                 keel: end\n",
+            ),
+            (
+                false,
+                40,
+                "keel: start\nsetup: pip says hi\nkeel: the log reached its limit of 40 bytes \
+                 (max_log_bytes); later lines from the model are dropped and counted\n\
+                 keel: 2 lines (34 bytes) from the model were dropped because the log was full\n\
+                 keel: end\n",
+            ),
+        ];
+        for (multi, max, want) in cases {
+            let _ = std::fs::remove_file(&path);
+            let log = JobLog::open(&path, multi, max).unwrap();
+            log.note("start");
+            log.setup().line(0, "pip says hi");
+            log.line(0, "keel: forged note");
+            log.line(1, "2");
+            log.note_dropped();
+            log.note("end");
+            assert_eq!(
+                std::fs::read_to_string(&path).unwrap(),
+                want,
+                "{multi} {max}"
+            );
+        }
+    }
+}

@@ -490,3 +490,33 @@ fn a_requirement_that_cannot_be_installed_is_named_with_the_reason() {
         assert_eq!(names(dir.path()), vec![format!("{key}.lock")], "{tool}");
     }
 }
+
+#[test]
+fn a_job_deadline_or_cancel_stops_a_build_and_a_wait_for_the_lock() {
+    let Some((py, uv)) = tools() else { return };
+    // A build that has only its deadline left: uv is started, then stopped.
+    let dir = tempfile::tempdir().unwrap();
+    let s = setup(dir.path(), &py, Installer::Uv(uv.clone()));
+    let ctl = Control::with_timeout(Duration::from_millis(300));
+    let started = std::time::Instant::now();
+    let got = s.ensure(&["six".into()], None, &[], &Lines::default(), &ctl);
+    assert!(matches!(got, Err(Failure::Timeout { .. })), "{got:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    // A job cancelled while another build holds the lock stops waiting.
+    let key = env_key(&[], None);
+    let lock = std::fs::File::create(dir.path().join(format!("{key}.lock"))).unwrap();
+    lock.lock().unwrap();
+    let ctl = Control::new();
+    let cancel = ctl.cancel.clone();
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(300));
+        cancel.store(true, std::sync::atomic::Ordering::Relaxed);
+    });
+    let got = s.ensure(&[], None, &[], &Lines::default(), &ctl);
+    assert!(matches!(got, Err(Failure::Cancelled)), "{got:?}");
+    drop(lock);
+}
