@@ -240,16 +240,9 @@ pub fn probe_pid_namespace() -> std::io::Result<()> {
             };
             libc::_exit(code);
         }
-        let mut status = 0;
-        loop {
-            let r = libc::waitpid(child, &mut status, 0);
-            if r == child {
-                break;
-            }
-            if r < 0 && *libc::__errno_location() != libc::EINTR {
-                return Err(std::io::Error::last_os_error());
-            }
-        }
+        let Some(status) = wait_for(child) else {
+            return Err(std::io::Error::last_os_error());
+        };
         match (libc::WIFEXITED(status), libc::WEXITSTATUS(status)) {
             (true, 0) => Ok(()),
             (true, errno) => Err(std::io::Error::from_raw_os_error(errno)),
@@ -260,29 +253,27 @@ pub fn probe_pid_namespace() -> std::io::Result<()> {
 
 /// Sends SIGKILL to one process; a process that is gone is fine.
 pub fn kill_pid(pid: u32) {
-    let Ok(pid) = libc::pid_t::try_from(pid) else {
-        return;
-    };
-    if pid <= 1 {
-        return;
-    }
-    // SAFETY: kill takes plain integers; a missing process only yields ESRCH.
-    unsafe {
-        libc::kill(pid, libc::SIGKILL);
-    }
+    kill_checked(pid, libc::kill);
 }
 
 /// Sends SIGKILL to every process in the group `pgid`; a missing group is fine.
 pub fn kill_group(pgid: u32) {
-    let Ok(pgid) = libc::pid_t::try_from(pgid) else {
+    kill_checked(pgid, libc::killpg);
+}
+
+/// Sends SIGKILL with `kill` (`kill` or `killpg`) to `id`, never to 0 or 1
+/// (which would mean every process, or init).
+fn kill_checked(id: u32, kill: unsafe extern "C" fn(libc::pid_t, libc::c_int) -> libc::c_int) {
+    let Ok(id) = libc::pid_t::try_from(id) else {
         return;
     };
-    if pgid <= 1 {
+    if id <= 1 {
         return;
     }
-    // SAFETY: killpg takes plain integers; a group that no longer exists only yields ESRCH.
+    // SAFETY: kill and killpg take plain integers; a process or group that
+    // no longer exists only yields ESRCH.
     unsafe {
-        libc::killpg(pgid, libc::SIGKILL);
+        kill(id, libc::SIGKILL);
     }
 }
 

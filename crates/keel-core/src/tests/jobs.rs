@@ -10,7 +10,7 @@ use keel_types::{Code, ComparisonStatus, JobKind, JobStatus};
 use super::Env;
 use crate::JobOutput;
 
-fn create(
+pub(super) fn create(
     kind: JobKind,
     model: &str,
     input: &std::path::Path,

@@ -18,18 +18,8 @@ async fn the_sweep_removes_only_what_crashed_runs_left() {
     env.runtime
         .set(keel_exec::testing::Behaviour::Raise("bad record".into()));
     let request = |output: Option<api::Output>| api::CreateJob {
-        kind: JobKind::Scoring,
-        model: "m".into(),
-        input: api::Input::Path {
-            uri: data.display().to_string(),
-        },
         output,
-        format: None,
-        workers: Some(1),
-        max_runtime_seconds: None,
-        schema_check: None,
-        metrics: None,
-        baseline: None,
+        ..super::jobs::create(JobKind::Scoring, "m", &data, None)
     };
     let failed = env
         .keel
