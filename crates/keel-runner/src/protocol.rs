@@ -242,8 +242,72 @@ pub fn decode_batches(payload: Vec<u8>) -> Result<Vec<RecordBatch>> {
         what: "decoded",
         source,
     };
+    check_buffer_bounds(&payload)?;
     let reader = StreamReader::try_new(Cursor::new(payload), None).map_err(arrow)?;
     reader.map(|b| b.map_err(arrow)).collect()
+}
+
+/// Checks that every buffer of every batch message in an Arrow IPC stream lies
+/// within its message's body. Arrow's reader slices buffers without checking
+/// and panics on one that does not fit, so a worker's forged output must be
+/// turned away here. Anything else wrong with the stream is left to the
+/// reader, which reports it as an error.
+fn check_buffer_bounds(payload: &[u8]) -> Result<()> {
+    let word = |at: usize| -> Option<i32> {
+        let bytes = payload.get(at..at.checked_add(4)?)?;
+        Some(i32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]))
+    };
+    let bad =
+        |what: String| Error::Protocol(format!("the worker sent a broken Arrow stream: {what}"));
+    let mut at = 0usize;
+    loop {
+        // A message is an optional continuation marker (-1), the metadata's
+        // length, the metadata (a flatbuffer) and the body.
+        let Some(mut len) = word(at) else {
+            return Ok(());
+        };
+        at += 4;
+        if len == -1 {
+            let Some(next) = word(at) else {
+                return Ok(());
+            };
+            len = next;
+            at += 4;
+        }
+        let Ok(len) = usize::try_from(len) else {
+            return Ok(());
+        };
+        let Some(meta) = at.checked_add(len).and_then(|end| payload.get(at..end)) else {
+            return Ok(());
+        };
+        if len == 0 {
+            return Ok(());
+        }
+        at += len;
+        let Ok(message) = arrow_ipc::root_as_message(meta) else {
+            return Ok(());
+        };
+        let body = message.bodyLength();
+        let batch = message
+            .header_as_record_batch()
+            .or_else(|| message.header_as_dictionary_batch().and_then(|d| d.data()));
+        for buffer in batch.and_then(|b| b.buffers()).iter().flatten() {
+            let (offset, length) = (buffer.offset(), buffer.length());
+            let fits = offset >= 0
+                && length >= 0
+                && offset.checked_add(length).is_some_and(|end| end <= body);
+            if !fits {
+                return Err(bad(format!(
+                    "a buffer at offset {offset} of {length} bytes lies outside its message's \
+                     body of {body} bytes"
+                )));
+            }
+        }
+        let Some(next) = usize::try_from(body).ok().and_then(|b| at.checked_add(b)) else {
+            return Ok(());
+        };
+        at = next;
+    }
 }
 
 #[cfg(test)]

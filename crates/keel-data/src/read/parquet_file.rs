@@ -15,6 +15,36 @@ use crate::check::check_batch;
 use crate::error::{Error, Result};
 use crate::schema::AvroSchema;
 
+/// Checks that every column chunk the footer describes lies within the file.
+/// The Parquet reader trusts these offsets and panics on negative ones, so a
+/// forged footer must be turned away before any row is read.
+fn check_chunk_ranges(
+    metadata: &parquet::file::metadata::ParquetMetaData,
+    file_len: u64,
+) -> std::result::Result<(), String> {
+    for (g, group) in metadata.row_groups().iter().enumerate() {
+        for column in group.columns() {
+            let start = column
+                .dictionary_page_offset()
+                .unwrap_or_else(|| column.data_page_offset());
+            let len = column.compressed_size();
+            let fits = u64::try_from(start)
+                .ok()
+                .zip(u64::try_from(len).ok())
+                .and_then(|(start, len)| start.checked_add(len))
+                .is_some_and(|end| end <= file_len);
+            if !fits {
+                return Err(format!(
+                    "row group {g} says column {} takes {len} bytes at offset {start}, outside \
+                     the file's {file_len} bytes",
+                    column.column_path()
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Opens a Parquet file and checks that it has every column the schema requires.
 pub(super) fn open(
     path: &Path,
@@ -24,12 +54,18 @@ pub(super) fn open(
     columns: Option<&[String]>,
 ) -> Result<Chunks> {
     let file = File::open(path).map_err(|e| Error::io("read", path, e))?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| {
+    let file_len = file
+        .metadata()
+        .map_err(|e| Error::io("read", path, e))?
+        .len();
+    let unreadable = |e: &dyn std::fmt::Display| {
         Error::InvalidData(format!(
             "{name} is not a readable Parquet file: {e}; check that the upload finished and the \
              file really is Parquet"
         ))
-    })?;
+    };
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| unreadable(&e))?;
+    check_chunk_ranges(builder.metadata(), file_len).map_err(|e| unreadable(&e))?;
     if let Some(s) = schema {
         let columns = builder.schema();
         for f in &s.fields {

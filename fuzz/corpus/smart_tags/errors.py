@@ -1,0 +1,7 @@
+# modelop.score
+
+def score(r):
+    pass
+# modelop.score
+class A:
+    def score(self): pass
