@@ -99,9 +99,10 @@ pub(super) fn open(
         .build()
         .map_err(|e| Error::InvalidData(format!("{name}: cannot read Parquet rows: {e}")))?;
     let name = name.to_string();
+    let name_for_panic = name.clone();
     let schema = schema.cloned();
     let mut next_record = 1u64;
-    Ok(Box::new(reader.map(move |batch| {
+    let chunk = move |batch: std::result::Result<RecordBatch, ArrowError>| {
         let batch = batch.map_err(|e| {
             Error::InvalidData(format!(
                 "{name}: cannot read the Parquet rows after record {}: {e}",
@@ -127,6 +128,28 @@ pub(super) fn open(
             records_read: rows,
             rejected,
         })
+    };
+    let mut chunk = chunk;
+    let mut reader = reader;
+    let mut broken = false;
+    let name = name_for_panic;
+    Ok(Box::new(std::iter::from_fn(move || {
+        if broken {
+            return None;
+        }
+        // The parquet crate panics on some damaged files (a dictionary-encoded
+        // page without its dictionary); a damaged file is bad input, so it
+        // ends the read with an error rather than the job with a crash.
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| reader.next())) {
+            Ok(next) => next.map(&mut chunk),
+            Err(_) => {
+                broken = true;
+                Some(Err(Error::InvalidData(format!(
+                    "{name}: the Parquet file is damaged (its reader stopped on an \
+                     inconsistent page); write the file again"
+                ))))
+            }
+        }
     })))
 }
 

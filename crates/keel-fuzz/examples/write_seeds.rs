@@ -1,5 +1,5 @@
 //! Writes the hand-made seed inputs of `fuzz/corpus/`: run
-//! `cargo test -p keel-fuzz --test it -- --ignored write_seeds` to regenerate
+//! `cargo run -p keel-fuzz --example write_seeds` to regenerate
 //! them. Inputs fuzzing found (minimized crashes) are saved beside the seeds
 //! by hand and are not written here.
 
@@ -11,7 +11,12 @@ use keel_data::{OutputFile, ReadOptions};
 use keel_runner::protocol;
 use keel_types::DataFormat;
 
-use super::corpus_root;
+use std::path::{Path, PathBuf};
+
+/// The saved corpus, one directory per target.
+fn corpus_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus")
+}
 
 const CSV: &[(&str, &str)] = &[
     ("basic.csv", "a,b,c\n1,2.5,x\n2,,y\n3,-4e2,z\n"),
@@ -227,9 +232,7 @@ fn frame(kind: u8, seq: u64, payload: &[u8]) -> Vec<u8> {
     out
 }
 
-#[test]
-#[ignore = "writes the seed corpus; run by hand"]
-fn write_seeds() {
+fn main() {
     for (name, text) in CSV {
         write("csv_reader", name, text.as_bytes());
     }
