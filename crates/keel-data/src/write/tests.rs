@@ -61,6 +61,30 @@ fn leftovers(dir: &Path) -> Vec<String> {
         .collect()
 }
 
+/// Two temporary names for one file never meet, even in one process and one
+/// clock tick, and the sweep recognises exactly the names Keel makes.
+#[test]
+fn temp_names_are_unique_and_recognisable() {
+    let names: std::collections::HashSet<String> =
+        (0..1000).map(|_| temp_name("scores.csv")).collect();
+    assert_eq!(names.len(), 1000);
+    let pid = std::process::id();
+    for name in &names {
+        assert_eq!(temp_file_owner(name, "scores.csv"), Some(pid), "{name}");
+        assert_eq!(temp_file_owner(name, "other.csv"), None, "{name}");
+    }
+    let cases = [
+        (".scores.csv.keel-tmp-42", Some(42)),
+        (".scores.csv.keel-tmp-42-1700000000", Some(42)),
+        (".scores.csv.keel-tmp-notes", None),
+        (".scores.csv.keel-tmp-42-x", None),
+        ("scores.csv.keel-tmp-42", None),
+    ];
+    for (file, want) in cases {
+        assert_eq!(temp_file_owner(file, "scores.csv"), want, "{file}");
+    }
+}
+
 #[test]
 fn commit_renames_and_drop_cleans_up() {
     let dir = tempfile::tempdir().unwrap();

@@ -295,8 +295,13 @@ async fn answers_hyper_makes_itself_are_problems_too() -> TestResult {
             .map(|i| format!("X-H{i}: v\r\n"))
             .collect::<String>()
     );
-    let cases: [(&[u8], &str); 3] = [
+    let long_uri = format!(
+        "GET /api/v1/models?x={} HTTP/1.1\r\nHost: x\r\n\r\n",
+        "a".repeat(70_000)
+    );
+    let cases: [(&[u8], &str); 4] = [
         (b"NOT HTTP AT ALL\r\n\r\n", "HTTP/1.1 400 "),
+        (long_uri.as_bytes(), "HTTP/1.1 414 "),
         (huge_header.as_bytes(), "HTTP/1.1 431 "),
         (many_headers.as_bytes(), "HTTP/1.1 431 "),
     ];
