@@ -133,12 +133,12 @@ pub enum LogStart {
 /// log's size; a log not written yet is empty.
 fn read_log(path: &std::path::Path, from: LogStart) -> Result<(u64, Vec<u8>, u64)> {
     use std::io::{Read, Seek, SeekFrom};
+    let io = |e| Error::io(format!("cannot read {}", path.display()))(e);
     let mut file = match std::fs::File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((0, Vec::new(), 0)),
-        Err(e) => return Err(Error::io(format!("cannot read {}", path.display()))(e)),
+        Err(e) => return Err(io(e)),
     };
-    let io = |e| Error::io(format!("cannot read {}", path.display()))(e);
     let size = file.metadata().map_err(io)?.len();
     let mut start = match from {
         LogStart::Offset(o) => o.min(size),

@@ -119,6 +119,12 @@ pub(crate) fn new_token() -> String {
     )
 }
 
+/// The workers' temporary directory (`TMPDIR`) inside the working directory,
+/// so what a model leaves in it goes with the job's directory.
+pub(crate) fn tmp_dir(workdir: &Path) -> std::path::PathBuf {
+    workdir.join(".keel-tmp")
+}
+
 /// The environment of a worker: the allowed variables Keel has (and those
 /// `pass_env` names, and every `LC_*`), then `TMPDIR` inside the working
 /// directory, the run's token and the spec's own variables.
@@ -139,7 +145,7 @@ pub(crate) fn worker_env(
                 .is_some_and(|k| named.contains(k) || k.starts_with("LC_"))
         })
         .collect();
-    env.push(("TMPDIR".into(), workdir.join(".keel-tmp").into_os_string()));
+    env.push(("TMPDIR".into(), tmp_dir(workdir).into_os_string()));
     env.push((TOKEN_ENV.into(), token.into()));
     env.extend(extra.iter().map(|(k, v)| (k.into(), v.into())));
     env

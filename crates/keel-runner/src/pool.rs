@@ -156,7 +156,7 @@ impl<'a> Pool<'a> {
             message: format!("The hello message for the worker could not be encoded: {e}."),
         })?;
         let (tx, events) = mpsc::channel();
-        let tmp = spec.workdir.join(".keel-tmp");
+        let tmp = contain::tmp_dir(&spec.workdir);
         std::fs::create_dir_all(&tmp).map_err(|e| Failure::Internal {
             message: format!(
                 "The workers' temporary directory {} could not be made: {e}.",

@@ -98,11 +98,14 @@ pub(super) fn open(
         .with_batch_size(batch_size)
         .build()
         .map_err(|e| Error::InvalidData(format!("{name}: cannot read Parquet rows: {e}")))?;
+    let mut damaged = format!(
+        "{name}: the Parquet file is damaged (its reader stopped on an inconsistent page); \
+         write the file again"
+    );
     let name = name.to_string();
-    let name_for_panic = name.clone();
     let schema = schema.cloned();
     let mut next_record = 1u64;
-    let chunk = move |batch: std::result::Result<RecordBatch, ArrowError>| {
+    let mut chunk = move |batch: std::result::Result<RecordBatch, ArrowError>| {
         let batch = batch.map_err(|e| {
             Error::InvalidData(format!(
                 "{name}: cannot read the Parquet rows after record {}: {e}",
@@ -129,25 +132,19 @@ pub(super) fn open(
             rejected,
         })
     };
-    let mut chunk = chunk;
-    let mut reader = reader;
-    let mut broken = false;
-    let name = name_for_panic;
+    let mut reader = Some(reader);
+    // The parquet crate panics on some damaged files (a dictionary-encoded
+    // page without its dictionary); a damaged file is bad input, so it ends
+    // the read with an error rather than the job with a crash.
     Ok(Box::new(std::iter::from_fn(move || {
-        if broken {
-            return None;
-        }
-        // The parquet crate panics on some damaged files (a dictionary-encoded
-        // page without its dictionary); a damaged file is bad input, so it
-        // ends the read with an error rather than the job with a crash.
-        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| reader.next())) {
+        let next =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| reader.as_mut()?.next()));
+        match next {
             Ok(next) => next.map(&mut chunk),
             Err(_) => {
-                broken = true;
-                Some(Err(Error::InvalidData(format!(
-                    "{name}: the Parquet file is damaged (its reader stopped on an \
-                     inconsistent page); write the file again"
-                ))))
+                // Nothing is read after this, so the message is needed once.
+                reader = None;
+                Some(Err(Error::InvalidData(std::mem::take(&mut damaged))))
             }
         }
     })))
