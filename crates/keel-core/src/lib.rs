@@ -28,7 +28,7 @@ use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use keel_exec::{ExecConfig, Executor, Isolation, PythonRuntime, PythonSetup, Runtime};
+use keel_exec::{ExecConfig, Executor, Isolation, PythonRuntime, PythonSetup, Runtime, WarmPool};
 use keel_store::Stores;
 use keel_types::{SharedClock, SystemClock};
 
@@ -77,7 +77,19 @@ pub struct Config {
     /// The most bytes one job's log may hold (`KEEL_MAX_LOG_BYTES`, default
     /// 64 MiB); later lines are dropped and counted at the end.
     pub max_log_bytes: u64,
+    /// How many workers are kept warm after their jobs for the next job of
+    /// the same model version (`KEEL_WARM_WORKERS`); 0, the default for a
+    /// one-command embedded Keel, keeps none. A server keeps
+    /// [`DEFAULT_WARM_WORKERS`] unless told otherwise.
+    pub warm_workers: usize,
+    /// How long a warm worker waits for its next job before it ends
+    /// (`KEEL_WARM_IDLE_SECONDS`, default 5 minutes).
+    pub warm_idle: std::time::Duration,
 }
+
+/// How many warm workers a server keeps by default: enough for two models
+/// scored with the default workers of a 2-core machine.
+pub const DEFAULT_WARM_WORKERS: usize = 4;
 
 impl Config {
     /// The default configuration for a data directory (made absolute):
@@ -105,6 +117,8 @@ impl Config {
             installer: Installer::Auto,
             isolation: Isolation::default(),
             max_log_bytes: keel_exec::DEFAULT_MAX_LOG_BYTES,
+            warm_workers: 0,
+            warm_idle: std::time::Duration::from_secs(300),
         }
     }
 }
@@ -211,6 +225,7 @@ fn python_runtime(cfg: &Config) -> PythonRuntime {
             installer: cfg.installer.clone(),
         },
         isolation: cfg.isolation.clone(),
+        warm: (cfg.warm_workers > 0).then(|| WarmPool::new(cfg.warm_workers, cfg.warm_idle)),
     }
 }
 

@@ -247,6 +247,7 @@ impl Executor {
                 job: job.id,
                 kind: job.kind,
                 def: def.clone(),
+                version: job.version_id.to_string(),
                 workdir: ws.dir.clone(),
                 job_doc: job_document(job, &def, &ws),
                 output_column,

@@ -45,7 +45,7 @@ use keel_types::JobId;
 
 pub use error::{Error, Result};
 pub use fail::FailPoint;
-pub use keel_runner::{Containment, Control, Installer, Isolation, PythonSetup};
+pub use keel_runner::{Containment, Control, Installer, Isolation, PythonSetup, WarmPool};
 pub use log::{DEFAULT_MAX_LOG_BYTES, log_path};
 pub use runtime::{ModelCall, OnOutput, PythonRuntime, Runtime, Session};
 pub use workspace::local_path;

@@ -10,7 +10,8 @@ use std::path::PathBuf;
 use arrow_array::RecordBatch;
 use keel_modeldef::ModelDef;
 use keel_runner::{
-    Control, Failure, Functions, Isolation, LogSink, PythonSetup, ScoreStats, WorkerSpec,
+    Control, Failure, Functions, Isolation, LogSink, PythonSetup, ScoreStats, Warm, WarmPool,
+    WorkerSpec,
 };
 use keel_types::{JobId, JobKind};
 
@@ -23,6 +24,8 @@ pub struct ModelCall {
     pub kind: JobKind,
     /// The model's definition.
     pub def: ModelDef,
+    /// The version's id: warm workers serve only jobs of the version they ran.
+    pub version: String,
     /// The working directory holding the model's files (archives extracted).
     pub workdir: PathBuf,
     /// The job document a one-parameter `init` receives (see `jobdoc`).
@@ -91,6 +94,8 @@ pub struct PythonRuntime {
     pub setup: PythonSetup,
     /// How workers are confined and what of Keel's environment they see.
     pub isolation: Isolation,
+    /// Where workers wait between jobs of the same model version, if anywhere.
+    pub warm: Option<WarmPool>,
 }
 
 impl PythonRuntime {
@@ -137,6 +142,21 @@ impl Runtime for PythonRuntime {
             job: call.job_doc.clone(),
             output_column: call.output_column.clone(),
             isolation: self.isolation.clone(),
+            warm: None,
+        };
+        // Workers are shared only by jobs of one version (the same code and
+        // files) on one interpreter with the same confinement and variables;
+        // the job's own id is the one variable a warm worker takes anew.
+        let key = serde_json::json!({
+            "python": spec.python,
+            "version": call.version,
+            "isolation": [spec.isolation.pid_namespace, &spec.isolation.pass_env],
+            "env": spec.env.iter().filter(|(k, _)| k != "KEEL_JOB_ID").collect::<Vec<_>>(),
+        })
+        .to_string();
+        let spec = WorkerSpec {
+            warm: self.warm.clone().map(|pool| Warm { pool, key }),
+            ..spec
         };
         Ok(Box::new(PythonSession { spec }))
     }

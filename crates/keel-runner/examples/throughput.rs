@@ -53,6 +53,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         job: serde_json::Value::Null,
         output_column: None,
         isolation: keel_runner::Isolation::default(),
+        warm: None,
     };
     let sink = |w: usize, line: &str| eprintln!("[worker {w}] {line}");
     let mut checksum = 0.0;

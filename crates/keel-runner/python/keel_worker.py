@@ -25,6 +25,8 @@ HEADER = struct.Struct("<BQI")
 # CPU seconds spent calling the model's function, reported with D so the
 # job's log can say how much of the work was the model's.
 FUNCTION_CPU = [0.0]
+# The working directory of the current run, as a real path.
+RUN_DIR = [""]
 
 
 class Channel:
@@ -451,6 +453,39 @@ def _host_pid():
         return os.getpid()
 
 
+def enter_run(hello, reused):
+    """Takes the run's own variables (TMPDIR, the run's token, the job's id)
+    before any model code runs, so what the model starts carries the run's
+    token. A worker Keel kept from an earlier run of the same model
+    (`reused`) also moves to the new working directory and drops the model's
+    modules, so they are imported afresh and init starts over, while the
+    libraries they import stay loaded."""
+    workdir = hello.get("workdir")
+    if reused and workdir:
+        # The last run's directory is usually gone by now, so getcwd() would
+        # fail: the worker remembers where it was.
+        old = RUN_DIR[0]
+        os.chdir(workdir)
+        new = os.path.realpath(workdir)
+        sys.path[:] = [new if os.path.realpath(p or ".") == old else p for p in sys.path]
+        inside = old + os.sep
+        for name, mod in list(sys.modules.items()):
+            if name == "__main__":
+                continue
+            path = getattr(mod, "__file__", None)
+            if path and os.path.realpath(path).startswith(inside):
+                del sys.modules[name]
+        importlib.invalidate_caches()
+    for key, value in (hello.get("env") or {}).items():
+        os.environ[key] = value
+    RUN_DIR[0] = os.path.realpath(workdir or os.getcwd())
+    if reused:
+        import tempfile
+
+        # tempfile caches the directory it found first; the new TMPDIR must count.
+        tempfile.tempdir = None
+
+
 def main():
     # The protocol uses private copies of fds 0 and 1; the model's stdin is
     # /dev/null and its stdout is our stderr, so nothing it prints or reads can
@@ -463,10 +498,31 @@ def main():
     os.dup2(2, 1)
     chan = Channel(rfd, wfd)
 
-    frame = chan.read()
-    if frame is None or frame[0] != "H":
-        return 3
-    hello = json.loads(frame[2])
+    # After D, Keel either closes the pipe (the worker exits) or keeps the
+    # worker warm for another run of the same model and sends its H.
+    runs = 0
+    while True:
+        frame = chan.read()
+        if frame is None:
+            return 0 if runs else 3
+        if frame[0] != "H":
+            return 3
+        hello = json.loads(frame[2])
+        try:
+            enter_run(hello, runs > 0)
+        except Exception as exc:
+            chan.send_json("X", ModelError("import", exc).to_json())
+            return 1
+        code = run(chan, hello)
+        if code != 0:
+            return code
+        runs += 1
+
+
+def run(chan, hello):
+    """One run: import the model, call init, answer R, process the input, answer D."""
+    started = os.times()
+    FUNCTION_CPU[0] = 0.0
     if hello.get("protocol") != PROTOCOL:
         err = ModelError(
             "setup",
@@ -591,8 +647,11 @@ def main():
         chan.send_json("X", err.to_json())
         return 1
     usage = os.times()
-    chan.send_json("D", {"cpu": usage.user + usage.system, "function_cpu": FUNCTION_CPU[0]})
+    cpu = (usage.user + usage.system) - (started.user + started.system)
+    chan.send_json("D", {"cpu": cpu, "function_cpu": FUNCTION_CPU[0]})
     return 0
+
+
 
 
 if __name__ == "__main__":

@@ -145,23 +145,61 @@ pub(crate) fn worker_env(
                 .is_some_and(|k| named.contains(k) || k.starts_with("LC_"))
         })
         .collect();
-    env.push(("TMPDIR".into(), tmp_dir(workdir).into_os_string()));
-    env.push((TOKEN_ENV.into(), token.into()));
-    env.extend(extra.iter().map(|(k, v)| (k.into(), v.into())));
+    env.extend(
+        run_env(workdir, token, extra)
+            .into_iter()
+            .map(|(k, v)| (k.into(), v.into())),
+    );
+    env
+}
+
+/// The variables that belong to one run rather than to the worker: `TMPDIR`
+/// inside its working directory, its token and the spec's own. A worker kept
+/// for another run gets these anew in that run's hello.
+pub(crate) fn run_env(
+    workdir: &Path,
+    token: &str,
+    extra: &[(String, String)],
+) -> Vec<(String, String)> {
+    let tmp = std::path::absolute(tmp_dir(workdir)).unwrap_or_else(|_| tmp_dir(workdir));
+    let mut env = vec![
+        ("TMPDIR".to_string(), tmp.to_string_lossy().into_owned()),
+        (TOKEN_ENV.to_string(), token.to_string()),
+    ];
+    env.extend(extra.iter().cloned());
     env
 }
 
 /// What identifies the processes of one run: the PID namespaces its workers
-/// made, and its token.
+/// made, and its tokens. The run's own token (the first) is in the
+/// environment of what its model executes; each worker's own token is in
+/// the environment of the worker and of what it forks without executing
+/// anything (a forked process shows the environment its program started
+/// with, whatever Python changed since).
 #[derive(Debug, Default)]
 pub(crate) struct RunMark {
-    pub token: String,
+    pub tokens: Vec<String>,
     pub namespaces: Vec<String>,
 }
 
 impl RunMark {
-    /// Remembers the PID namespace that worker `pid` made for its program.
-    pub fn add_worker(&mut self, pid: u32) {
+    /// The mark of a run whose token is `token`, before it has workers.
+    pub fn new(token: String) -> Self {
+        RunMark {
+            tokens: vec![token],
+            namespaces: Vec::new(),
+        }
+    }
+
+    /// The run's own token.
+    pub fn token(&self) -> &str {
+        self.tokens.first().map_or("", String::as_str)
+    }
+
+    /// Remembers worker `pid`, started with token `token`, and the PID
+    /// namespace it made for its program.
+    pub fn add_worker(&mut self, pid: u32, token: &str) {
+        self.tokens.push(token.to_string());
         if let Ok(ns) = std::fs::read_link(format!("/proc/{pid}/ns/pid_for_children")) {
             let ns = ns.to_string_lossy().into_owned();
             let own = std::fs::read_link("/proc/self/ns/pid")
@@ -176,10 +214,17 @@ impl RunMark {
     /// Kills every live process of this run that is still running after its
     /// workers were reaped, and answers how many there were.
     pub fn sweep(&self) -> usize {
+        self.sweep_except(&HashSet::new())
+    }
+
+    /// Like [`RunMark::sweep`], sparing the processes in `spare` (the
+    /// workers a warm pool keeps).
+    pub fn sweep_except(&self, spare: &HashSet<u32>) -> usize {
         let mut seen = HashSet::new();
         let until = Instant::now() + Duration::from_secs(2);
         loop {
-            let found = self.find();
+            let mut found = self.find();
+            found.retain(|pid| !spare.contains(pid));
             if found.is_empty() || Instant::now() >= until {
                 return seen.len();
             }
@@ -198,7 +243,11 @@ impl RunMark {
             return Vec::new();
         };
         let me = std::process::id();
-        let needle = format!("{TOKEN_ENV}={}", self.token).into_bytes();
+        let needles: Vec<Vec<u8>> = self
+            .tokens
+            .iter()
+            .map(|t| format!("{TOKEN_ENV}={t}").into_bytes())
+            .collect();
         let mut found = Vec::new();
         for entry in dir.flatten() {
             let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
@@ -211,8 +260,10 @@ impl RunMark {
                 && std::fs::read_link(entry.path().join("ns/pid"))
                     .is_ok_and(|ns| self.namespaces.iter().any(|n| *n == *ns.to_string_lossy()));
             let marked = || {
-                std::fs::read(entry.path().join("environ"))
-                    .is_ok_and(|env| env.split(|b| *b == 0).any(|v| v == needle.as_slice()))
+                std::fs::read(entry.path().join("environ")).is_ok_and(|env| {
+                    env.split(|b| *b == 0)
+                        .any(|v| needles.iter().any(|n| v == n))
+                })
             };
             if in_namespace || marked() {
                 found.push(pid);

@@ -6,7 +6,9 @@
 //! directory), each in its own process group (and PID namespace, where the
 //! machine allows) that dies with Keel, with an allow-listed environment, and
 //! kills and reaps every one of them, and anything they started, before it
-//! returns, whether it succeeded, failed, timed out or was cancelled.
+//! returns, whether it succeeded, failed, timed out or was cancelled. Only
+//! after a success may the workers themselves live on, in a [`WarmPool`],
+//! for the next run of the same model.
 
 mod contain;
 mod env;
@@ -17,6 +19,7 @@ pub mod protocol;
 mod run;
 mod spec;
 mod sys;
+mod warm;
 
 pub use contain::{Containment, Isolation, TOKEN_ENV};
 pub use env::{Installer, PythonSetup};
@@ -25,3 +28,4 @@ pub use failure::Failure;
 pub use protocol::PROTOCOL_VERSION;
 pub use run::{run_metrics, run_scoring, run_training};
 pub use spec::{Control, Functions, LogSink, ScoreStats, WorkerSpec};
+pub use warm::{Warm, WarmPool};

@@ -167,6 +167,14 @@ pub struct Hello {
     /// a sample.
     #[serde(default = "one")]
     pub inputs: u32,
+    /// The run's working directory (absolute). A worker kept from an earlier
+    /// run moves there and imports the model's modules afresh.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workdir: Option<String>,
+    /// The run's own variables (`TMPDIR`, its token, the job's id), which a
+    /// kept worker sets before importing the model.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub env: std::collections::BTreeMap<String, String>,
 }
 
 fn one() -> u32 {
@@ -410,8 +418,16 @@ mod tests {
             job: serde_json::json!({"id": "j"}),
             output_column: None,
             inputs: 1,
+            workdir: Some("/srv/keel/work/j".into()),
+            env: [(
+                "TMPDIR".to_string(),
+                "/srv/keel/work/j/.keel-tmp".to_string(),
+            )]
+            .into(),
         };
         let v = serde_json::to_value(&hello).unwrap();
+        assert_eq!(v["workdir"], "/srv/keel/work/j");
+        assert_eq!(v["env"]["TMPDIR"], "/srv/keel/work/j/.keel-tmp");
         assert_eq!(v["functions"]["init"], serde_json::Value::Null);
         assert_eq!(v["functions"]["score"], "score");
         assert_eq!(v["protocol"], 1);

@@ -38,6 +38,7 @@ pub fn run_scoring(
         first_row: HashMap::new(),
         on_output,
     };
+    state.stats.warm_workers = pool.reused;
     let result = score_all(&mut pool, &mut state, workers, input);
     state.stats.worker_cpu = seconds(pool.cpu.cpu);
     state.stats.function_cpu = seconds(pool.cpu.function_cpu);

@@ -43,6 +43,9 @@ pub struct WorkerSpec {
     pub output_column: Option<String>,
     /// How the workers are confined and which of Keel's variables they see.
     pub isolation: crate::contain::Isolation,
+    /// Where workers are kept after a successful run for the next run of the
+    /// same model, and taken from; `None` starts and ends them with the run.
+    pub warm: Option<crate::warm::Warm>,
 }
 
 /// Stops a run from outside: set `cancel`, or let `deadline` pass. The runner
@@ -120,4 +123,6 @@ pub struct ScoreStats {
     pub worker_cpu: Duration,
     /// The part of it spent calling the model's score function.
     pub function_cpu: Duration,
+    /// How many of the workers were kept warm from an earlier run.
+    pub warm_workers: usize,
 }

@@ -277,6 +277,14 @@ fn kill_checked(id: u32, kill: unsafe extern "C" fn(libc::pid_t, libc::c_int) ->
     }
 }
 
+/// The parent of `pid`, from `/proc`, while it exists.
+pub fn parent_pid(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The fields after the command name (which may hold spaces and parentheses).
+    let (_, rest) = stat.rsplit_once(") ")?;
+    rest.split(' ').nth(1)?.parse().ok()
+}
+
 /// True while a process with this pid exists (zombies included).
 #[cfg(test)]
 pub fn pid_alive(pid: u32) -> bool {

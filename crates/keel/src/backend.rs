@@ -45,8 +45,11 @@ pub enum Fetched {
 /// hold (`KEEL_UPLOAD_QUOTA_BYTES`) and a job's log may hold
 /// (`KEEL_MAX_LOG_BYTES`), whether workers get PID namespaces
 /// (`KEEL_CONTAINMENT`: `auto` or `process-group`) and which more of Keel's
-/// variables they inherit (`KEEL_WORKER_ENV`, names separated by commas).
-/// This is the only place the environment is read for configuration.
+/// variables they inherit (`KEEL_WORKER_ENV`, names separated by commas),
+/// and how many workers wait warm between jobs (`KEEL_WARM_WORKERS`, none
+/// unless set; see [`server_config`]) and for how long
+/// (`KEEL_WARM_IDLE_SECONDS`). This is the only place the environment is
+/// read for configuration.
 pub fn config(home: &Path) -> anyhow::Result<keel_core::Config> {
     let mut cfg = keel_core::Config::new(home);
     let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
@@ -75,6 +78,12 @@ pub fn config(home: &Path) -> anyhow::Result<keel_core::Config> {
         Some("process-group") => cfg.isolation.pid_namespace = false,
         Some(other) => bail!("KEEL_CONTAINMENT must be auto or process-group, not '{other}'"),
     }
+    if let Some(n) = number::<usize>("KEEL_WARM_WORKERS")? {
+        cfg.warm_workers = n;
+    }
+    if let Some(s) = number::<u64>("KEEL_WARM_IDLE_SECONDS")? {
+        cfg.warm_idle = std::time::Duration::from_secs(s);
+    }
     if let Some(names) = text("KEEL_WORKER_ENV") {
         cfg.isolation.pass_env = names
             .split(',')
@@ -82,6 +91,18 @@ pub fn config(home: &Path) -> anyhow::Result<keel_core::Config> {
             .filter(|n| !n.is_empty())
             .map(str::to_string)
             .collect();
+    }
+    Ok(cfg)
+}
+
+/// The configuration of `keel server`: [`config`], keeping
+/// [`keel_core::DEFAULT_WARM_WORKERS`] warm workers unless
+/// `KEEL_WARM_WORKERS` says otherwise, since a server runs many jobs and
+/// the next job of a model should not pay Python's start again.
+pub fn server_config(home: &Path) -> anyhow::Result<keel_core::Config> {
+    let mut cfg = config(home)?;
+    if std::env::var_os("KEEL_WARM_WORKERS").is_none_or(|v| v.is_empty()) {
+        cfg.warm_workers = keel_core::DEFAULT_WARM_WORKERS;
     }
     Ok(cfg)
 }

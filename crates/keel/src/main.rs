@@ -322,7 +322,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
 
 async fn serve(home: &Path, bind: &str, jobs: usize) -> anyhow::Result<i32> {
     tracing::info!("opening {}", home.display());
-    let keel = keel_core::Keel::open(backend::config(home)?).await?;
+    let keel = keel_core::Keel::open(backend::server_config(home)?).await?;
     let limits = backend::server_limits()?;
     // Jobs left IN_PROGRESS by a server that died are failed, not left hanging.
     keel.fail_stale_jobs(chrono::Duration::seconds(30)).await?;
@@ -597,6 +597,9 @@ async fn wait(
 ) -> anyhow::Result<api::Job> {
     let start = std::time::Instant::now();
     let bar = Bar::new(quiet);
+    // Short jobs (a warm server scores a million rows in under a second)
+    // are seen to end soon after they do; long ones are polled every 250 ms.
+    let mut pause = Duration::from_millis(25);
     loop {
         let job = b.job(id).await?;
         bar.show(&job);
@@ -610,7 +613,8 @@ async fn wait(
             bar.done();
             bail!("job {id} is still {} after {}s", job.status, t.as_secs());
         }
-        tokio::time::sleep(Duration::from_millis(250)).await;
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_millis(250));
     }
 }
 

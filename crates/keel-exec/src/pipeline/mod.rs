@@ -218,6 +218,18 @@ impl Run {
     /// reported it: the model's score function against the rest (reading
     /// batches, building records and DataFrames, converting outputs).
     fn note_cpu(&self, stats: &keel_runner::ScoreStats) {
+        if stats.warm_workers > 0 {
+            self.log.note(&format!(
+                "{} worker{} kept warm from an earlier job of this version (Python and its \
+                 libraries already loaded; the model imported and init run afresh)",
+                stats.warm_workers,
+                if stats.warm_workers == 1 {
+                    " was"
+                } else {
+                    "s were"
+                },
+            ));
+        }
         if stats.worker_cpu.is_zero() {
             return;
         }

@@ -5,13 +5,15 @@
 //! compared as text made by `render`; `processes` holds the ones about
 //! deadlines, cancellation and child processes; `logical` the Avro logical
 //! types as model code receives and returns them; `mlflow` runs the MLflow
-//! adapter over models saved by a real MLflow.
+//! adapter over models saved by a real MLflow; `warm` the workers kept
+//! between runs.
 
 mod logical;
 mod mlflow;
 mod processes;
 mod render;
 mod table;
+mod warm;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -64,6 +66,7 @@ fn spec(py: &Path, dir: &Path, functions: Functions) -> WorkerSpec {
         job: serde_json::json!({"name": "job-1", "threshold": 3}),
         output_column: None,
         isolation: keel_runner::Isolation::default(),
+        warm: None,
     }
 }
 
@@ -160,3 +163,21 @@ fn assert_all_gone(pids: &[u32]) {
 /// `/proc/self`, which the namespace shares with Keel.
 const WRITE_PID: &str =
     "import os\n_pid = os.readlink('/proc/self')\nopen(f'{_pid}.pid', 'w').write(_pid)\n";
+
+/// Model code whose init detaches a grandchild from its worker's process
+/// group and session, the way a daemon does (a double fork and `setsid`),
+/// and waits until the grandchild wrote its pid to `daemon.pid`.
+pub(crate) const DAEMON: &str = "import os, time\n\
+                  def init():\n\
+                  \x20   if os.fork() == 0:\n\
+                  \x20       os.setsid()\n\
+                  \x20       if os.fork() == 0:\n\
+                  \x20           me = os.readlink('/proc/self')\n\
+                  \x20           open('daemon.tmp', 'w').write(me)\n\
+                  \x20           os.rename('daemon.tmp', 'daemon.pid')\n\
+                  \x20           time.sleep(600)\n\
+                  \x20       os._exit(0)\n\
+                  \x20   while not os.path.exists('daemon.pid'):\n\
+                  \x20       time.sleep(0.01)\n\
+                  def score(r):\n\
+                  \x20   return r\n";

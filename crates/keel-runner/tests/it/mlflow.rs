@@ -124,6 +124,7 @@ fn run(
         job: serde_json::json!({}),
         output_column: None,
         isolation: keel_runner::Isolation::default(),
+        warm: None,
     };
     let outputs = Mutex::new(Vec::new());
     let logs = Logs::default();

@@ -161,22 +161,7 @@ fn processes_marked(needle: &str) -> Vec<u32> {
 #[test]
 fn a_double_fork_that_calls_setsid_does_not_outlive_its_job() {
     let Some(py) = python() else { return };
-    // A model that detaches a grandchild from its worker's process group and
-    // session, the way a daemon does, and reports the grandchild's pid.
-    let source = "import os, time\n\
-                  def init():\n\
-                  \x20   if os.fork() == 0:\n\
-                  \x20       os.setsid()\n\
-                  \x20       if os.fork() == 0:\n\
-                  \x20           me = os.readlink('/proc/self')\n\
-                  \x20           open('daemon.tmp', 'w').write(me)\n\
-                  \x20           os.rename('daemon.tmp', 'daemon.pid')\n\
-                  \x20           time.sleep(600)\n\
-                  \x20       os._exit(0)\n\
-                  \x20   while not os.path.exists('daemon.pid'):\n\
-                  \x20       time.sleep(0.01)\n\
-                  def score(r):\n\
-                  \x20   return r\n";
+    let source = crate::DAEMON;
     // (PID namespace?, how the escapee must be reported in the log)
     let cases: [(bool, Option<&str>); 2] = [
         (true, None),

@@ -130,6 +130,31 @@ fn server_mode_end_to_end() {
         "{csv:.200}"
     );
 
+    // The next job of the same version gets the first one's workers warm,
+    // and scores exactly as they did.
+    let again = env
+        .keel(&[
+            "job",
+            "create",
+            "scoring",
+            "fraud@champion",
+            "input.csv",
+            "again.csv",
+            "--wait",
+            "-o",
+            "json",
+        ])
+        .ok_json();
+    assert_eq!(again["status"], "COMPLETED", "{again:#}");
+    assert_eq!(counts(&again), (569, 569, 0));
+    let log = env.keel(&["job", "logs", &job_id(&again)]).expect(0).stdout;
+    assert!(log.contains("kept warm from an earlier job"), "{log}");
+    let again_csv = env
+        .keel(&["job", "result", &job_id(&again)])
+        .expect(0)
+        .stdout;
+    assert_eq!(again_csv, csv);
+
     // Without --wait the server answers at once; `job wait` follows it.
     let created = env
         .keel(&[

@@ -5,18 +5,21 @@
 //! threads report to the calling thread through one channel, so the caller
 //! never blocks on a pipe and pipes can never deadlock. Every worker runs in
 //! its own process group, which is killed with SIGKILL and reaped before the
-//! pool is gone, whatever happened.
+//! pool is gone, whatever happened, unless the run succeeded and its spec
+//! names a warm pool: then the workers go to that pool for the next run of
+//! the same model, after everything else they started has been killed.
 
-use std::collections::VecDeque;
-use std::io::{BufRead, BufReader, Write};
+mod pipes;
+
+use std::collections::{HashSet, VecDeque};
 use std::path::Path;
-use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender, TrySendError};
+use std::process::{Child, ExitStatus};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::time::{Duration, Instant};
 
 use arrow_array::RecordBatch;
 
-use crate::contain::{self, Containment, RunMark};
+use crate::contain::{self, RunMark};
 use crate::failure::Failure;
 use crate::protocol::{
     self, Done, Frame, Hello, HelloFunctions, PROTOCOL_VERSION, Ready, WorkerError,
@@ -75,6 +78,10 @@ pub(crate) enum Outgoing {
 pub(crate) struct Worker {
     child: Child,
     pub pid: u32,
+    /// The token it was started with (see [`RunMark`]).
+    pub token: String,
+    /// Where its pipe threads deliver: the run that holds it.
+    route: pipes::Route,
     input: Option<SyncSender<Outgoing>>,
     exit: Option<(ExitStatus, Instant)>,
     reaped: bool,
@@ -100,6 +107,62 @@ pub(crate) struct Pool<'a> {
     pub cpu: Done,
     /// What finds this run's processes after its workers are gone.
     mark: RunMark,
+    /// Where the workers go after a successful run, if anywhere.
+    warm: Option<crate::warm::Warm>,
+    /// How many workers came from the warm pool.
+    pub reused: usize,
+    /// True once the workers went to the warm pool (and the run was swept).
+    kept: bool,
+}
+
+impl Worker {
+    /// True while the process has not exited.
+    pub fn alive(&mut self) -> bool {
+        !self.reaped && matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// SIGKILLs the worker's process group and reaps it.
+    pub fn kill(&mut self) {
+        self.input = None;
+        sys::kill_group(self.pid);
+        if !self.reaped {
+            if let Ok(status) = self.child.wait() {
+                self.exit.get_or_insert((status, Instant::now()));
+            }
+            self.reaped = true;
+        }
+    }
+
+    /// Makes a kept worker number `index` of a new run, delivering to `events`.
+    fn join(&mut self, index: usize, events: mpsc::Sender<Event>) {
+        self.route.set(index, events);
+        self.ready = None;
+        self.done = false;
+        self.in_flight.clear();
+        self.tail.clear();
+    }
+
+    /// The processes that make up this worker (the one Keel started, the
+    /// Python program and, in a PID namespace, the init between them), which
+    /// the sweep after a run spares when the worker is kept.
+    fn own_pids(&self) -> Vec<u32> {
+        let mut pids = vec![self.pid];
+        if let Some(program) = self.ready.as_ref().map(|r| r.pid).filter(|p| *p != 0) {
+            pids.push(program);
+            let mut at = program;
+            // The init and the relay sit between the program and Keel.
+            for _ in 0..2 {
+                match sys::parent_pid(at) {
+                    Some(parent) if parent != self.pid && parent != std::process::id() => {
+                        pids.push(parent);
+                        at = parent;
+                    }
+                    _ => break,
+                }
+            }
+        }
+        pids
+    }
 }
 
 impl<'a> Pool<'a> {
@@ -137,6 +200,10 @@ impl<'a> Pool<'a> {
     ) -> Result<Self, Failure> {
         let script = write_script(&spec.workdir, "keel_worker.py", script_text)?;
         write_script(&spec.workdir, "keel_mlflow.py", protocol::MLFLOW_ADAPTER)?;
+        let token = contain::new_token();
+        // Every worker takes the run's variables from the hello before it
+        // imports the model; a kept one also moves to the run's directory.
+        let workdir = std::path::absolute(&spec.workdir).unwrap_or_else(|_| spec.workdir.clone());
         let hello = Hello {
             protocol: PROTOCOL_VERSION,
             mode: mode.as_str().into(),
@@ -151,6 +218,10 @@ impl<'a> Pool<'a> {
             job: spec.job.clone(),
             output_column: spec.output_column.clone(),
             inputs,
+            workdir: Some(workdir.to_string_lossy().into_owned()),
+            env: contain::run_env(&spec.workdir, &token, &spec.env)
+                .into_iter()
+                .collect(),
         };
         let hello = serde_json::to_vec(&hello).map_err(|e| Failure::Internal {
             message: format!("The hello message for the worker could not be encoded: {e}."),
@@ -163,6 +234,10 @@ impl<'a> Pool<'a> {
                 tmp.display()
             ),
         })?;
+        let mut kept = match &spec.warm {
+            Some(warm) => warm.pool.take(&warm.key, n),
+            None => Vec::new(),
+        };
         let mut pool = Pool {
             workers: Vec::with_capacity(n),
             events,
@@ -171,14 +246,31 @@ impl<'a> Pool<'a> {
             mode,
             failed_worker: None,
             cpu: Done::default(),
-            mark: RunMark {
-                token: contain::new_token(),
-                namespaces: Vec::new(),
-            },
+            mark: RunMark::new(token),
+            warm: spec.warm.clone(),
+            reused: kept.len(),
+            kept: false,
         };
         for index in 0..n {
-            let worker = spawn(spec, &script, index, &pool.mark.token, tx.clone())?;
-            pool.mark.add_worker(worker.pid);
+            let worker = match kept.pop() {
+                Some(mut worker) => {
+                    worker.join(index, tx.clone());
+                    worker
+                }
+                None => {
+                    let launch = |mut cmd: std::process::Command| match &spec.warm {
+                        Some(warm) => warm.pool.launch(cmd),
+                        None => cmd.spawn(),
+                    };
+                    // Each worker has its own token beside the run's (which
+                    // it takes from the hello), so that a later run it
+                    // serves finds what it forks, and the sweep of another
+                    // run of its first never mistakes it for a leftover.
+                    let own = format!("{}.w{index}", pool.mark.token());
+                    pipes::spawn(spec, &script, index, &own, tx.clone(), &launch)?
+                }
+            };
+            pool.mark.add_worker(worker.pid, &worker.token);
             pool.workers.push(worker);
             pool.send(index, Outgoing::Frame(protocol::HELLO, 0, hello.clone()))?;
         }
@@ -235,8 +327,51 @@ impl<'a> Pool<'a> {
                 on_event(self, ev)?;
             }
         }
-        self.shutdown();
+        if self.warm.is_some() {
+            self.keep();
+        } else {
+            self.shutdown();
+        }
         Ok(())
+    }
+
+    /// After a successful run: kills whatever the run started besides its
+    /// workers, then hands the live workers to the warm pool.
+    fn keep(&mut self) {
+        let Some(warm) = self.warm.clone() else {
+            return;
+        };
+        let mut spare = HashSet::new();
+        for worker in &mut self.workers {
+            if worker.alive() {
+                spare.extend(worker.own_pids());
+            }
+        }
+        self.report_left(self.mark.sweep_except(&spare));
+        self.kept = true;
+        for mut worker in std::mem::take(&mut self.workers) {
+            worker.route.clear();
+            if worker.alive() {
+                let mut mark = RunMark::new(self.mark.token().to_string());
+                mark.add_worker(worker.pid, &worker.token);
+                warm.pool.put(&warm.key, worker, mark);
+            } else {
+                worker.kill();
+            }
+        }
+    }
+
+    /// Notes in the log that `left` processes the model started outlived its run.
+    fn report_left(&self, left: usize) {
+        if left > 0 {
+            self.sink.note(&format!(
+                "{left} process{} that the model started {} still running after its workers \
+                 ended; Keel killed {}.",
+                if left == 1 { "" } else { "es" },
+                if left == 1 { "was" } else { "were" },
+                if left == 1 { "it" } else { "them" },
+            ));
+        }
     }
 
     /// Waits up to one tick for the next event that the caller must handle.
@@ -467,16 +602,7 @@ impl<'a> Pool<'a> {
 
     /// SIGKILLs every worker's process group and reaps the workers.
     fn kill_all(&mut self) {
-        for worker in &mut self.workers {
-            worker.input = None;
-            sys::kill_group(worker.pid);
-            if !worker.reaped {
-                if let Ok(status) = worker.child.wait() {
-                    worker.exit.get_or_insert((status, Instant::now()));
-                }
-                worker.reaped = true;
-            }
-        }
+        self.workers.iter_mut().for_each(Worker::kill);
     }
 
     /// Passes on log lines until every stderr pipe closed or a short time passed.
@@ -543,15 +669,8 @@ impl Drop for Pool<'_> {
         // callback), no worker process may be left behind, nor anything a
         // worker started.
         self.kill_all();
-        let left = self.mark.sweep();
-        if left > 0 {
-            self.sink.note(&format!(
-                "{left} process{} that the model started {} still running after its workers \
-                 ended; Keel killed {}.",
-                if left == 1 { "" } else { "es" },
-                if left == 1 { "was" } else { "were" },
-                if left == 1 { "it" } else { "them" },
-            ));
+        if !self.kept {
+            self.report_left(self.mark.sweep());
         }
     }
 }
@@ -573,221 +692,8 @@ fn write_script(workdir: &Path, name: &str, text: &str) -> Result<std::path::Pat
     Ok(path)
 }
 
-/// Starts worker number `index` and its pipe threads.
-fn spawn(
-    spec: &WorkerSpec,
-    script: &Path,
-    index: usize,
-    token: &str,
-    events: Sender<Event>,
-) -> Result<Worker, Failure> {
-    let mut cmd = Command::new(&spec.python);
-    cmd.arg("-u")
-        .arg(script)
-        .current_dir(&spec.workdir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    // Workers see an allow-list of Keel's environment, never all of it.
-    cmd.env_clear().envs(contain::worker_env(
-        &spec.workdir,
-        token,
-        &spec.isolation.pass_env,
-        &spec.env,
-    ));
-    sys::contain(
-        &mut cmd,
-        spec.isolation.containment() == Containment::PidNamespace,
-    );
-    let mut child = cmd.spawn().map_err(|e| Failure::RuntimeUnavailable {
-        message: format!(
-            "The Python interpreter {} could not be started: {e}. Check that it exists and is \
-             executable, or set KEEL_PYTHON to one that is.",
-            spec.python.display()
-        ),
-    })?;
-    let pid = child.id();
-    let (Some(stdin), Some(stdout), Some(stderr)) =
-        (child.stdin.take(), child.stdout.take(), child.stderr.take())
-    else {
-        sys::kill_group(pid);
-        let _ = child.wait();
-        return Err(Failure::Internal {
-            message: "The worker's pipes were not created.".into(),
-        });
-    };
-    // Two queued messages per worker are enough to keep it busy; more would
-    // only hold input in memory.
-    let (input_tx, input_rx) = mpsc::sync_channel::<Outgoing>(2);
-    let thread =
-        |name: &str| std::thread::Builder::new().name(format!("keel-worker{index}-{name}"));
-    let spawned = (|| {
-        let tx = events.clone();
-        thread("stdin").spawn(move || write_loop(index, stdin, input_rx, tx))?;
-        let tx = events.clone();
-        thread("stdout").spawn(move || read_loop(index, stdout, tx))?;
-        thread("stderr").spawn(move || log_loop(index, stderr, events))?;
-        Ok::<(), std::io::Error>(())
-    })();
-    if let Err(e) = spawned {
-        sys::kill_group(pid);
-        let _ = child.wait();
-        return Err(Failure::Internal {
-            message: format!("A thread for worker {index} could not be started: {e}."),
-        });
-    }
-    Ok(Worker {
-        child,
-        pid,
-        input: Some(input_tx),
-        exit: None,
-        reaped: false,
-        stdout_closed: false,
-        stderr_closed: false,
-        ready: None,
-        done: false,
-        in_flight: VecDeque::new(),
-        tail: VecDeque::new(),
-    })
-}
-
-/// Writes queued frames to the worker's stdin until the queue closes or the pipe breaks.
-fn write_loop(index: usize, stdin: ChildStdin, rx: Receiver<Outgoing>, events: Sender<Event>) {
-    let mut out = std::io::BufWriter::with_capacity(1 << 16, stdin);
-    for msg in rx {
-        let (kind, seq, payload) = match msg {
-            Outgoing::Frame(kind, seq, payload) => (kind, seq, payload),
-            Outgoing::Batch(seq, batch) => match protocol::encode_batch(&batch) {
-                Ok(bytes) => (protocol::BATCH, seq, bytes),
-                Err(e) => {
-                    let _ = events.send(Event::WriteFailed(index, e.to_string()));
-                    return;
-                }
-            },
-        };
-        // A broken pipe means the worker died; its exit status tells why.
-        if protocol::write_frame(&mut out, kind, seq, &payload).is_err() {
-            return;
-        }
-    }
-    let _ = out.flush();
-}
-
-/// Reads frames from the worker's stdout until it closes.
-fn read_loop(index: usize, stdout: std::process::ChildStdout, events: Sender<Event>) {
-    let mut r = BufReader::with_capacity(1 << 16, stdout);
-    loop {
-        let ev = match protocol::read_frame(&mut r) {
-            Ok(Some(frame)) if frame.kind == protocol::OUTPUT => {
-                Event::Output(index, frame.seq, protocol::decode_batches(frame.payload))
-            }
-            Ok(Some(frame)) => Event::Frame(index, frame),
-            Ok(None) => {
-                let _ = events.send(Event::StdoutClosed(index, None));
-                return;
-            }
-            Err(e) => {
-                let _ = events.send(Event::StdoutClosed(index, Some(e.to_string())));
-                return;
-            }
-        };
-        if events.send(ev).is_err() {
-            return;
-        }
-    }
-}
-
-/// The longest line of a worker's stderr Keel keeps: longer ones are cut
-/// here, with a note, so a model printing without newlines cannot make Keel
-/// hold its whole output in memory.
-pub const MAX_LOG_LINE: usize = 64 * 1024;
-
-/// Splits the worker's stderr into lines.
-fn log_loop(index: usize, stderr: std::process::ChildStderr, events: Sender<Event>) {
-    let mut r = BufReader::new(stderr);
-    let mut buf = Vec::new();
-    loop {
-        buf.clear();
-        match read_line_capped(&mut r, &mut buf, MAX_LOG_LINE) {
-            Ok(None) | Err(_) => break,
-            Ok(Some(total)) => {
-                let cut = total > buf.len();
-                while buf.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
-                    buf.pop();
-                }
-                let mut line = String::from_utf8_lossy(&buf).into_owned();
-                if cut {
-                    line.push_str(&format!(" [cut: the line had {total} bytes]"));
-                }
-                if events.send(Event::Log(index, line)).is_err() {
-                    return;
-                }
-            }
-        }
-    }
-    let _ = events.send(Event::StderrClosed(index));
-}
-
-/// Reads one line into `buf`, keeping at most `cap` bytes of it and
-/// skipping the rest; answers the line's full length (with its newline), or
-/// `None` at the end of the stream.
-fn read_line_capped(
-    r: &mut impl BufRead,
-    buf: &mut Vec<u8>,
-    cap: usize,
-) -> std::io::Result<Option<usize>> {
-    let mut total = 0usize;
-    loop {
-        let chunk = match r.fill_buf() {
-            Ok(c) => c,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        if chunk.is_empty() {
-            return Ok((total > 0).then_some(total));
-        }
-        let (used, done) = match chunk.iter().position(|b| *b == b'\n') {
-            Some(i) => (i + 1, true),
-            None => (chunk.len(), false),
-        };
-        let room = cap.saturating_sub(buf.len());
-        buf.extend_from_slice(&chunk[..used.min(room)]);
-        total += used;
-        r.consume(used);
-        if done {
-            return Ok(Some(total));
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    #[test]
-    fn long_stderr_lines_are_cut_and_counted() {
-        use std::io::Cursor;
-        type Lines<'a> = &'a [(&'a [u8], usize)];
-        let cases: &[(&[u8], usize, Lines)] = &[
-            (
-                b"short\nline two\r\n",
-                10,
-                &[(b"short\n", 6), (b"line two\r\n", 10)],
-            ),
-            (b"abcdefghij\nxy", 4, &[(b"abcd", 11), (b"xy", 2)]),
-            (b"", 4, &[]),
-        ];
-        for (input, cap, want) in cases {
-            let mut r = std::io::BufReader::with_capacity(3, Cursor::new(input.to_vec()));
-            let mut got = Vec::new();
-            let mut buf = Vec::new();
-            while let Some(total) = super::read_line_capped(&mut r, &mut buf, *cap).unwrap() {
-                got.push((buf.clone(), total));
-                buf.clear();
-            }
-            let want: Vec<(Vec<u8>, usize)> = want.iter().map(|(b, n)| (b.to_vec(), *n)).collect();
-            assert_eq!(got, want, "{:?}", String::from_utf8_lossy(input));
-        }
-    }
-
     use super::*;
     use crate::spec::Functions;
 
@@ -805,6 +711,7 @@ mod tests {
             job: serde_json::Value::Null,
             output_column: None,
             isolation: crate::contain::Isolation::default(),
+            warm: None,
         }
     }
 
