@@ -49,9 +49,12 @@ for i in $(seq "$RUNS"); do
 done
 
 # The same runs against a server, after one warm-up job per model.
-SERVER_HOME="$OUT/.keel-server"
+# Outside $OUT, which is the server's data root: a root may not hold Keel's
+# own data directory.
+SERVER_HOME="$OUT-server"
+rm -rf "$SERVER_HOME"
 PORT="$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-KEEL_HOME="$SERVER_HOME" "$KEEL" server --bind "127.0.0.1:$PORT" 2>"$OUT/server.log" &
+KEEL_HOME="$SERVER_HOME" "$KEEL" server --bind "127.0.0.1:$PORT" --data-root "$OUT" 2>"$OUT/server.log" &
 SERVER=$!
 trap 'kill "$SERVER" 2>/dev/null || true' EXIT
 export KEEL_URL="http://127.0.0.1:$PORT"
@@ -61,8 +64,9 @@ for _ in $(seq 100); do
 done
 "$KEEL" model register "$OUT/batch" --name bench-batch >/dev/null
 "$KEEL" model register "$OUT/record" --name bench-record >/dev/null
-# The input is named by a file:// URI, which the server reads where it is, as
-# the embedded command does; a plain path would be uploaded first.
+# The input is named by a file:// URI under the server's data root, which the
+# server reads where it is, as the embedded command does; a plain path would
+# be uploaded first.
 server_run() {
   "$PY" bench/scoring/server_run.py "$SERVER" "$KEEL" job create scoring "$1" "file://$OUT/rows.parquet" \
     "$2" --workers "$3" --wait -o json

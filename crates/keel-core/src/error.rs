@@ -17,6 +17,10 @@ pub enum Error {
     /// An upload would go over the upload quota.
     #[error("{0}")]
     PayloadTooLarge(String),
+    /// The request may not do this: it names a path outside the
+    /// directories this Keel may read and write for clients.
+    #[error("{0}")]
+    Forbidden(String),
     /// The job has no result yet.
     #[error("{0}")]
     JobNotFinished(String),
@@ -69,6 +73,7 @@ impl Error {
             Error::InvalidArgument(_) => Code::InvalidArgument,
             Error::NotFound(_) => Code::NotFound,
             Error::PayloadTooLarge(_) => Code::PayloadTooLarge,
+            Error::Forbidden(_) => Code::Forbidden,
             Error::JobNotFinished(_) => Code::JobNotFinished,
             Error::NoResult(_) => Code::NoResult,
             Error::Model(e) => e.code(),

@@ -9,6 +9,8 @@ use futures::stream::BoxStream;
 use keel_api_model as api;
 use keel_data::AvroSchema;
 use keel_exec::local_path;
+
+use crate::paths::{Access, DataAccess};
 use keel_store::formats::{InputRecord, JobRequest, ModelDefinition, OutputRecord};
 use keel_store::{JobFilter, JobRecord, NewJob, VersionRecord, keys};
 use keel_types::{DataFormat, JobId, JobKind, JobStatus};
@@ -245,7 +247,7 @@ impl Keel {
                 name: "metrics.json".into(),
             }),
             (_, None) => None,
-            (_, Some(out)) => Some(check_output(kind, out)?),
+            (_, Some(out)) => Some(check_output(kind, out, &self.access())?),
         };
         let max_workers = self.cfg.max_workers;
         let workers = req
@@ -323,17 +325,25 @@ impl Keel {
                 }
             }
             api::Input::Path { uri } => {
-                let path = local_path(&uri)?;
-                if !path.is_file() {
-                    return Err(Error::InvalidArgument(format!(
-                        "The {what} {} does not exist or is not a file.",
-                        path.display()
-                    )));
-                }
+                let path = self.access().input(&local_path(&uri)?, what)?;
                 keel_data::format_of(&path, format)?;
+                // What is recorded is the path that was checked: a server's
+                // clients get the real one, links resolved.
+                let uri = match self.cfg.data_access {
+                    DataAccess::Any => uri,
+                    DataAccess::Roots(_) => path.to_string_lossy().into_owned(),
+                };
                 InputRecord::Path { uri }
             }
         })
+    }
+
+    /// The check of the local paths a request names.
+    fn access(&self) -> Access<'_> {
+        Access {
+            policy: &self.cfg.data_access,
+            home: &self.cfg.home,
+        }
     }
 
     /// A job record as the API shows it.
@@ -465,7 +475,7 @@ impl Keel {
 
 /// Checks where a job writes: an embedded output is a bare file name, an
 /// external one a path in an existing directory; either names its format.
-fn check_output(kind: JobKind, out: api::Output) -> Result<OutputRecord> {
+fn check_output(kind: JobKind, out: api::Output, access: &Access<'_>) -> Result<OutputRecord> {
     let (name, record) = match out {
         api::Output::Embedded { name } => {
             if name.is_empty() || name.contains('/') || name.contains('\\') || name.starts_with('.')
@@ -477,17 +487,11 @@ fn check_output(kind: JobKind, out: api::Output) -> Result<OutputRecord> {
             (name.clone(), OutputRecord::Embedded { name })
         }
         api::Output::External { uri } => {
-            let path = local_path(&uri)?;
-            let parent = path
-                .parent()
-                .filter(|p| !p.as_os_str().is_empty())
-                .unwrap_or(Path::new("."));
-            if !parent.is_dir() {
-                return Err(Error::InvalidArgument(format!(
-                    "The output directory {} does not exist; create it first.",
-                    parent.display()
-                )));
-            }
+            let path = access.output(&local_path(&uri)?)?;
+            let uri = match access.policy {
+                DataAccess::Any => uri,
+                DataAccess::Roots(_) => path.to_string_lossy().into_owned(),
+            };
             (
                 path.to_string_lossy().into_owned(),
                 OutputRecord::External { uri },

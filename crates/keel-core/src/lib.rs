@@ -16,6 +16,7 @@ mod comparisons;
 mod error;
 pub mod git;
 mod jobs;
+mod paths;
 mod registry;
 mod roles;
 mod sweep;
@@ -36,6 +37,7 @@ pub use error::{Error, Result};
 pub use jobs::{JobOutput, LogStart, MAX_RUNTIME_SECONDS, StoredFile};
 pub use keel_exec::Installer;
 pub use keel_modeldef::{FunctionInfo, ModelDef, file_origin};
+pub use paths::DataAccess;
 pub use roles::request as role_request;
 pub use sweep::Swept;
 pub use uploads::{MAX_UPLOAD_NAME_BYTES, check_model_name, upload_name};
@@ -82,6 +84,10 @@ pub struct Config {
     /// one-command embedded Keel, keeps none. A server keeps
     /// [`DEFAULT_WARM_WORKERS`] unless told otherwise.
     pub warm_workers: usize,
+    /// Which local paths jobs may name as inputs and outputs: any for the
+    /// embedded default, only those under the data roots for a server
+    /// (`--data-root`, `KEEL_DATA_ROOTS`).
+    pub data_access: DataAccess,
     /// How long a warm worker waits for its next job before it ends
     /// (`KEEL_WARM_IDLE_SECONDS`, default 5 minutes).
     pub warm_idle: std::time::Duration,
@@ -118,6 +124,7 @@ impl Config {
             isolation: Isolation::default(),
             max_log_bytes: keel_exec::DEFAULT_MAX_LOG_BYTES,
             warm_workers: 0,
+            data_access: DataAccess::Any,
             warm_idle: std::time::Duration::from_secs(300),
         }
     }

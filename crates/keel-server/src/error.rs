@@ -29,6 +29,13 @@ pub enum Error {
     /// A request body is larger than the server accepts.
     #[error("{0}")]
     PayloadTooLarge(String),
+    /// The request came from a foreign web origin or named a host this
+    /// server does not answer to.
+    #[error("{0}")]
+    Forbidden(String),
+    /// The request body's content type is not one the endpoint accepts.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
     /// A temporary file for a request body could not be written or read.
     #[error("{context}: {source}")]
     Io {
@@ -55,6 +62,8 @@ impl Error {
             Error::InvalidArgument(_) => Code::InvalidArgument,
             Error::NotFound(_) => Code::NotFound,
             Error::PayloadTooLarge(_) => Code::PayloadTooLarge,
+            Error::Forbidden(_) => Code::Forbidden,
+            Error::UnsupportedMediaType(_) => Code::UnsupportedMediaType,
             Error::Io { .. } => Code::StorageError,
             Error::Internal(_) => Code::Internal,
         }
@@ -82,6 +91,8 @@ pub fn status_of(code: Code) -> StatusCode {
         }
         // The server never runs git; a client's git failure is an upstream's.
         Code::GitFailed => StatusCode::BAD_GATEWAY,
+        Code::Forbidden => StatusCode::FORBIDDEN,
+        Code::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         Code::Internal => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -105,6 +116,8 @@ fn title_of(code: Code) -> &'static str {
         Code::RuntimeUnavailable => "Runtime unavailable",
         Code::GitUnavailable => "Git unavailable",
         Code::GitFailed => "Git failed",
+        Code::Forbidden => "Forbidden",
+        Code::UnsupportedMediaType => "Unsupported media type",
         Code::Internal => "Internal error",
     }
 }

@@ -14,6 +14,7 @@
 mod comparisons;
 mod error;
 mod extract;
+mod guard;
 mod health;
 mod jobs;
 mod models;
@@ -34,6 +35,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub use error::{Error, Result, problem, status_of};
+pub use guard::{Guard, LOOPBACK_HOSTS};
 pub use serving::Limits;
 
 /// The largest request body (model archive or upload) the server accepts: 8 GiB.
@@ -90,8 +92,8 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 }
 
 /// Every route of the API over `keel`, with request tracing, the request
-/// timeout of `limits`, and problem documents for every error, the HTTP
-/// layer's own included.
+/// timeout and the host and origin checks of `limits`, and problem
+/// documents for every error, the HTTP layer's own included.
 pub fn router(keel: Keel, limits: &Limits) -> Router {
     let (routes, doc) = api().split_for_parts();
     let doc = Arc::new(doc);
@@ -104,6 +106,10 @@ pub fn router(keel: Keel, limits: &Limits) -> Router {
     );
     serving::with_request_timeout(routes.with_state(keel), limits.request_timeout)
         .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::new(limits.guard.clone()),
+            guard::check,
+        ))
         .layer(axum::middleware::from_fn(serving::problems))
         .layer(axum::middleware::from_fn(trace))
 }

@@ -52,19 +52,24 @@ pub(crate) fn scratch_dir(keel: &Keel) -> Result<tempfile::TempDir> {
 }
 
 /// The file extension that tells `extract_archive` the archive's format,
-/// from the request's Content-Type (gzip'd tar unless it says zip or tar).
-fn archive_extension(headers: &HeaderMap) -> &'static str {
-    let ct = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_ascii_lowercase();
-    if ct.starts_with("application/zip") || ct.starts_with("application/x-zip") {
-        ".zip"
-    } else if ct.starts_with("application/x-tar") {
-        ".tar"
-    } else {
-        ".tar.gz"
+/// from the request's Content-Type, which must name an archive: anything
+/// else (no type, a form's types, JSON) is refused, so only a client that
+/// means to send an archive can register a model.
+fn archive_extension(headers: &HeaderMap) -> Result<&'static str> {
+    let essence = crate::guard::media_type(headers);
+    match essence.as_str() {
+        "application/zip" | "application/x-zip-compressed" => Ok(".zip"),
+        "application/x-tar" => Ok(".tar"),
+        "application/gzip" | "application/x-gzip" | "application/x-compressed-tar" => Ok(".tar.gz"),
+        _ => Err(Error::UnsupportedMediaType(format!(
+            "A model registration's body is an archive of the model directory, sent as \
+             application/gzip (a .tar.gz), application/x-tar or application/zip, not {}.",
+            if essence.is_empty() {
+                "without a Content-Type".to_string()
+            } else {
+                format!("'{essence}'")
+            }
+        ))),
     }
 }
 
@@ -127,7 +132,7 @@ pub(crate) async fn register(
     let scratch = scratch_dir(&keel)?;
     let archive = scratch
         .path()
-        .join(format!("model{}", archive_extension(&headers)));
+        .join(format!("model{}", archive_extension(&headers)?));
     let size = save_body(body, &archive, MAX_BODY_BYTES).await?;
     if size == 0 {
         return Err(Error::InvalidArgument(
@@ -426,14 +431,22 @@ mod tests {
 
     #[test]
     fn archive_extension_follows_the_content_type() {
-        let mut h = HeaderMap::new();
-        assert_eq!(archive_extension(&h), ".tar.gz");
-        h.insert(header::CONTENT_TYPE, "application/zip".parse().unwrap());
-        assert_eq!(archive_extension(&h), ".zip");
-        h.insert(header::CONTENT_TYPE, "application/x-tar".parse().unwrap());
-        assert_eq!(archive_extension(&h), ".tar");
-        h.insert(header::CONTENT_TYPE, "application/gzip".parse().unwrap());
-        assert_eq!(archive_extension(&h), ".tar.gz");
+        let cases = [
+            (None, None),
+            (Some("application/zip"), Some(".zip")),
+            (Some("application/x-tar"), Some(".tar")),
+            (Some("application/gzip"), Some(".tar.gz")),
+            (Some("Application/X-Gzip; foo=bar"), Some(".tar.gz")),
+            (Some("text/plain"), None),
+            (Some("application/json"), None),
+        ];
+        for (ct, want) in cases {
+            let mut h = HeaderMap::new();
+            if let Some(ct) = ct {
+                h.insert(header::CONTENT_TYPE, ct.parse().unwrap());
+            }
+            assert_eq!(archive_extension(&h).ok(), want, "{ct:?}");
+        }
     }
 
     #[test]

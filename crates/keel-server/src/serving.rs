@@ -37,6 +37,10 @@ pub struct Limits {
     /// The most connections open at once (`KEEL_MAX_CONNECTIONS`, default
     /// 1024); further clients wait in the listen queue.
     pub max_connections: usize,
+    /// The hosts and web origins requests may come through
+    /// (`KEEL_ALLOWED_HOSTS`, `KEEL_ALLOWED_ORIGINS`); by default the
+    /// loopback names and no foreign origin.
+    pub guard: crate::guard::Guard,
 }
 
 impl Default for Limits {
@@ -45,6 +49,7 @@ impl Default for Limits {
             header_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(300),
             max_connections: 1024,
+            guard: crate::guard::Guard::default(),
         }
     }
 }

@@ -40,13 +40,18 @@ pub enum Code {
     GitUnavailable,
     /// git could not read a model's repository (unreachable, not a repository, refused credentials).
     GitFailed,
+    /// The request may not do this: a path outside the directories an admin
+    /// allowed, or a request from a foreign web origin or host.
+    Forbidden,
+    /// The request body's content type is not one this endpoint accepts.
+    UnsupportedMediaType,
     /// An invariant broke inside Keel: a bug.
     Internal,
 }
 
 impl Code {
     /// Every code, for documentation and exhaustive tests.
-    pub const ALL: [Code; 17] = [
+    pub const ALL: [Code; 19] = [
         Code::InvalidArgument,
         Code::NotFound,
         Code::AlreadyExists,
@@ -63,6 +68,8 @@ impl Code {
         Code::RuntimeUnavailable,
         Code::GitUnavailable,
         Code::GitFailed,
+        Code::Forbidden,
+        Code::UnsupportedMediaType,
         Code::Internal,
     ];
 
@@ -85,6 +92,8 @@ impl Code {
             Code::RuntimeUnavailable => "RUNTIME_UNAVAILABLE",
             Code::GitUnavailable => "GIT_UNAVAILABLE",
             Code::GitFailed => "GIT_FAILED",
+            Code::Forbidden => "FORBIDDEN",
+            Code::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
             Code::Internal => "INTERNAL",
         }
     }

@@ -99,19 +99,82 @@ pub fn config(home: &Path) -> anyhow::Result<keel_core::Config> {
 /// [`keel_core::DEFAULT_WARM_WORKERS`] warm workers unless
 /// `KEEL_WARM_WORKERS` says otherwise, since a server runs many jobs and
 /// the next job of a model should not pay Python's start again.
-pub fn server_config(home: &Path) -> anyhow::Result<keel_core::Config> {
+///
+/// A server's clients reach only the local paths under `data_roots` (the
+/// `--data-root` flags, then `KEEL_DATA_ROOTS`, a list separated like PATH);
+/// with none, only uploads and embedded outputs.
+pub fn server_config(home: &Path, data_roots: &[PathBuf]) -> anyhow::Result<keel_core::Config> {
     let mut cfg = config(home)?;
     if std::env::var_os("KEEL_WARM_WORKERS").is_none_or(|v| v.is_empty()) {
         cfg.warm_workers = keel_core::DEFAULT_WARM_WORKERS;
     }
+    let mut roots = data_roots.to_vec();
+    if let Some(v) = std::env::var_os("KEEL_DATA_ROOTS") {
+        roots.extend(std::env::split_paths(&v).filter(|p| !p.as_os_str().is_empty()));
+    }
+    let mut checked = Vec::with_capacity(roots.len());
+    for root in roots {
+        let real = root
+            .canonicalize()
+            .with_context(|| format!("the data root {} cannot be used", root.display()))?;
+        if !real.is_dir() {
+            bail!("the data root {} is not a directory", root.display());
+        }
+        let home = cfg.home.canonicalize().unwrap_or_else(|_| cfg.home.clone());
+        if real.starts_with(&home) || home.starts_with(&real) {
+            bail!(
+                "the data root {} holds or is inside Keel's data directory {}; clients must not \
+                 reach Keel's own files",
+                root.display(),
+                cfg.home.display()
+            );
+        }
+        checked.push(real);
+    }
+    cfg.data_access = keel_core::DataAccess::Roots(checked);
     Ok(cfg)
 }
 
-/// The server's protections against slow and greedy clients:
+/// The server's protections against slow, greedy and foreign clients:
 /// `KEEL_HEADER_TIMEOUT_SECONDS`, `KEEL_REQUEST_TIMEOUT_SECONDS` and
 /// `KEEL_MAX_CONNECTIONS`, each defaulting to [`keel_server::Limits`]'s.
-pub fn server_limits() -> anyhow::Result<keel_server::Limits> {
+///
+/// Requests must name a host the server answers to: on a loopback address
+/// the loopback names, on any other the bound address (or any host, when
+/// none is listed), plus `KEEL_ALLOWED_HOSTS` (names separated by commas);
+/// and come from no web origin but the server's own and
+/// `KEEL_ALLOWED_ORIGINS`.
+pub fn server_limits(bind: &std::net::SocketAddr) -> anyhow::Result<keel_server::Limits> {
     let mut limits = keel_server::Limits::default();
+    let list = |name: &str| -> Vec<String> {
+        std::env::var(name)
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map(str::to_string)
+            .collect()
+    };
+    let extra = list("KEEL_ALLOWED_HOSTS");
+    limits.guard.hosts = if bind.ip().is_loopback() {
+        Some(
+            keel_server::LOOPBACK_HOSTS
+                .iter()
+                .map(|h| h.to_string())
+                .chain(extra)
+                .collect(),
+        )
+    } else if bind.ip().is_unspecified() && extra.is_empty() {
+        None
+    } else {
+        let mut hosts = extra;
+        if !bind.ip().is_unspecified() {
+            hosts.push(bind.ip().to_string());
+            hosts.push(format!("[{}]", bind.ip()));
+        }
+        Some(hosts)
+    };
+    limits.guard.origins = list("KEEL_ALLOWED_ORIGINS");
     if let Some(s) = number::<u64>("KEEL_HEADER_TIMEOUT_SECONDS")? {
         limits.header_timeout = std::time::Duration::from_secs(s.max(1));
     }

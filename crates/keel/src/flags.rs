@@ -32,6 +32,7 @@ const FIELDS: &[(&str, &str)] = &[
     ("output", "OUTPUT"),
     ("name", "--name"),
     ("baseline", "--baseline"),
+    ("data_roots", "`keel server --data-root`"),
 ];
 
 /// Rewrites every backticked field name in `message` as its flag; other

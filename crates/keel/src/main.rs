@@ -81,6 +81,15 @@ enum Command {
         /// Jobs run at the same time.
         #[arg(long, default_value_t = 2)]
         jobs: usize,
+        /// A directory whose files clients may name as job inputs and
+        /// outputs (repeatable; also KEEL_DATA_ROOTS). Without one, clients
+        /// use uploads and embedded outputs only.
+        #[arg(long = "data-root", value_name = "DIR")]
+        data_roots: Vec<PathBuf>,
+        /// Serve on a non-loopback address although Keel has no users yet,
+        /// so anyone who reaches the address can run code as this server.
+        #[arg(long)]
+        insecure_no_auth: bool,
     },
     /// Trains a scikit-learn model, registers it and runs scoring, metrics and training jobs on it.
     Quickstart {
@@ -280,11 +289,20 @@ async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
         // Inspecting needs no data directory, so none is opened (or created).
         Command::Model(ModelCmd::Inspect { dir, attach }) => inspect(fmt, &dir, &attach),
-        Command::Server { bind, jobs } => {
+        Command::Server {
+            bind,
+            jobs,
+            data_roots,
+            insecure_no_auth,
+        } => {
             if cli.url.is_some() {
                 bail!("`keel server` serves the local data directory; unset KEEL_URL");
             }
-            serve(&cli.home, &bind, jobs).await
+            let access = Access {
+                data_roots,
+                insecure_no_auth,
+            };
+            serve(&cli.home, &bind, jobs, access).await
         }
         Command::Quickstart { dir } => quickstart::run(&dir).await,
         // Metrics and drift over files need no data directory either.
@@ -320,10 +338,46 @@ async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
     }
 }
 
-async fn serve(home: &Path, bind: &str, jobs: usize) -> anyhow::Result<i32> {
+/// What a server lets its clients reach.
+struct Access {
+    data_roots: Vec<PathBuf>,
+    insecure_no_auth: bool,
+}
+
+async fn serve(home: &Path, bind: &str, jobs: usize, access: Access) -> anyhow::Result<i32> {
+    let listener = tokio::net::TcpListener::bind(bind)
+        .await
+        .with_context(|| format!("cannot listen on {bind}"))?;
+    let addr = listener.local_addr()?;
+    if !addr.ip().is_loopback() {
+        if !access.insecure_no_auth {
+            bail!(
+                "refusing to serve on {addr}: Keel has no users or tokens yet, so anyone who \
+                 reaches a non-loopback address could register models and run their code as this \
+                 server's user. Bind a loopback address (127.0.0.1) behind an authenticating \
+                 proxy, or pass --insecure-no-auth to serve it anyway"
+            );
+        }
+        tracing::warn!(
+            "serving on {addr} without authentication (--insecure-no-auth): anyone who reaches \
+             it can run code as this server's user"
+        );
+    }
     tracing::info!("opening {}", home.display());
-    let keel = keel_core::Keel::open(backend::server_config(home)?).await?;
-    let limits = backend::server_limits()?;
+    let keel = keel_core::Keel::open(backend::server_config(home, &access.data_roots)?).await?;
+    let limits = backend::server_limits(&addr)?;
+    match &keel.config().data_access {
+        keel_core::DataAccess::Roots(roots) if !roots.is_empty() => {
+            let roots: Vec<String> = roots.iter().map(|r| r.display().to_string()).collect();
+            tracing::info!(
+                "clients may read and write files under {}",
+                roots.join(", ")
+            );
+        }
+        _ => tracing::info!(
+            "clients may name no server paths: they upload inputs (--data-root allows a directory)"
+        ),
+    }
     // Jobs left IN_PROGRESS by a server that died are failed, not left hanging.
     keel.fail_stale_jobs(chrono::Duration::seconds(30)).await?;
     // What crashed runs left: working directories with the model's files,
@@ -339,10 +393,6 @@ async fn serve(home: &Path, bind: &str, jobs: usize) -> anyhow::Result<i32> {
         );
     }
     tracing::info!("{}", keel.containment().describe());
-    let listener = tokio::net::TcpListener::bind(bind)
-        .await
-        .with_context(|| format!("cannot listen on {bind}"))?;
-    let addr = listener.local_addr()?;
     eprintln!(
         "keel server listening on http://{addr} (data directory {})",
         home.display()

@@ -143,7 +143,8 @@ async fn errors_of_the_http_layer_and_bad_names_are_problems() -> TestResult {
 /// Opens a connection and sends half of a request's headers.
 async fn half_header(addr: &str) -> std::io::Result<tokio::net::TcpStream> {
     let mut c = tokio::net::TcpStream::connect(addr).await?;
-    c.write_all(b"GET /livez HTTP/1.1\r\nHost: x\r\n").await?;
+    c.write_all(b"GET /livez HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        .await?;
     Ok(c)
 }
 
@@ -237,7 +238,7 @@ async fn the_request_timeout_spares_only_streaming_routes() -> TestResult {
     // request timeout answers it.
     let mut c = tokio::net::TcpStream::connect(&addr).await?;
     c.write_all(
-        b"POST /api/v1/jobs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"kind\":",
+        b"POST /api/v1/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"kind\":",
     )
     .await?;
     let mut buf = vec![0u8; 4096];
@@ -286,17 +287,17 @@ async fn answers_hyper_makes_itself_are_problems_too() -> TestResult {
     let s = Server::start(None).await?;
     let addr = s.base.trim_start_matches("http://").to_string();
     let huge_header = format!(
-        "GET /api/v1/models HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+        "GET /api/v1/models HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: {}\r\n\r\n",
         "a".repeat(600 << 10)
     );
     let many_headers = format!(
-        "GET /api/v1/models HTTP/1.1\r\nHost: x\r\n{}\r\n",
+        "GET /api/v1/models HTTP/1.1\r\nHost: 127.0.0.1\r\n{}\r\n",
         (0..200)
             .map(|i| format!("X-H{i}: v\r\n"))
             .collect::<String>()
     );
     let long_uri = format!(
-        "GET /api/v1/models?x={} HTTP/1.1\r\nHost: x\r\n\r\n",
+        "GET /api/v1/models?x={} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
         "a".repeat(70_000)
     );
     let cases: [(&[u8], &str); 4] = [
@@ -330,4 +331,169 @@ async fn answers_hyper_makes_itself_are_problems_too() -> TestResult {
         StatusCode::OK
     );
     s.shutdown().await
+}
+
+/// The data roots of a server started by [`Server::start_with`] with
+/// [`roots_only`]: a directory beside its data directory.
+fn roots_of(s: &Server) -> std::path::PathBuf {
+    s._home.path().with_extension("roots")
+}
+
+fn roots_only(cfg: &mut keel_core::Config) {
+    cfg.data_access = keel_core::DataAccess::Roots(vec![cfg.home.with_extension("roots")]);
+    // The jobs this test creates need not run: they fail at once.
+    cfg.python = Some("/nonexistent/python3".into());
+}
+
+#[tokio::test]
+async fn a_server_reads_and_writes_only_under_its_data_roots() -> TestResult {
+    let s = Server::start_with(None, keel_server::Limits::default(), roots_only).await?;
+    let roots = roots_of(&s);
+    std::fs::create_dir_all(&roots)?;
+    std::fs::write(roots.join("in.csv"), "x\n1\n")?;
+    std::os::unix::fs::symlink("/etc/passwd", roots.join("passwd.csv"))?;
+    let upload = model_and_input(&s).await?;
+    let home = s._home.path().to_string_lossy().into_owned();
+    let inside = roots.join("in.csv").to_string_lossy().into_owned();
+    let path_in = |p: &str| json!({"kind": "path", "uri": p});
+    let up = json!({"kind": "upload", "upload_id": upload});
+    let embedded = json!({"kind": "embedded", "name": "o.csv"});
+    let external = |p: &str| json!({"kind": "external", "uri": p});
+    // (input, output, refused with: status, code, a fragment of the detail)
+    let cases = [
+        (
+            path_in("/etc/passwd"),
+            embedded.clone(),
+            Some((403, "FORBIDDEN", "outside the directories")),
+        ),
+        (
+            path_in("file:///etc/passwd"),
+            embedded.clone(),
+            Some((403, "FORBIDDEN", "outside the directories")),
+        ),
+        (
+            path_in("/etc/no-such-file.csv"),
+            embedded.clone(),
+            Some((403, "FORBIDDEN", "outside the directories")),
+        ),
+        (
+            path_in(&format!("{}/../../etc/passwd", roots.display())),
+            embedded.clone(),
+            Some((403, "FORBIDDEN", "'..'")),
+        ),
+        (
+            path_in("in.csv"),
+            embedded.clone(),
+            Some((403, "FORBIDDEN", "relative")),
+        ),
+        (
+            path_in(&roots.join("passwd.csv").to_string_lossy()),
+            embedded.clone(),
+            Some((403, "FORBIDDEN", "symbolic link")),
+        ),
+        (
+            up.clone(),
+            external("/tmp/keel-hostile-out.csv"),
+            Some((403, "FORBIDDEN", "outside the directories")),
+        ),
+        (
+            up.clone(),
+            external(&format!("{home}/artifacts/x.csv")),
+            Some((403, "FORBIDDEN", "outside the directories")),
+        ),
+        (path_in(&inside), embedded.clone(), None),
+        (
+            up.clone(),
+            external(&roots.join("o.csv").to_string_lossy()),
+            None,
+        ),
+    ];
+    for (input, output, refused) in cases {
+        let body = json!({"kind": "scoring", "model": "m", "input": input, "output": output});
+        let resp = s
+            .http
+            .post(s.url("/api/v1/jobs"))
+            .json(&body)
+            .send()
+            .await?;
+        match refused {
+            Some((status, code, fragment)) => {
+                let p = expect_problem(resp, StatusCode::from_u16(status)?, code).await?;
+                assert!(p.detail.contains(fragment), "{body}: {}", p.detail);
+            }
+            None => assert_eq!(resp.status(), StatusCode::ACCEPTED, "{body}"),
+        }
+    }
+    assert!(!std::path::Path::new("/tmp/keel-hostile-out.csv").exists());
+    Ok(())
+}
+
+#[tokio::test]
+async fn foreign_origins_hosts_and_form_bodies_are_refused() -> TestResult {
+    let s = Server::start(None).await?;
+    let dir = tempfile::tempdir()?;
+    std::fs::write(
+        dir.path().join("m.py"),
+        "# modelop.score\ndef action(r):\n    yield r\n",
+    )?;
+    let archive = tar_gz(dir.path())?;
+    let register = |origin: Option<&str>, host: Option<&str>, ct: &str| {
+        let mut r = s
+            .http
+            .post(s.url("/api/v1/models/m/versions"))
+            .header("content-type", ct)
+            .body(archive.clone());
+        if let Some(o) = origin {
+            r = r.header("origin", o);
+        }
+        if let Some(h) = host {
+            r = r.header("host", h);
+        }
+        r
+    };
+    // A page on another site posting a model, as a browser would send it.
+    let p = expect_problem(
+        register(Some("https://evil.example"), None, "application/gzip")
+            .send()
+            .await?,
+        StatusCode::FORBIDDEN,
+        "FORBIDDEN",
+    )
+    .await?;
+    assert!(p.detail.contains("evil.example"), "{}", p.detail);
+    // The same page rebinding a name of its own to 127.0.0.1.
+    expect_problem(
+        register(None, Some("rebind.evil.example:7878"), "application/gzip")
+            .send()
+            .await?,
+        StatusCode::FORBIDDEN,
+        "FORBIDDEN",
+    )
+    .await?;
+    // A form's body type, which needs no CORS preflight.
+    expect_problem(
+        register(None, None, "text/plain").send().await?,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "UNSUPPORTED_MEDIA_TYPE",
+    )
+    .await?;
+    // Nothing was registered; the server's own origin registers.
+    let models: serde_json::Value = s
+        .http
+        .get(s.url("/api/v1/models"))
+        .send()
+        .await?
+        .json()
+        .await?;
+    assert_eq!(
+        models["items"].as_array().map(Vec::len),
+        Some(0),
+        "{models}"
+    );
+    let own = s.base.clone();
+    let resp = register(Some(&own), None, "application/gzip")
+        .send()
+        .await?;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    Ok(())
 }

@@ -155,6 +155,29 @@ fn server_mode_end_to_end() {
         .stdout;
     assert_eq!(again_csv, csv);
 
+    // A server's clients name no server paths unless an admin allowed their
+    // directory (this server has no data roots): a path output is refused.
+    let outside = env.data().join("external.csv");
+    let refused = env
+        .keel(&[
+            "job",
+            "create",
+            "scoring",
+            "fraud@champion",
+            "input.csv",
+            &outside.to_string_lossy(),
+        ])
+        .expect(1);
+    assert!(
+        refused
+            .stderr
+            .contains("reads and writes no paths for its clients")
+            && refused.stderr.contains("--data-root"),
+        "{}",
+        refused.stderr
+    );
+    assert!(!outside.exists());
+
     // Without --wait the server answers at once; `job wait` follows it.
     let created = env
         .keel(&[
