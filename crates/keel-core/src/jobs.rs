@@ -9,11 +9,11 @@ use futures::stream::BoxStream;
 use keel_api_model as api;
 use keel_data::AvroSchema;
 use keel_exec::local_path;
-
-use crate::paths::{Access, DataAccess};
 use keel_store::formats::{InputRecord, JobRequest, ModelDefinition, OutputRecord};
 use keel_store::{JobFilter, JobRecord, NewJob, VersionRecord, keys};
 use keel_types::{DataFormat, JobId, JobKind, JobStatus};
+
+use crate::paths::Access;
 
 use crate::registry::page;
 use crate::{Error, Keel, Result, roles, views};
@@ -327,13 +327,9 @@ impl Keel {
             api::Input::Path { uri } => {
                 let path = self.access().input(&local_path(&uri)?, what)?;
                 keel_data::format_of(&path, format)?;
-                // What is recorded is the path that was checked: a server's
-                // clients get the real one, links resolved.
-                let uri = match self.cfg.data_access {
-                    DataAccess::Any => uri,
-                    DataAccess::Roots(_) => path.to_string_lossy().into_owned(),
-                };
-                InputRecord::Path { uri }
+                InputRecord::Path {
+                    uri: self.access().recorded(uri, &path),
+                }
             }
         })
     }
@@ -488,10 +484,7 @@ fn check_output(kind: JobKind, out: api::Output, access: &Access<'_>) -> Result<
         }
         api::Output::External { uri } => {
             let path = access.output(&local_path(&uri)?)?;
-            let uri = match access.policy {
-                DataAccess::Any => uri,
-                DataAccess::Roots(_) => path.to_string_lossy().into_owned(),
-            };
+            let uri = access.recorded(uri, &path);
             (
                 path.to_string_lossy().into_owned(),
                 OutputRecord::External { uri },

@@ -105,6 +105,16 @@ impl Access<'_> {
         })
     }
 
+    /// What a job records for a path the client wrote as `uri` and that
+    /// was checked as `checked`: the client's words where any path goes,
+    /// the real path (links resolved) where only the roots do.
+    pub fn recorded(&self, uri: String, checked: &Path) -> String {
+        match self.policy {
+            DataAccess::Any => uri,
+            DataAccess::Roots(_) => checked.to_string_lossy().into_owned(),
+        }
+    }
+
     /// Refuses, from the path as written and without touching the file
     /// system, a relative path, a `..` and anything outside the roots.
     fn lexically_allowed(&self, roots: &[PathBuf], path: &Path, what: &str) -> Result<()> {
