@@ -25,6 +25,8 @@ HEADER = struct.Struct("<BQI")
 # CPU seconds spent calling the model's function, reported with D so the
 # job's log can say how much of the work was the model's.
 FUNCTION_CPU = [0.0]
+# The stderr line ending each run's log (Keel does not show it).
+END_OF_RUN = b"\x1ekeel-end-of-run\n"
 # The working directory of the current run, as a real path.
 RUN_DIR = [""]
 
@@ -648,6 +650,11 @@ def run(chan, hello):
         return 1
     usage = os.times()
     cpu = (usage.user + usage.system) - (started.user + started.system)
+    # The end-of-run line tells Keel that every line the run wrote to
+    # stderr has been read, so a worker it keeps loses none of them.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.write(2, END_OF_RUN)
     chan.send_json("D", {"cpu": cpu, "function_cpu": FUNCTION_CPU[0]})
     return 0
 

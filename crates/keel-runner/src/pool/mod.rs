@@ -62,6 +62,9 @@ pub(crate) enum Event {
     Log(usize, String),
     /// The worker's stderr ended.
     StderrClosed(usize),
+    /// The worker's stderr reached the end of its run: every line of the
+    /// run has been delivered.
+    EndOfRun(usize),
     /// The writer thread could not encode a batch.
     WriteFailed(usize, String),
 }
@@ -89,6 +92,8 @@ pub(crate) struct Worker {
     stderr_closed: bool,
     pub ready: Option<Ready>,
     pub done: bool,
+    /// True once its stderr delivered the end-of-run line.
+    log_ended: bool,
     /// Input batches sent and not yet answered, oldest first.
     pub in_flight: VecDeque<u64>,
     tail: VecDeque<String>,
@@ -138,6 +143,7 @@ impl Worker {
         self.route.set(index, events);
         self.ready = None;
         self.done = false;
+        self.log_ended = false;
         self.in_flight.clear();
         self.tail.clear();
     }
@@ -341,6 +347,25 @@ impl<'a> Pool<'a> {
         let Some(warm) = self.warm.clone() else {
             return;
         };
+        // A worker's last log lines may still be on their way through its
+        // stderr thread when its `D` arrives; wait (briefly) for them.
+        let until = Instant::now() + DRAIN;
+        while self
+            .workers
+            .iter()
+            .any(|w| !w.log_ended && !w.stderr_closed)
+        {
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            match self.events.recv_timeout(left) {
+                Ok(ev) => {
+                    let _ = self.handle(ev);
+                }
+                Err(_) => break,
+            }
+        }
         let mut spare = HashSet::new();
         for worker in &mut self.workers {
             if worker.alive() {
@@ -410,6 +435,10 @@ impl<'a> Pool<'a> {
                     tail.pop_front();
                 }
                 tail.push_back(line);
+                Ok(None)
+            }
+            Event::EndOfRun(w) => {
+                self.workers[w].log_ended = true;
                 Ok(None)
             }
             Event::StderrClosed(w) => {

@@ -129,6 +129,7 @@ pub(crate) fn spawn(
         stderr_closed: false,
         ready: None,
         done: false,
+        log_ended: false,
         in_flight: VecDeque::new(),
         tail: VecDeque::new(),
     })
@@ -178,6 +179,10 @@ fn read_loop(stdout: std::process::ChildStdout, route: Route) {
     }
 }
 
+/// The stderr line a worker writes at the end of each run, after
+/// everything else it wrote (see `keel_worker.py`).
+const END_OF_RUN: &[u8] = b"\x1ekeel-end-of-run";
+
 /// The longest line of a worker's stderr Keel keeps: longer ones are cut
 /// here, with a note, so a model printing without newlines cannot make Keel
 /// hold its whole output in memory.
@@ -195,6 +200,10 @@ fn log_loop(stderr: std::process::ChildStderr, route: Route) {
                 let cut = total > buf.len();
                 while buf.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
                     buf.pop();
+                }
+                if buf == END_OF_RUN {
+                    route.send(Event::EndOfRun);
+                    continue;
                 }
                 let mut line = String::from_utf8_lossy(&buf).into_owned();
                 if cut {

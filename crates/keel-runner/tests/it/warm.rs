@@ -23,6 +23,7 @@ def init():\n\
 \x20              'tmp': tempfile.gettempdir(), 'token': os.environ['KEEL_WORKER_TOKEN'],\n\
 \x20              'tag': open('tag.txt').read()}, open(f'init-{me}.json', 'w'))\n\
 def score(r):\n\
+\x20   print('scored', r['x'])\n\
 \x20   return {'x': r['x'], 'n': COUNT[0]}\n";
 
 fn init_fns() -> Functions {
@@ -123,6 +124,12 @@ fn a_warm_worker_serves_the_next_run_of_its_model_afresh() {
     drop(one);
 
     let (r, out, text) = run(&py, two.path(), warm("k"), 2, int_batches(6, 2));
+    // Every line the workers wrote is in the log, the last ones too, though
+    // the workers live on.
+    for x in 0..6 {
+        assert!(text.contains(&format!("scored {x}")), "{text}");
+    }
+    assert!(!text.contains("end-of-run"), "{text}");
     let stats = r.unwrap();
     assert_eq!(stats.warm_workers, 2, "{text}");
     assert_eq!(i64_col(&out, "x"), (0..6).collect::<Vec<_>>());
