@@ -25,6 +25,26 @@ pub enum Error {
     /// The metadata database schema could not be brought up to date.
     #[error("The metadata database could not be migrated to this version of Keel: {0}.")]
     Migration(#[from] sqlx::migrate::MigrateError),
+    /// The metadata database could not be reached when the store opened.
+    #[error(
+        "Could not connect to the metadata database {target}: {source}. Check the database URL and that the database server is running and reachable."
+    )]
+    Connect {
+        /// The database, as its URL without any password.
+        target: String,
+        /// The cause.
+        source: sqlx::Error,
+    },
+    /// The database schema is newer than this Keel: a newer Keel migrated it.
+    #[error(
+        "The metadata database has schema version {found}, written by a newer Keel than this one (which knows versions up to {known}); run that newer Keel, or restore a backup this Keel made."
+    )]
+    SchemaTooNew {
+        /// The newest migration the database has applied.
+        found: i64,
+        /// The newest migration this binary knows.
+        known: i64,
+    },
     /// The artifact store failed.
     #[error("The artifact store failed: {0}.")]
     Artifact(#[from] object_store::Error),
@@ -53,7 +73,11 @@ impl Error {
             Error::AlreadyExists(_) => Code::AlreadyExists,
             Error::Conflict(_) => Code::Conflict,
             Error::InvalidArgument(_) => Code::InvalidArgument,
-            Error::Database(_) | Error::Migration(_) | Error::Io { .. } => Code::StorageError,
+            Error::Database(_)
+            | Error::Migration(_)
+            | Error::Connect { .. }
+            | Error::SchemaTooNew { .. }
+            | Error::Io { .. } => Code::StorageError,
             Error::Artifact(object_store::Error::NotFound { .. }) => Code::NotFound,
             Error::Artifact(_) => Code::StorageError,
             Error::Corrupt(_) => Code::Internal,

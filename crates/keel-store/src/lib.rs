@@ -1,4 +1,4 @@
-//! Keel's stores: the metadata store (SQLite now, PostgreSQL next), split into
+//! Keel's stores: the metadata store (SQLite or PostgreSQL), split into
 //! one trait per aggregate (registry, job queue, comparisons, uploads), and
 //! the artifact store (local disk now through `object_store`, S3 next).
 //!
@@ -14,9 +14,11 @@ mod error;
 pub mod formats;
 pub mod keys;
 mod page;
+mod postgres;
 mod queue;
 mod records;
 mod registry;
+mod sql;
 mod sqlite;
 mod stores;
 #[cfg(test)]
@@ -27,6 +29,7 @@ pub use artifacts::{ArtifactStore, ObjectReader};
 pub use comparisons::ComparisonStore;
 pub use error::{Error, Result};
 pub use page::{Page, Paged};
+pub use postgres::PgStore;
 pub use queue::JobQueue;
 pub use records::{
     AliasEvent, AliasRecord, Beat, ComparisonRecord, Counts, Decided, Finish, JobFilter, JobRecord,

@@ -10,6 +10,7 @@ use crate::artifacts::ArtifactStore;
 use crate::comparisons::ComparisonStore;
 use crate::error::{Error, Result};
 use crate::page::Page;
+use crate::postgres::PgStore;
 use crate::queue::JobQueue;
 use crate::registry::RegistryStore;
 use crate::sqlite::SqliteStore;
@@ -42,9 +43,10 @@ impl std::fmt::Debug for Stores {
 
 impl Stores {
     /// Opens the metadata store named by `metadata_url` (`sqlite://PATH`,
-    /// `sqlite:PATH` or a bare file path) and the artifact store named by
-    /// `artifacts_url` (`file://PATH` or a bare directory path), creating
-    /// both if needed and bringing the database schema up to date.
+    /// `sqlite:PATH`, a bare file path, or `postgres://...` for an existing
+    /// PostgreSQL database) and the artifact store named by `artifacts_url`
+    /// (`file://PATH` or a bare directory path), creating what is missing
+    /// and bringing the database schema up to date.
     pub async fn open(
         metadata_url: &str,
         artifacts_url: &str,
@@ -52,15 +54,28 @@ impl Stores {
     ) -> Result<Stores> {
         // The artifact store first: a bad URL must not leave a new database behind.
         let artifacts = ArtifactStore::open(artifacts_url)?;
-        let meta = Arc::new(SqliteStore::open(&sqlite_path(metadata_url)?, clock.clone()).await?);
-        Ok(Stores {
+        let url = metadata_url.trim();
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let meta = Arc::new(PgStore::open(url, clock.clone()).await?);
+            return Ok(Stores::of(meta, artifacts, clock));
+        }
+        let meta = Arc::new(SqliteStore::open(&sqlite_path(url)?, clock.clone()).await?);
+        Ok(Stores::of(meta, artifacts, clock))
+    }
+
+    /// The bundle of one metadata store that implements every aggregate.
+    fn of<M>(meta: Arc<M>, artifacts: ArtifactStore, clock: SharedClock) -> Stores
+    where
+        M: RegistryStore + JobQueue + ComparisonStore + UploadStore + 'static,
+    {
+        Stores {
             registry: meta.clone(),
             jobs: meta.clone(),
             comparisons: meta.clone(),
             uploads: meta,
             artifacts,
             clock,
-        })
+        }
     }
 
     /// Checks that both stores answer, for readiness probes.
@@ -73,20 +88,13 @@ impl Stores {
 
 /// The database file a metadata URL names.
 fn sqlite_path(url: &str) -> Result<std::path::PathBuf> {
-    let url = url.trim();
-    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        return Err(Error::InvalidArgument(
-            "PostgreSQL support is not built yet; use a SQLite database such as sqlite://DATA_DIR/keel.db."
-                .into(),
-        ));
-    }
     let path = if let Some(rest) = url.strip_prefix("sqlite://") {
         rest
     } else if let Some(rest) = url.strip_prefix("sqlite:") {
         rest
     } else if let Some((scheme, _)) = url.split_once("://") {
         return Err(Error::InvalidArgument(format!(
-            "The metadata store URL scheme '{scheme}' is not supported; use sqlite://PATH or a file path."
+            "The metadata store URL scheme '{scheme}' is not supported; use sqlite://PATH, a file path, or postgres://USER@HOST/DATABASE."
         )));
     } else {
         url

@@ -1,7 +1,10 @@
 //! Test-only helpers shared by the crates' test binaries: finding the test
 //! Python environment and uv that `scripts/test.sh` prepares, skipping loudly (or
 //! failing, under `CI=true`) when it is missing, and matching rendered
-//! outcomes against the patterns of table-driven tests.
+//! outcomes against the patterns of table-driven tests, and fresh PostgreSQL
+//! databases ([`postgres`]).
+
+pub mod postgres;
 
 use std::path::{Path, PathBuf};
 

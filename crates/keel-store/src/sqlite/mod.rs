@@ -1,6 +1,6 @@
-//! The SQLite backend of every store trait. All SQLite-specific SQL lives in
-//! this module (one file per aggregate), so that the PostgreSQL backend can
-//! implement the same traits beside it.
+//! The SQLite backend of every store trait: opening the file, its
+//! migrations, and the shared SQL of [`crate::sql`] expanded for
+//! [`SqliteStore`].
 //!
 //! Several processes (a CLI and a server) may share one database file, so the
 //! database runs in WAL mode with a 10 s busy timeout, multi-statement writes
@@ -8,24 +8,18 @@
 //! timeout can wait for, instead of failing when a read lock is upgraded), and
 //! the job claim is a single `UPDATE ... RETURNING` statement.
 
-mod comparisons;
-mod queue;
-mod registry;
-mod rows;
-mod uploads;
-
 use std::path::Path;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use keel_types::{JobId, JobStatus, SharedClock};
+use keel_types::SharedClock;
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
 use crate::error::{Error, Result};
-use rows::parse_enum;
+use crate::sql::migrate;
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -57,6 +51,10 @@ pub struct SqliteStore {
 }
 
 impl SqliteStore {
+    /// How a transaction that writes begins: taking the write lock up front,
+    /// which the busy timeout can wait for.
+    const BEGIN_WRITE: &'static str = "BEGIN IMMEDIATE";
+
     /// Opens (creating the file and its parent directories if needed) the
     /// database at `path` and brings its schema up to date.
     pub async fn open(path: &Path, clock: SharedClock) -> Result<Self> {
@@ -95,13 +93,14 @@ impl SqliteStore {
         };
         let mut attempt = 1;
         loop {
-            match MIGRATOR.run(&pool).await {
+            match migrate(&MIGRATOR, &pool).await {
                 Ok(()) => break,
+                Err(e @ Error::SchemaTooNew { .. }) => return Err(e),
                 Err(_) if attempt < MIGRATION_ATTEMPTS => {
                     attempt += 1;
                     tokio::time::sleep(Duration::from_millis(100 * u64::from(attempt))).await;
                 }
-                Err(e) => return Err(e.into()),
+                Err(e) => return Err(e),
             }
         }
         Ok(Self { pool, clock })
@@ -116,12 +115,9 @@ impl SqliteStore {
     fn now(&self) -> DateTime<Utc> {
         self.clock.now()
     }
-
-    async fn job_status(&self, id: JobId) -> Result<Option<JobStatus>> {
-        let status: Option<String> = sqlx::query_scalar("SELECT status FROM jobs WHERE id = ?")
-            .bind(id.to_string())
-            .fetch_optional(&self.pool)
-            .await?;
-        status.map(|s| parse_enum(&s, "jobs.status")).transpose()
-    }
 }
+
+crate::sql::registry::registry_store!(SqliteStore);
+crate::sql::queue::job_queue!(SqliteStore, claim_lock = "");
+crate::sql::comparisons::comparison_store!(SqliteStore);
+crate::sql::uploads::upload_store!(SqliteStore);

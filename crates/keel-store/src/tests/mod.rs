@@ -1,11 +1,13 @@
 //! The conformance suite every metadata backend must pass, its shared
 //! helpers, and the SQLite-specific tests: the suite run on a SQLite file,
 //! two pools writing at once, the URL forms `Stores::open` accepts, and
-//! corrupt rows. All tests use real files in temporary directories.
+//! corrupt rows. All tests use real files in temporary directories; the
+//! PostgreSQL tests ([`postgres`]) use a fresh database each.
 
 mod artifacts;
 mod comparisons;
 mod formats;
+mod postgres;
 mod queue;
 mod registry;
 mod upgrade;
@@ -278,16 +280,12 @@ async fn open_accepts_sqlite_urls_and_paths() -> TestResult {
         assert_eq!(e.code(), Code::InvalidArgument, "{e}");
         Ok(e.to_string())
     };
-    for pg in ["postgres://localhost/keel", "postgresql://localhost/keel"] {
-        let msg = refused(pg, Stores::open(pg, &file_url, clock()).await.err())?;
-        assert!(msg.contains("PostgreSQL support is not built yet"), "{msg}");
-        assert!(msg.contains("sqlite://"), "{msg}");
-    }
     let msg = refused(
         "mysql",
         Stores::open("mysql://x", &file_url, clock()).await.err(),
     )?;
     assert!(msg.contains("scheme 'mysql' is not supported"), "{msg}");
+    assert!(msg.contains("postgres://"), "{msg}");
     for empty in ["sqlite://", "sqlite:", " "] {
         let msg = refused(empty, Stores::open(empty, &file_url, clock()).await.err())?;
         assert!(msg.contains("names no database file"), "{msg}");
@@ -303,17 +301,59 @@ async fn open_accepts_sqlite_urls_and_paths() -> TestResult {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_pools_write_concurrently() -> TestResult {
     let dir = tempfile::tempdir()?;
-    let path = dir.path().join("keel.db");
+    let url = format!("sqlite://{}", dir.path().join("keel.db").display());
+    let artifacts = format!("file://{}", dir.path().join("artifacts").display());
     let clock = ManualClock::new(start());
     let shared: SharedClock = clock.clone();
     // Both "processes" open a fresh file at once, racing on the migrations.
     let (a, b) = tokio::join!(
-        SqliteStore::open(&path, shared.clone()),
-        SqliteStore::open(&path, shared)
+        Stores::open(&url, &artifacts, shared.clone()),
+        Stores::open(&url, &artifacts, shared)
     );
-    let (a, b) = (Arc::new(a?), Arc::new(b?));
-    let model = a.create_model("shared").await?;
+    write_concurrently(&a?, &b?, &clock).await
+}
+
+#[tokio::test]
+async fn a_schema_from_a_newer_keel_is_refused() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("keel.db");
+    let store = SqliteStore::open(&path, ManualClock::new(start())).await?;
+    exec(
+        &store,
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+         VALUES (9999, 'from the future', 1, X'00', 0)",
+        &[],
+    )
+    .await?;
+    drop(store);
+    let err = SqliteStore::open(&path, ManualClock::new(start()))
+        .await
+        .expect_err("newer schema");
+    assert!(
+        matches!(
+            err,
+            Error::SchemaTooNew {
+                found: 9999,
+                known: 4
+            }
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("written by a newer Keel"), "{err}");
+    Ok(())
+}
+
+/// Two stores on one database, as two processes hold them, register
+/// versions, queue, claim and finish jobs at once: version numbers stay
+/// dense and unique, and every job is claimed and finished exactly once.
+pub(crate) async fn write_concurrently(
+    a: &Stores,
+    b: &Stores,
+    clock: &Arc<ManualClock>,
+) -> TestResult {
+    let model = a.registry.create_model("shared").await?;
     let version = a
+        .registry
         .create_version(&new_version(
             model.id,
             "h",
@@ -323,14 +363,15 @@ async fn two_pools_write_concurrently() -> TestResult {
         ))
         .await?;
 
-    let writer = |store: Arc<SqliteStore>, tag: &'static str| {
+    let writer = |stores: Stores, tag: &'static str| {
         let clock = clock.clone();
         tokio::spawn(async move {
             let mut numbers = Vec::new();
             for i in 0..25 {
                 clock.advance(Duration::milliseconds(1));
-                store.create_model(&format!("{tag}-{i}")).await?;
-                let v = store
+                stores.registry.create_model(&format!("{tag}-{i}")).await?;
+                let v = stores
+                    .registry
                     .create_version(&new_version(
                         model.id,
                         &format!("{tag}{i}"),
@@ -348,14 +389,14 @@ async fn two_pools_write_concurrently() -> TestResult {
                     version_number: version.number,
                     request: request(JobKind::Scoring, "in.csv"),
                 };
-                store.enqueue(&job).await?;
-                if let Some(claimed) = store.claim_job(None, tag).await? {
-                    store.heartbeat(claimed.id, counts(1, 1, 0)).await?;
+                stores.jobs.enqueue(&job).await?;
+                if let Some(claimed) = stores.jobs.claim_job(None, tag).await? {
+                    stores.jobs.heartbeat(claimed.id, counts(1, 1, 0)).await?;
                     let done = crate::Finish::Completed {
                         counts: counts(1, 1, 0),
                         result: crate::formats::JobResult::default(),
                     };
-                    assert!(store.finish_job(claimed.id, &done).await?);
+                    assert!(stores.jobs.finish_job(claimed.id, &done).await?);
                 }
             }
             Ok::<_, Error>(numbers)
@@ -367,13 +408,13 @@ async fn two_pools_write_concurrently() -> TestResult {
     numbers.extend(tb.await??);
     numbers.sort_unstable();
     assert_eq!(numbers, (2..=51).collect::<Vec<u32>>());
-    let models = b.list_models(&Page::first(1000)).await?;
+    let models = b.registry.list_models(&Page::first(1000)).await?;
     assert_eq!(models.items.len(), 51);
     let completed = JobFilter {
         status: Some(keel_types::JobStatus::Completed),
         ..JobFilter::default()
     };
-    let done = a.list_jobs(&completed, &Page::first(1000)).await?;
+    let done = a.jobs.list_jobs(&completed, &Page::first(1000)).await?;
     assert_eq!(done.items.len(), 50);
     Ok(())
 }

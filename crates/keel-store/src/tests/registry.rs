@@ -57,8 +57,18 @@ async fn models(store: &Arc<dyn RegistryStore>, clock: &ManualClock) {
     assert_eq!(n3, ["m6", "m7"]);
     assert_eq!(p3.next_cursor, None, "the last page has no cursor");
 
+    // Names sort by their bytes whatever the database's collation: capitals
+    // before small letters, punctuation by its code.
+    for n in ["Zed", "a_b", "a.b"] {
+        store.create_model(n).await.unwrap();
+    }
     let all = store.list_models(&Page::default()).await.unwrap();
-    assert_eq!(all.items.len(), 9);
+    let names: Vec<_> = all.items.iter().map(|m| m.name.clone()).collect();
+    let mut bytewise = names.clone();
+    bytewise.sort();
+    assert_eq!(names, bytewise);
+    assert_eq!(names[..4], ["Zed", "a-early", "a.b", "a_b"]);
+    assert_eq!(all.items.len(), 12);
     assert_eq!(all.next_cursor, None);
 
     let bad = store

@@ -1,6 +1,7 @@
 //! End-to-end tests of the `keel` binary: real model directories, real data
 //! files and real Python workers, in embedded mode and against a real server;
-//! git-backed models from local bare repositories.
+//! git-backed models from local bare repositories; two servers on one
+//! PostgreSQL database.
 
 mod conventions;
 mod failures;
@@ -12,3 +13,4 @@ mod quality;
 mod registry;
 mod server;
 mod support;
+mod team;

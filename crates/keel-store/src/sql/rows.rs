@@ -1,4 +1,4 @@
-//! Conversions between SQLite column values and record fields, shared by
+//! Conversions between column values and record fields, shared by
 //! every aggregate's queries: fixed-width RFC 3339 timestamps, ids, enums,
 //! integers in range, and the store's versioned JSON documents.
 
@@ -11,11 +11,11 @@ use crate::error::{Error, Result};
 
 /// Formats a timestamp as fixed-width RFC 3339 with microseconds, so that text
 /// comparison in SQL is time comparison.
-pub(super) fn ts(t: DateTime<Utc>) -> String {
+pub(crate) fn ts(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Micros, true)
 }
 
-pub(super) fn parse_ts(s: &str, column: &str) -> Result<DateTime<Utc>> {
+pub(crate) fn parse_ts(s: &str, column: &str) -> Result<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(s)
         .map(|d| d.with_timezone(&Utc))
         .map_err(|e| {
@@ -25,31 +25,31 @@ pub(super) fn parse_ts(s: &str, column: &str) -> Result<DateTime<Utc>> {
         })
 }
 
-pub(super) fn parse_opt_ts(s: Option<String>, column: &str) -> Result<Option<DateTime<Utc>>> {
+pub(crate) fn parse_opt_ts(s: Option<String>, column: &str) -> Result<Option<DateTime<Utc>>> {
     s.map(|s| parse_ts(&s, column)).transpose()
 }
 
-pub(super) fn parse_id<T: FromStr>(s: &str, column: &str) -> Result<T> {
+pub(crate) fn parse_id<T: FromStr>(s: &str, column: &str) -> Result<T> {
     s.parse()
         .map_err(|_| Error::Corrupt(format!("{column} holds '{s}', which is not an id")))
 }
 
-pub(super) fn parse_enum<T: FromStr>(s: &str, column: &str) -> Result<T> {
+pub(crate) fn parse_enum<T: FromStr>(s: &str, column: &str) -> Result<T> {
     s.parse()
         .map_err(|_| Error::Corrupt(format!("{column} holds '{s}', which is not a known value")))
 }
 
-pub(super) fn parse_json<T: serde::de::DeserializeOwned>(s: &str, column: &str) -> Result<T> {
+pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(s: &str, column: &str) -> Result<T> {
     serde_json::from_str(s)
         .map_err(|e| Error::Corrupt(format!("{column} holds JSON that does not parse ({e})")))
 }
 
-pub(super) fn to_json<T: serde::Serialize>(v: &T, what: &str) -> Result<String> {
+pub(crate) fn to_json<T: serde::Serialize>(v: &T, what: &str) -> Result<String> {
     serde_json::to_string(v)
         .map_err(|e| Error::InvalidArgument(format!("The {what} cannot be stored as JSON: {e}.")))
 }
 
-pub(super) fn to_i64(v: u64, what: &str) -> Result<i64> {
+pub(crate) fn to_i64(v: u64, what: &str) -> Result<i64> {
     i64::try_from(v).map_err(|_| {
         Error::InvalidArgument(format!(
             "The {what} {v} is too large to store; it must be at most {}.",
@@ -58,25 +58,25 @@ pub(super) fn to_i64(v: u64, what: &str) -> Result<i64> {
     })
 }
 
-pub(super) fn to_u64(v: i64, column: &str) -> Result<u64> {
+pub(crate) fn to_u64(v: i64, column: &str) -> Result<u64> {
     u64::try_from(v).map_err(|_| Error::Corrupt(format!("{column} holds the negative number {v}")))
 }
 
-pub(super) fn to_u32(v: i64, column: &str) -> Result<u32> {
+pub(crate) fn to_u32(v: i64, column: &str) -> Result<u32> {
     u32::try_from(v).map_err(|_| Error::Corrupt(format!("{column} holds {v}, out of range")))
 }
 
-pub(super) fn is_unique_violation(e: &sqlx::Error) -> bool {
+pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
     e.as_database_error()
         .is_some_and(|d| d.is_unique_violation())
 }
 
-pub(super) fn is_foreign_key_violation(e: &sqlx::Error) -> bool {
+pub(crate) fn is_foreign_key_violation(e: &sqlx::Error) -> bool {
     e.as_database_error()
         .is_some_and(|d| d.is_foreign_key_violation())
 }
 
-pub(super) fn check_name(name: &str, what: &str) -> Result<()> {
+pub(crate) fn check_name(name: &str, what: &str) -> Result<()> {
     valid_name(name)
         .map_err(|reason| Error::InvalidArgument(format!("The {what} is not valid: {reason}.")))
 }
