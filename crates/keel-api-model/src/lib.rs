@@ -18,7 +18,9 @@ pub mod routes;
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-pub use keel_types::{ComparisonStatus, DataFormat, JobErrorKind, JobKind, JobStatus, Verdict};
+pub use keel_types::{
+    AttemptOutcome, ComparisonStatus, DataFormat, JobErrorKind, JobKind, JobStatus, Verdict,
+};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -307,6 +309,12 @@ pub struct CreateJob {
     /// Stop the job after this many seconds.
     #[serde(default)]
     pub max_runtime_seconds: Option<u64>,
+    /// How many attempts at the job may be lost (its runner died or stopped
+    /// heart-beating, so another runner takes it over) before it fails:
+    /// 1 to 10, default 3. Attempts handed back at a runner's shutdown do not
+    /// count.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_attempts: Option<u32>,
     /// Check records against the model's schemas (default true when it has any).
     #[serde(default)]
     pub schema_check: Option<bool>,
@@ -538,10 +546,39 @@ pub struct Job {
     pub records_per_second: Option<f64>,
     /// True after a cancel was asked for.
     pub cancel_requested: bool,
+    /// Which attempt holds the job, or held it last (0 before it first ran).
+    #[serde(default)]
+    pub attempt: u32,
+    /// How many attempts may be lost before the job fails.
+    #[serde(default)]
+    pub max_attempts: u32,
+    /// The runner (a server or worker process) of the latest attempt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runner: Option<String>,
+    /// Every attempt at the job, oldest first (on a single job only, not in
+    /// lists).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attempts: Vec<JobAttempt>,
     /// Why it failed or stopped.
     pub error: Option<JobError>,
     /// What it produced, once completed.
     pub result: Option<JobResult>,
+}
+
+/// One attempt at a job: one claim by one runner.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct JobAttempt {
+    /// The attempt's number, from 1.
+    pub attempt: u32,
+    /// The runner that claimed the job.
+    pub runner: String,
+    /// When it claimed the job.
+    pub started_at: DateTime<Utc>,
+    /// When the attempt ended.
+    pub ended_at: Option<DateTime<Utc>>,
+    /// `RUNNING`, `COMPLETED`, `FAILED`, `STOPPED`, `LOST` (its runner stopped
+    /// heart-beating) or `HANDED_BACK` (its runner shut down).
+    pub outcome: AttemptOutcome,
 }
 
 /// A piece of a job's log.

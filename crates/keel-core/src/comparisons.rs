@@ -94,6 +94,7 @@ impl Keel {
                             format: req.format,
                             workers: None,
                             max_runtime_seconds: None,
+                            max_attempts: None,
                             schema_check: None,
                             metrics: metrics.clone(),
                             baseline: None,

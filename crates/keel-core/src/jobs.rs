@@ -10,7 +10,7 @@ use keel_api_model as api;
 use keel_data::AvroSchema;
 use keel_exec::local_path;
 use keel_store::formats::{InputRecord, JobRequest, ModelDefinition, OutputRecord};
-use keel_store::{JobFilter, JobRecord, NewJob, VersionRecord, keys};
+use keel_store::{DEFAULT_MAX_ATTEMPTS, JobFilter, JobRecord, NewJob, VersionRecord, keys};
 use keel_types::{DataFormat, JobId, JobKind, JobStatus};
 
 use crate::paths::Access;
@@ -170,6 +170,10 @@ fn read_log(path: &std::path::Path, from: LogStart) -> Result<(u64, Vec<u8>, u64
 /// the job, so one too large to keep is refused rather than ignored.
 pub const MAX_RUNTIME_SECONDS: u64 = 30 * 24 * 3600;
 
+/// The most attempts a job may ask to lose before it fails: a job that
+/// kills every runner it reaches should not take a fleet down one by one.
+pub const MAX_ATTEMPTS: u32 = 10;
+
 impl Keel {
     /// A version's Avro schema file, parsed; `None` when it has none.
     async fn version_schema(
@@ -265,6 +269,12 @@ impl Keel {
                 "`max_runtime_seconds` must be between 1 and {MAX_RUNTIME_SECONDS} (30 days), not {s}."
             )));
         }
+        let max_attempts = req.max_attempts.unwrap_or(DEFAULT_MAX_ATTEMPTS);
+        if !(1..=MAX_ATTEMPTS).contains(&max_attempts) {
+            return Err(Error::InvalidArgument(format!(
+                "`max_attempts` must be between 1 and {MAX_ATTEMPTS}, not {max_attempts}."
+            )));
+        }
         let request = JobRequest {
             input,
             output,
@@ -290,6 +300,7 @@ impl Keel {
                 version_id: version.id,
                 version_number: version.number,
                 request,
+                max_attempts,
             })
             .await?;
         self.exec.wake();
@@ -347,9 +358,18 @@ impl Keel {
         views::job(rec, self.stores.clock.now())
     }
 
-    /// One job.
+    /// One job, with its attempts.
     pub async fn job(&self, id: JobId) -> Result<api::Job> {
-        Ok(self.job_view(&self.job_record(id).await?))
+        let mut job = self.job_view(&self.job_record(id).await?);
+        job.attempts = self
+            .stores
+            .jobs
+            .attempts(id)
+            .await?
+            .iter()
+            .map(views::attempt)
+            .collect();
+        Ok(job)
     }
 
     pub(crate) async fn job_record(&self, id: JobId) -> Result<JobRecord> {

@@ -62,8 +62,17 @@ pub struct Config {
     /// The most bytes all uploads may hold together (`KEEL_UPLOAD_QUOTA_BYTES`,
     /// default 10 GiB); there are no users yet, so the quota is global.
     pub upload_quota_bytes: u64,
-    /// A name for this process in job records (`runner`).
+    /// A name for this process in job records (`runner`): the machine's
+    /// host name and the process id.
     pub runner_name: String,
+    /// How long a claim holds its job without a heartbeat
+    /// (`KEEL_LEASE_SECONDS`, default 10 s); a runner silent this long has
+    /// lost the job, which goes back to the queue for another runner.
+    pub lease: std::time::Duration,
+    /// How long a stopping server or worker lets its running jobs finish
+    /// before it gives them back to the queue
+    /// (`KEEL_SHUTDOWN_GRACE_SECONDS`, default 10 s).
+    pub shutdown_grace: std::time::Duration,
     /// The Python interpreter for every model, overriding per-platform
     /// environments (`KEEL_PYTHON`).
     pub python: Option<PathBuf>,
@@ -117,7 +126,9 @@ impl Config {
             default_workers: cores,
             max_workers: cores.max(4),
             upload_quota_bytes: 10 << 30,
-            runner_name: format!("keel-{}", std::process::id()),
+            runner_name: format!("{}:{}", host_name(), std::process::id()),
+            lease: keel_exec::DEFAULT_LEASE,
+            shutdown_grace: std::time::Duration::from_secs(10),
             python: None,
             base_python: None,
             installer: Installer::Auto,
@@ -128,6 +139,16 @@ impl Config {
             warm_idle: std::time::Duration::from_secs(300),
         }
     }
+}
+
+/// This machine's host name, for runner names; `localhost` when it cannot
+/// be read.
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into())
 }
 
 /// The most worker processes any configuration lets one job start.
@@ -179,6 +200,8 @@ impl Keel {
         let stores = Stores::open(&cfg.metadata_url, &cfg.artifacts_url, clock).await?;
         let mut exec_cfg = ExecConfig::new(&cfg.home, &cfg.runner_name);
         exec_cfg.max_log_bytes = cfg.max_log_bytes;
+        exec_cfg.lease = cfg.lease;
+        exec_cfg.shutdown_grace = cfg.shutdown_grace;
         let exec = Executor::new(stores.clone(), exec_cfg, runtime);
         Ok(Keel { stores, exec, cfg })
     }
@@ -198,10 +221,10 @@ impl Keel {
         Ok(keel_modeldef::inspect(dir, attach)?)
     }
 
-    /// Fails IN_PROGRESS jobs whose runner stopped heart-beating more than
-    /// `silent_for` ago (they are recorded CRASHED). Returns how many.
-    pub async fn fail_stale_jobs(&self, silent_for: chrono::Duration) -> Result<u64> {
-        Ok(self.stores.jobs.fail_stale_jobs(silent_for).await?)
+    /// Puts back in the queue, or fails when they have no attempts left,
+    /// the jobs whose runner stopped heart-beating (their lease ran out).
+    pub async fn expire_leases(&self) -> Result<keel_store::Expired> {
+        Ok(self.exec.expire_leases().await?)
     }
 
     /// Runs queued jobs, at most `concurrency` at a time, and decides

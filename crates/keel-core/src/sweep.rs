@@ -7,7 +7,7 @@ use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use keel_store::{JobFilter, Page};
-use keel_types::{JobId, JobStatus};
+use keel_types::JobStatus;
 
 use crate::{Keel, Result};
 
@@ -40,14 +40,14 @@ impl Keel {
                     continue;
                 }
                 let name = entry.file_name().to_string_lossy().into_owned();
-                let over = match name.parse::<JobId>() {
-                    Ok(id) => self
+                let over = match keel_exec::workdir_job(&name) {
+                    Some(id) => self
                         .stores
                         .jobs
                         .job(id)
                         .await?
                         .is_none_or(|j| j.status.is_terminal()),
-                    Err(_) => true,
+                    None => true,
                 };
                 if over && std::fs::remove_dir_all(&path).is_ok() {
                     swept.work_dirs += 1;

@@ -9,7 +9,9 @@ use keel_api_model as api;
 use keel_store::formats::{
     ComparePolicy, FunctionRecord, InputRecord, JobResult, OutputRecord, VersionOrigin,
 };
-use keel_store::{AliasRecord, ComparisonRecord, JobRecord, ModelRecord, VersionRecord};
+use keel_store::{
+    AliasRecord, AttemptRecord, ComparisonRecord, JobRecord, ModelRecord, VersionRecord,
+};
 
 pub(crate) fn model(rec: &ModelRecord, aliases: &[AliasRecord]) -> api::Model {
     api::Model {
@@ -152,6 +154,10 @@ pub(crate) fn job(rec: &JobRecord, now: DateTime<Utc>) -> api::Job {
         finished_at: rec.finished_at,
         records_per_second: elapsed.map(|s| rec.counts.read as f64 / s),
         cancel_requested: rec.cancel_requested,
+        attempt: rec.attempt,
+        max_attempts: rec.max_attempts,
+        runner: rec.runner.clone(),
+        attempts: Vec::new(),
         error: rec.error.as_ref().map(|e| api::JobError {
             kind: e.kind,
             message: e.message.clone(),
@@ -183,5 +189,15 @@ pub(crate) fn comparison(rec: &ComparisonRecord) -> api::Comparison {
         verdict: rec.verdict,
         result: rec.result.clone(),
         error: rec.error.clone(),
+    }
+}
+
+pub(crate) fn attempt(rec: &AttemptRecord) -> api::JobAttempt {
+    api::JobAttempt {
+        attempt: rec.attempt,
+        runner: rec.runner.clone(),
+        started_at: rec.started_at,
+        ended_at: rec.ended_at,
+        outcome: rec.outcome,
     }
 }

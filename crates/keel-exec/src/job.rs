@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use futures::FutureExt;
 use keel_runner::{Control, Failure};
 use keel_store::formats::JobResult;
-use keel_store::{Beat, Finish, JobRecord};
+use keel_store::{Beat, Finish, JobRecord, Lease};
 use keel_types::{JobError, JobErrorKind, JobKind};
 
 use crate::jobdoc::{self, Asset};
@@ -27,10 +27,12 @@ use crate::{Executor, FailPoint, definition, publish};
 pub(crate) enum StopReason {
     /// Someone cancelled it.
     Cancelled,
-    /// This process is shutting down.
-    Shutdown,
-    /// The store no longer shows it IN_PROGRESS: another process failed it
-    /// as stale, so nothing this run does may be recorded.
+    /// This process is shutting down and gives the job back to the queue
+    /// for another runner.
+    HandBack,
+    /// This attempt no longer holds the job (its lease ran out and another
+    /// process put it back in the queue or failed it), so nothing this run
+    /// does may be recorded.
     Lost,
 }
 
@@ -63,11 +65,12 @@ impl Executor {
     /// job as stored afterwards.
     pub(crate) async fn execute(&self, job: JobRecord, token: StopToken) -> JobRecord {
         let id = job.id;
+        let lease = job.lease();
         let progress = Arc::new(Progress::default());
         let started = Instant::now();
         // Dropping the guard stops the heartbeat, even when this task is
         // aborted at shutdown.
-        let beating = AbortOnDrop(self.heartbeat(job.id, progress.clone(), token.clone()));
+        let beating = AbortOnDrop(self.heartbeat(lease, progress.clone(), token.clone()));
         let outcome = AssertUnwindSafe(self.run(&job, progress.clone(), token.clone(), started))
             .catch_unwind()
             .await;
@@ -76,13 +79,20 @@ impl Executor {
         let counts = progress.snapshot();
         let finish = match outcome {
             Ok(Ok(result)) => Finish::Completed { counts, result },
-            Ok(Err(mut error)) => {
+            Ok(Err(error))
+                if error.kind == JobErrorKind::Cancelled
+                    && token.reason() == Some(StopReason::HandBack) =>
+            {
+                self.hand_back(lease).await;
+                let _ = tokio::fs::remove_dir_all(workspace::workdir(&self.inner.cfg.home, lease))
+                    .await;
+                return match self.inner.stores.jobs.job(id).await {
+                    Ok(Some(rec)) => rec,
+                    _ => job,
+                };
+            }
+            Ok(Err(error)) => {
                 if error.kind == JobErrorKind::Cancelled {
-                    if token.reason() == Some(StopReason::Shutdown) {
-                        error.message = "Keel shut down while the job ran, so it was stopped; \
-                                         submit it again to run it."
-                            .into();
-                    }
                     Finish::Stopped { counts, error }
                 } else {
                     Finish::Failed { counts, error }
@@ -107,7 +117,7 @@ impl Executor {
             }
         };
         self.record(&job, &finish, started).await;
-        let _ = tokio::fs::remove_dir_all(workspace::workdir(&self.inner.cfg.home, id)).await;
+        let _ = tokio::fs::remove_dir_all(workspace::workdir(&self.inner.cfg.home, lease)).await;
         match self.inner.stores.jobs.job(id).await {
             Ok(Some(rec)) => rec,
             _ => job,
@@ -116,13 +126,13 @@ impl Executor {
 
     /// Records how a job ended, retrying a failing store a few times. A job
     /// whose finish cannot be recorded stays IN_PROGRESS with its heartbeat
-    /// stopped, so the stale-job sweep fails it later.
+    /// stopped, so its lease runs out and the sweep retries or fails it.
     async fn record(&self, job: &JobRecord, finish: &Finish, started: Instant) {
         let status = finish.status();
         for attempt in 1..=FINISH_ATTEMPTS {
             let result = match self.inner.fail.hit(FailPoint::Finish) {
                 Some(e) => Err(e),
-                None => self.inner.stores.jobs.finish_job(job.id, finish).await,
+                None => self.inner.stores.jobs.finish_job(job.lease(), finish).await,
             };
             match result {
                 Ok(true) => {
@@ -130,7 +140,7 @@ impl Executor {
                     return;
                 }
                 Ok(false) => {
-                    tracing::warn!(job = %job.id, "the job was no longer running when it finished; its outcome was not recorded");
+                    tracing::warn!(job = %job.id, attempt = job.attempt, "this attempt no longer held the job when it finished; its outcome was not recorded");
                     return;
                 }
                 Err(e) if attempt < FINISH_ATTEMPTS => {
@@ -138,7 +148,7 @@ impl Executor {
                     tokio::time::sleep(self.inner.cfg.heartbeat * attempt).await;
                 }
                 Err(e) => {
-                    tracing::error!(job = %job.id, error = %e, "cannot record the job's outcome; it will be failed as stale");
+                    tracing::error!(job = %job.id, error = %e, "cannot record the job's outcome; its lease will run out and it will be retried");
                 }
             }
         }
@@ -148,10 +158,11 @@ impl Executor {
     /// request, or the loss of the job, into a stop.
     fn heartbeat(
         &self,
-        id: keel_types::JobId,
+        lease: Lease,
         progress: Arc<Progress>,
         token: StopToken,
     ) -> tokio::task::JoinHandle<()> {
+        let id = lease.job;
         let this = self.clone();
         tokio::spawn(async move {
             let mut every = tokio::time::interval(this.inner.cfg.heartbeat);
@@ -165,7 +176,7 @@ impl Executor {
                         this.inner
                             .stores
                             .jobs
-                            .heartbeat(id, progress.snapshot())
+                            .heartbeat(lease, progress.snapshot(), this.inner.cfg.lease_for())
                             .await
                     }
                 };
@@ -209,8 +220,15 @@ impl Executor {
             "{} job {} on {} version {}",
             job.kind, job.id, job.model_name, job.version_number
         ));
+        if job.attempt > 1 {
+            log.note(&format!(
+                "attempt {} on {}: an earlier attempt's runner stopped heart-beating or shut down",
+                job.attempt,
+                job.runner.as_deref().unwrap_or("this runner")
+            ));
+        }
         let result = async {
-            let dir = workspace::workdir(&cfg.home, job.id);
+            let dir = workspace::workdir(&cfg.home, job.lease());
             let ws = workspace::prepare(
                 stores,
                 dir,
@@ -294,9 +312,13 @@ impl Executor {
             let outcome = tokio::task::spawn_blocking(move || run.run())
                 .await
                 .map_err(|e| internal(format!("the job thread failed: {e}")))??;
-            // A job that another process failed while it ran must not publish.
+            // An attempt that lost the job while it ran must not publish.
             if token.reason() == Some(StopReason::Lost)
-                || stores.jobs.heartbeat(job.id, progress.snapshot()).await.map_err(internal)?
+                || stores
+                    .jobs
+                    .heartbeat(job.lease(), progress.snapshot(), cfg.lease_for())
+                    .await
+                    .map_err(internal)?
                     == Beat::NotRunning
             {
                 return Err(failure(
@@ -338,6 +360,30 @@ impl Executor {
             log.note(&format!("failed: {}", e.message));
         }
         result
+    }
+}
+
+impl Executor {
+    /// Gives a job back to the queue from its attempt `lease`, retrying a
+    /// failing store a few times; a job that cannot be given back keeps its
+    /// lease until it runs out, and is retried then.
+    pub(crate) async fn hand_back(&self, lease: Lease) {
+        for attempt in 1..=FINISH_ATTEMPTS {
+            match self.inner.stores.jobs.hand_back(lease).await {
+                Ok(true) => {
+                    tracing::info!(job = %lease.job, "gave the job back to the queue");
+                    return;
+                }
+                Ok(false) => return,
+                Err(e) if attempt < FINISH_ATTEMPTS => {
+                    tracing::warn!(job = %lease.job, error = %e, attempt, "cannot give the job back; retrying");
+                    tokio::time::sleep(self.inner.cfg.heartbeat * attempt).await;
+                }
+                Err(e) => {
+                    tracing::error!(job = %lease.job, error = %e, "cannot give the job back; it will be retried when its lease runs out");
+                }
+            }
+        }
     }
 }
 

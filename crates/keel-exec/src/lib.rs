@@ -8,8 +8,9 @@
 //!
 //! Threading: the executor is async (tokio); the pipelines and runtimes are
 //! blocking and run on blocking threads. Each running job has a stop token
-//! (cancel, shutdown, or the loss of its claim) and a heartbeat that ends with
-//! its execution. Time comes from the stores' injected clock.
+//! (cancel, shutdown, or the loss of its claim) and a heartbeat that renews
+//! its lease and ends with its execution; every write of its outcome is fenced
+//! by its attempt. Time comes from the stores' injected clock.
 //!
 //! **Architecture invariant:** no model code runs in this process; runtimes
 //! start it elsewhere (Python worker processes, and later Spark).
@@ -40,7 +41,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use keel_store::{JobRecord, Stores};
+use keel_store::{JobRecord, Lease, Stores};
 use keel_types::JobId;
 
 pub use error::{Error, Result};
@@ -48,7 +49,7 @@ pub use fail::FailPoint;
 pub use keel_runner::{Containment, Control, Installer, Isolation, PythonSetup, WarmPool};
 pub use log::{DEFAULT_MAX_LOG_BYTES, log_path};
 pub use runtime::{ModelCall, OnOutput, PythonRuntime, Runtime, Session};
-pub use workspace::local_path;
+pub use workspace::{local_path, workdir_job};
 
 use fail::FailPoints;
 use job::StopToken;
@@ -62,22 +63,41 @@ pub struct ExecConfig {
     pub runner_name: String,
     /// How often a running job's heartbeat is written.
     pub heartbeat: Duration,
-    /// How long shutdown waits for running jobs to stop.
+    /// How long a claim holds its job without a heartbeat: a runner silent
+    /// this long has lost the job, which goes back to the queue.
+    pub lease: Duration,
+    /// How often the job loop looks for leases that ran out.
+    pub sweep: Duration,
+    /// How long shutdown lets running jobs finish before it gives them back
+    /// to the queue.
     pub shutdown_grace: Duration,
     /// The most bytes one job's log may hold; later lines are dropped.
     pub max_log_bytes: u64,
 }
 
 impl ExecConfig {
-    /// The defaults for a data directory: a 300 ms heartbeat, 10 s grace.
+    /// The defaults for a data directory: a 300 ms heartbeat, a 10 s lease
+    /// swept for every second, 10 s grace.
     pub fn new(home: impl Into<PathBuf>, runner_name: impl Into<String>) -> Self {
         ExecConfig {
             home: home.into(),
             runner_name: runner_name.into(),
             heartbeat: Duration::from_millis(300),
+            lease: DEFAULT_LEASE,
+            sweep: Duration::from_secs(1),
             shutdown_grace: Duration::from_secs(10),
             max_log_bytes: DEFAULT_MAX_LOG_BYTES,
         }
+    }
+}
+
+/// How long a claim holds its job without a heartbeat, by default.
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(10);
+
+impl ExecConfig {
+    /// The lease as the stores measure time.
+    pub(crate) fn lease_for(&self) -> chrono::Duration {
+        chrono::Duration::from_std(self.lease).unwrap_or(chrono::Duration::seconds(10))
     }
 }
 
@@ -92,7 +112,7 @@ struct Inner {
     cfg: ExecConfig,
     runtime: Arc<dyn Runtime>,
     wake: tokio::sync::Notify,
-    running: Mutex<HashMap<JobId, StopToken>>,
+    running: Mutex<HashMap<JobId, (StopToken, Lease)>>,
     fail: FailPoints,
 }
 
@@ -139,7 +159,11 @@ impl Executor {
             .inner
             .stores
             .jobs
-            .claim_job(Some(id), &self.inner.cfg.runner_name)
+            .claim_job(
+                Some(id),
+                &self.inner.cfg.runner_name,
+                self.inner.cfg.lease_for(),
+            )
             .await?
         else {
             return Ok(None);

@@ -1,13 +1,14 @@
 //! The job loop: claim PENDING jobs up to a concurrency limit, run each in
-//! its own task with its own stop token, decide comparisons whose jobs have
-//! finished, and on shutdown stop every running job within a bounded time,
-//! recording each as STOPPED.
+//! its own task with its own stop token, put back or fail the jobs whose
+//! lease ran out (their runner, in any process, is gone), decide comparisons
+//! whose jobs have finished, and on shutdown let running jobs finish within
+//! a grace period, then give the rest back to the queue.
 
 use std::future::Future;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use keel_store::{Counts, Finish};
-use keel_types::{JobError, JobErrorKind, JobId};
+use keel_store::{Expired, Lease};
+use keel_types::JobId;
 use tokio::task::JoinSet;
 
 use crate::job::{StopReason, StopToken};
@@ -15,6 +16,10 @@ use crate::{Executor, FailPoint};
 
 /// How often the loop looks for work when nobody wakes it.
 const IDLE_POLL: Duration = Duration::from_millis(500);
+
+/// How long shutdown waits, after the grace period, for the jobs it asked to
+/// stop to give themselves back.
+const HAND_BACK_WAIT: Duration = Duration::from_secs(2);
 
 impl Executor {
     /// Claims PENDING jobs while fewer than `concurrency` run, and starts each
@@ -33,12 +38,16 @@ impl Executor {
                 .inner
                 .stores
                 .jobs
-                .claim_job(None, &self.inner.cfg.runner_name)
+                .claim_job(
+                    None,
+                    &self.inner.cfg.runner_name,
+                    self.inner.cfg.lease_for(),
+                )
                 .await?
             else {
                 break;
             };
-            let token = self.track(job.id);
+            let token = self.track(job.lease());
             let this = self.clone();
             running.spawn(async move {
                 let id = job.id;
@@ -51,16 +60,39 @@ impl Executor {
         Ok(started)
     }
 
-    /// Runs queued jobs, at most `concurrency` at a time, and decides
-    /// comparisons as their jobs finish, until `shutdown` completes. Then it
-    /// stops every running job and waits for each to record STOPPED, at most
-    /// the configured grace period; jobs still running after it are recorded
-    /// STOPPED by the loop itself.
+    /// Puts back in the queue, or fails, the jobs whose lease ran out.
+    pub async fn expire_leases(&self) -> crate::Result<Expired> {
+        let expired = self.inner.stores.jobs.expire_leases().await?;
+        if expired != Expired::default() {
+            tracing::warn!(
+                retried = expired.retried,
+                failed = expired.failed,
+                stopped = expired.stopped,
+                "jobs whose runner stopped heart-beating lost their lease"
+            );
+        }
+        Ok(expired)
+    }
+
+    /// Runs queued jobs, at most `concurrency` at a time (none: it only
+    /// sweeps), sweeps leases that ran out and decides comparisons as their
+    /// jobs finish, until `shutdown` completes. Then it lets the running jobs
+    /// finish for the configured grace period, and gives the ones still
+    /// running back to the queue.
     pub async fn run_queue(&self, concurrency: usize, shutdown: impl Future<Output = ()>) {
         let mut running: JoinSet<JobId> = JoinSet::new();
         tokio::pin!(shutdown);
+        let mut next_sweep = Instant::now();
         loop {
-            if let Err(e) = self.tick(&mut running, concurrency).await {
+            if Instant::now() >= next_sweep {
+                if let Err(e) = self.expire_leases().await {
+                    tracing::warn!(error = %e, "cannot sweep for jobs that lost their runner");
+                }
+                next_sweep = Instant::now() + self.inner.cfg.sweep;
+            }
+            if concurrency > 0
+                && let Err(e) = self.tick(&mut running, concurrency).await
+            {
                 tracing::warn!(error = %e, "cannot claim a job");
             }
             if let Err(e) = self.settle_comparisons().await {
@@ -69,64 +101,53 @@ impl Executor {
             tokio::select! {
                 _ = &mut shutdown => break,
                 _ = self.inner.wake.notified() => {}
-                _ = tokio::time::sleep(IDLE_POLL) => {}
+                _ = tokio::time::sleep(IDLE_POLL.min(self.inner.cfg.sweep)) => {}
                 Some(_) = running.join_next(), if !running.is_empty() => {}
             }
         }
         self.shut_down(running).await;
     }
 
-    /// Stops every running job, waiting at most the grace period.
+    /// Lets the running jobs finish for the grace period, then asks the rest
+    /// to stop and give themselves back to the queue; a job that does not
+    /// stop is given back by the loop itself, and whatever its thread does
+    /// afterwards is fenced off by its attempt.
     async fn shut_down(&self, mut running: JoinSet<JobId>) {
-        let tokens = self.running_tokens();
-        if tokens.is_empty() {
+        let count = self.running_tokens().len();
+        if count == 0 {
             return;
-        }
-        tracing::info!(jobs = tokens.len(), "stopping the running jobs");
-        for (_, token) in &tokens {
-            token.stop(StopReason::Shutdown);
         }
         let grace = self.inner.cfg.shutdown_grace;
-        let drained = tokio::time::timeout(grace, async {
-            while running.join_next().await.is_some() {}
-        })
-        .await;
-        if drained.is_ok() {
+        tracing::info!(
+            jobs = count,
+            secs = grace.as_secs_f64(),
+            "letting the running jobs finish"
+        );
+        if drain(&mut running, grace).await {
             return;
         }
-        // What is left ignored its stop; its thread may run on, but nothing it
-        // does can be recorded once the job is STOPPED.
+        let left = self.running_tokens();
+        tracing::info!(
+            jobs = left.len(),
+            "giving the jobs still running back to the queue"
+        );
+        for (_, (token, _)) in &left {
+            token.stop(StopReason::HandBack);
+        }
+        if drain(&mut running, HAND_BACK_WAIT).await {
+            return;
+        }
         running.abort_all();
-        for (id, _) in self.running_tokens() {
-            let error = JobError::new(
-                JobErrorKind::Cancelled,
-                format!(
-                    "Keel shut down while the job ran and it did not stop within {}s; submit it again to run it.",
-                    grace.as_secs()
-                ),
-            );
-            let counts = match self.inner.stores.jobs.job(id).await {
-                Ok(Some(j)) => j.counts,
-                _ => Counts::default(),
-            };
-            match self
-                .inner
-                .stores
-                .jobs
-                .finish_job(id, &Finish::Stopped { counts, error })
-                .await
-            {
-                Ok(_) => {}
-                Err(e) => tracing::error!(job = %id, error = %e, "cannot record a stopped job"),
-            }
+        for (id, (_, lease)) in self.running_tokens() {
+            self.hand_back(lease).await;
             self.untrack(id);
         }
     }
 
-    fn track(&self, id: JobId) -> StopToken {
+    fn track(&self, lease: Lease) -> StopToken {
         let token = StopToken::default();
         if let Ok(mut running) = self.inner.running.lock() {
-            running.insert(id, token.clone());
+            running.insert(lease.job, (token.clone(), lease));
         }
         token
     }
@@ -137,11 +158,20 @@ impl Executor {
         }
     }
 
-    fn running_tokens(&self) -> Vec<(JobId, StopToken)> {
+    fn running_tokens(&self) -> Vec<(JobId, (StopToken, Lease))> {
         self.inner
             .running
             .lock()
             .map(|r| r.iter().map(|(k, v)| (*k, v.clone())).collect())
             .unwrap_or_default()
     }
+}
+
+/// Waits at most `limit` for every task in `running` to end; true when they did.
+async fn drain(running: &mut JoinSet<JobId>, limit: Duration) -> bool {
+    tokio::time::timeout(limit, async {
+        while running.join_next().await.is_some() {}
+    })
+    .await
+    .is_ok()
 }

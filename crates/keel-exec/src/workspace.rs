@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use keel_data::AvroSchema;
 use keel_modeldef::ModelDef;
 use keel_store::formats::InputRecord;
-use keel_store::{Stores, VersionRecord, keys};
+use keel_store::{Lease, Stores, VersionRecord, keys};
 use keel_types::{JobError, JobErrorKind, JobId};
 
 use crate::error::{Error, Result};
@@ -26,9 +26,20 @@ pub fn local_path(uri: &str) -> Result<PathBuf> {
     Ok(PathBuf::from(uri))
 }
 
-/// Where a job's working directory is under the data directory.
-pub fn workdir(home: &Path, id: JobId) -> PathBuf {
-    home.join("work").join(id.to_string())
+/// Where an attempt at a job has its working directory under the data
+/// directory: `work/<job id>.<attempt>`, so that a late attempt that lost the
+/// job never touches the files of the attempt that took it over.
+pub fn workdir(home: &Path, lease: Lease) -> PathBuf {
+    home.join("work")
+        .join(format!("{}.{}", lease.job, lease.attempt))
+}
+
+/// The job a working directory's name belongs to, if it is one.
+pub fn workdir_job(name: &str) -> Option<JobId> {
+    name.split_once('.')
+        .map_or(name, |(job, _)| job)
+        .parse()
+        .ok()
 }
 
 /// A prepared working directory.

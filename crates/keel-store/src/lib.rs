@@ -32,9 +32,9 @@ pub use page::{Page, Paged};
 pub use postgres::PgStore;
 pub use queue::JobQueue;
 pub use records::{
-    AliasEvent, AliasRecord, Beat, ComparisonRecord, Counts, Decided, Finish, JobFilter, JobRecord,
-    ModelRecord, NewComparison, NewJob, NewUpload, NewVersion, UploadRecord, VersionFile,
-    VersionRecord,
+    AliasEvent, AliasRecord, AttemptRecord, Beat, ComparisonRecord, Counts, DEFAULT_MAX_ATTEMPTS,
+    Decided, Expired, Finish, JobFilter, JobRecord, Lease, ModelRecord, NewComparison, NewJob,
+    NewUpload, NewVersion, UploadRecord, VersionFile, VersionRecord,
 };
 pub use registry::RegistryStore;
 pub use sqlite::SqliteStore;

@@ -5,8 +5,8 @@
 
 use chrono::{DateTime, Utc};
 use keel_types::{
-    ComparisonId, ComparisonStatus, JobError, JobId, JobKind, JobStatus, ModelId, UploadId,
-    Verdict, VersionId,
+    AttemptOutcome, ComparisonId, ComparisonStatus, JobError, JobId, JobKind, JobStatus, ModelId,
+    UploadId, Verdict, VersionId,
 };
 use serde::{Deserialize, Serialize};
 
@@ -137,7 +137,13 @@ pub struct NewJob {
     pub version_number: u32,
     /// What it was asked to do.
     pub request: JobRequest,
+    /// How many attempts may be lost (their runner died or went silent)
+    /// before the job fails; at least 1.
+    pub max_attempts: u32,
 }
+
+/// The default of [`NewJob::max_attempts`].
+pub const DEFAULT_MAX_ATTEMPTS: u32 = 3;
 
 /// A batch job and everything known about its run.
 #[derive(Clone, Debug, PartialEq)]
@@ -170,12 +176,67 @@ pub struct JobRecord {
     pub heartbeat_at: Option<DateTime<Utc>>,
     /// The runner that claimed it.
     pub runner: Option<String>,
+    /// How many times a runner claimed it (0 while it never ran); the
+    /// latest claim is this attempt.
+    pub attempt: u32,
+    /// How many attempts may be lost before the job fails.
+    pub max_attempts: u32,
+    /// Until when the current attempt holds the job unless it heart-beats.
+    pub lease_until: Option<DateTime<Utc>>,
     /// True once someone asked to cancel the running job.
     pub cancel_requested: bool,
     /// Why the job failed or stopped.
     pub error: Option<JobError>,
     /// What it produced, once completed.
     pub result: Option<JobResult>,
+}
+
+impl JobRecord {
+    /// The fencing token of the job's current attempt.
+    pub fn lease(&self) -> Lease {
+        Lease {
+            job: self.id,
+            attempt: self.attempt,
+        }
+    }
+}
+
+/// The fencing token of one claim: the job and the attempt that holds it.
+/// Every write a runner makes about a job it claimed names its lease, and is
+/// refused once that attempt no longer holds the job (its lease ran out and
+/// the job went back to the queue, or it was finished another way).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Lease {
+    /// The job.
+    pub job: JobId,
+    /// The attempt.
+    pub attempt: u32,
+}
+
+/// One attempt at a job: who claimed it, when, and how it ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AttemptRecord {
+    /// The attempt's number, from 1.
+    pub attempt: u32,
+    /// The runner that claimed the job.
+    pub runner: String,
+    /// When it claimed the job.
+    pub started_at: DateTime<Utc>,
+    /// When the attempt ended.
+    pub ended_at: Option<DateTime<Utc>>,
+    /// How it ended; `Running` while it holds the job.
+    pub outcome: AttemptOutcome,
+}
+
+/// What one sweep of ran-out leases did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Expired {
+    /// Jobs put back in the queue for another attempt.
+    pub retried: u64,
+    /// Jobs failed because their last allowed attempt was lost.
+    pub failed: u64,
+    /// Jobs stopped because someone had asked to cancel them.
+    pub stopped: u64,
 }
 
 /// How a running job ends. Each terminal status carries exactly what it
@@ -232,8 +293,9 @@ pub enum Beat {
     Continue,
     /// Someone asked to cancel the job: stop it.
     CancelRequested,
-    /// The job is no longer IN_PROGRESS (it was failed as stale, or finished
-    /// elsewhere): stop working on it; nothing it does will be recorded.
+    /// The attempt no longer holds the job (its lease ran out, or the job
+    /// was finished another way): stop working on it; nothing it does will
+    /// be recorded.
     NotRunning,
 }
 

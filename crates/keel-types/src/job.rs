@@ -126,6 +126,64 @@ impl fmt::Display for JobStatus {
     }
 }
 
+/// How one attempt at a job (one claim by one runner) ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE", try_from = "String")]
+pub enum AttemptOutcome {
+    /// The attempt holds the job now.
+    Running,
+    /// The attempt completed the job.
+    Completed,
+    /// The attempt failed the job.
+    Failed,
+    /// The attempt stopped the job (cancelled or timed out).
+    Stopped,
+    /// The attempt's runner stopped heart-beating and its lease ran out.
+    Lost,
+    /// The attempt's runner shut down and gave the job back to the queue.
+    HandedBack,
+}
+
+impl AttemptOutcome {
+    /// The wire spelling, such as `HANDED_BACK`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AttemptOutcome::Running => "RUNNING",
+            AttemptOutcome::Completed => "COMPLETED",
+            AttemptOutcome::Failed => "FAILED",
+            AttemptOutcome::Stopped => "STOPPED",
+            AttemptOutcome::Lost => "LOST",
+            AttemptOutcome::HandedBack => "HANDED_BACK",
+        }
+    }
+}
+
+impl FromStr for AttemptOutcome {
+    type Err = ParseEnumError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_uppercase().as_str() {
+            "RUNNING" => Ok(AttemptOutcome::Running),
+            "COMPLETED" => Ok(AttemptOutcome::Completed),
+            "FAILED" => Ok(AttemptOutcome::Failed),
+            "STOPPED" => Ok(AttemptOutcome::Stopped),
+            "LOST" => Ok(AttemptOutcome::Lost),
+            "HANDED_BACK" => Ok(AttemptOutcome::HandedBack),
+            _ => Err(ParseEnumError {
+                what: "attempt outcome",
+                value: s.to_string(),
+                expected: "RUNNING, COMPLETED, FAILED, STOPPED, LOST, HANDED_BACK",
+            }),
+        }
+    }
+}
+
+impl fmt::Display for AttemptOutcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Why a job did not complete. Stored on the job as data: a failure of the
 /// user's model is never a Rust error in Keel.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -253,7 +311,7 @@ impl fmt::Display for DataFormat {
     }
 }
 
-try_from_string!(JobKind, JobStatus, DataFormat);
+try_from_string!(JobKind, JobStatus, AttemptOutcome, DataFormat);
 
 impl JobKind {
     /// The model function a job of this kind calls for each of its records

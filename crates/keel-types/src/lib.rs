@@ -37,5 +37,7 @@ pub use code::Code;
 pub use comparison::{ComparisonStatus, Verdict};
 pub use function::FunctionKind;
 pub use ids::{ComparisonId, JobId, ModelId, UploadId, VersionId};
-pub use job::{DataFormat, JobError, JobErrorKind, JobKind, JobStatus, ParseEnumError};
+pub use job::{
+    AttemptOutcome, DataFormat, JobError, JobErrorKind, JobKind, JobStatus, ParseEnumError,
+};
 pub use model_ref::{ModelRef, ModelRefError, valid_name};

@@ -48,8 +48,10 @@ pub enum Fetched {
 /// variables they inherit (`KEEL_WORKER_ENV`, names separated by commas),
 /// and how many workers wait warm between jobs (`KEEL_WARM_WORKERS`, none
 /// unless set; see [`server_config`]) and for how long
-/// (`KEEL_WARM_IDLE_SECONDS`). This is the only place the environment is
-/// read for configuration.
+/// (`KEEL_WARM_IDLE_SECONDS`), how long a claim holds its job without a
+/// heartbeat (`KEEL_LEASE_SECONDS`) and how long a stopping runner lets its
+/// jobs finish (`KEEL_SHUTDOWN_GRACE_SECONDS`). This is the only place the
+/// environment is read for configuration.
 pub fn config(home: &Path) -> anyhow::Result<keel_core::Config> {
     let mut cfg = keel_core::Config::new(home);
     let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
@@ -83,6 +85,15 @@ pub fn config(home: &Path) -> anyhow::Result<keel_core::Config> {
     }
     if let Some(s) = number::<u64>("KEEL_WARM_IDLE_SECONDS")? {
         cfg.warm_idle = std::time::Duration::from_secs(s);
+    }
+    if let Some(s) = number::<u64>("KEEL_LEASE_SECONDS")? {
+        if s == 0 {
+            bail!("KEEL_LEASE_SECONDS must be at least 1");
+        }
+        cfg.lease = std::time::Duration::from_secs(s);
+    }
+    if let Some(s) = number::<u64>("KEEL_SHUTDOWN_GRACE_SECONDS")? {
+        cfg.shutdown_grace = std::time::Duration::from_secs(s);
     }
     if let Some(names) = text("KEEL_WORKER_ENV") {
         cfg.isolation.pass_env = names
@@ -226,9 +237,10 @@ impl Backend {
             Some(url) => Ok(Backend::Remote(Client::new(&url)?)),
             None => {
                 let keel = Keel::open(config(&home)?).await?;
-                // A job whose runner died (Ctrl-C, kill -9) stops heart-beating;
-                // mark such jobs failed so they don't look alive forever.
-                keel.fail_stale_jobs(chrono::Duration::seconds(60)).await?;
+                // A job whose runner died (kill -9, a lost machine) stops
+                // heart-beating; once its lease runs out it goes back to the
+                // queue (or fails, out of attempts) rather than look alive.
+                keel.expire_leases().await?;
                 Ok(Backend::Local(Box::new(keel)))
             }
         }
@@ -467,6 +479,15 @@ impl Backend {
     pub async fn settle_comparisons(&self) -> anyhow::Result<()> {
         if let Backend::Local(k) = self {
             k.settle_comparisons().await?;
+        }
+        Ok(())
+    }
+
+    /// Puts back in the queue the jobs whose runner died (embedded mode; a
+    /// server and its workers sweep for their own).
+    pub async fn expire_leases(&self) -> anyhow::Result<()> {
+        if let Backend::Local(k) = self {
+            k.expire_leases().await?;
         }
         Ok(())
     }

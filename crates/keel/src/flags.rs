@@ -22,6 +22,7 @@ const FIELDS: &[(&str, &str)] = &[
     ("resamples", "--resamples"),
     ("workers", "--workers"),
     ("max_runtime_seconds", "--max-runtime"),
+    ("max_attempts", "--max-attempts"),
     ("format", "--format"),
     ("input", "--data"),
     ("metrics", "--label, --probability, ..."),

@@ -78,8 +78,9 @@ enum Command {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:7878")]
         bind: String,
-        /// Jobs run at the same time.
-        #[arg(long, default_value_t = 2)]
+        /// Jobs this server runs at the same time; 0 serves the API only and
+        /// leaves the jobs to `keel worker` processes.
+        #[arg(long, visible_alias = "workers", default_value_t = 2)]
         jobs: usize,
         /// A directory whose files clients may name as job inputs and
         /// outputs (repeatable; also KEEL_DATA_ROOTS). Without one, clients
@@ -90,6 +91,14 @@ enum Command {
         /// so anyone who reaches the address can run code as this server.
         #[arg(long)]
         insecure_no_auth: bool,
+    },
+    /// Runs queued jobs from the data directory's database, serving no API:
+    /// add as many as the queue needs, on any machine that reaches the
+    /// database and the artifact store.
+    Worker {
+        /// Jobs this worker runs at the same time.
+        #[arg(long, default_value_t = 2)]
+        jobs: usize,
     },
     /// Trains a scikit-learn model, registers it and runs scoring, metrics and training jobs on it.
     Quickstart {
@@ -241,6 +250,10 @@ struct CreateArgs {
     /// Stop the job after this many seconds.
     #[arg(long = "max-runtime")]
     max_runtime: Option<u64>,
+    /// How many attempts may be lost to a runner that died before the job
+    /// fails (1 to 10, default 3).
+    #[arg(long)]
+    max_attempts: Option<u32>,
     /// Do not check records against the model's schemas.
     #[arg(long)]
     no_schema_check: bool,
@@ -303,6 +316,14 @@ async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                 insecure_no_auth,
             };
             serve(&cli.home, &bind, jobs, access).await
+        }
+        Command::Worker { jobs } => {
+            if cli.url.is_some() {
+                bail!(
+                    "`keel worker` runs the jobs of the data directory's database; unset KEEL_URL"
+                );
+            }
+            work(&cli.home, jobs).await
         }
         Command::Quickstart { dir } => quickstart::run(&dir).await,
         // Metrics and drift over files need no data directory either.
@@ -378,8 +399,9 @@ async fn serve(home: &Path, bind: &str, jobs: usize, access: Access) -> anyhow::
             "clients may name no server paths: they upload inputs (--data-root allows a directory)"
         ),
     }
-    // Jobs left IN_PROGRESS by a server that died are failed, not left hanging.
-    keel.fail_stale_jobs(chrono::Duration::seconds(30)).await?;
+    // Jobs left IN_PROGRESS by a runner that died go back to the queue once
+    // their lease runs out; the job loop keeps sweeping for them.
+    keel.expire_leases().await?;
     // What crashed runs left: working directories with the model's files,
     // and half-written outputs' temporary files.
     let swept = keel
@@ -402,8 +424,28 @@ async fn serve(home: &Path, bind: &str, jobs: usize, access: Access) -> anyhow::
     Ok(0)
 }
 
-/// Completes on Ctrl-C or SIGTERM, so that a service manager's stop lets the
-/// server stop its jobs and record them STOPPED.
+/// `keel worker`: the job loop of a server without its API. It stops on
+/// Ctrl-C or SIGTERM like a server: running jobs get the grace period to
+/// finish, and the rest go back to the queue.
+async fn work(home: &Path, jobs: usize) -> anyhow::Result<i32> {
+    if jobs == 0 {
+        bail!("`keel worker --jobs` must be at least 1: a worker that runs no jobs does nothing");
+    }
+    let keel = keel_core::Keel::open(backend::server_config(home, &[])?).await?;
+    keel.expire_leases().await?;
+    tracing::info!("{}", keel.containment().describe());
+    eprintln!(
+        "keel worker {} running up to {jobs} jobs at a time (data directory {})",
+        keel.config().runner_name,
+        home.display()
+    );
+    keel.run_queue(jobs, shutdown_signal()).await;
+    eprintln!("keel worker {} stopped", keel.config().runner_name);
+    Ok(0)
+}
+
+/// Completes on Ctrl-C or SIGTERM, so that a service manager's stop lets a
+/// server or worker finish its jobs or give them back to the queue.
 async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
@@ -569,6 +611,7 @@ fn create_request(a: &CreateArgs) -> anyhow::Result<api::CreateJob> {
         format: a.format,
         workers: a.workers,
         max_runtime_seconds: a.max_runtime,
+        max_attempts: a.max_attempts,
         schema_check: if a.no_schema_check { Some(false) } else { None },
         metrics: a.roles.options()?,
         baseline: a.baseline.as_deref().map(input_of).transpose()?,
@@ -651,7 +694,13 @@ async fn wait(
     // are seen to end soon after they do; long ones are polled every 250 ms.
     let mut pause = Duration::from_millis(25);
     loop {
-        let job = b.job(id).await?;
+        b.expire_leases().await?;
+        let mut job = b.job(id).await?;
+        // Embedded mode has no server: a job waiting in the queue (one whose
+        // runner died and was put back) runs here.
+        if b.is_local() && job.status == JobStatus::Pending {
+            job = b.run_local(id).await?;
+        }
         bar.show(&job);
         if job.status.is_terminal() {
             bar.done();

@@ -434,6 +434,29 @@ pub fn job(fmt: Format, j: &api::Job) -> anyhow::Result<()> {
     {
         rows.push(("new version", format!("{}:{v}", j.model_name)));
     }
+    if let Some(runner) = &j.runner {
+        rows.push(("runner", runner.clone()));
+    }
+    // Attempts show once there was more than one, or one that did not end
+    // the job itself (lost, or handed back).
+    let eventful = j.attempts.len() > 1
+        || j.attempts.iter().any(|a| {
+            matches!(
+                a.outcome,
+                api::AttemptOutcome::Lost | api::AttemptOutcome::HandedBack
+            )
+        });
+    if eventful {
+        let list: Vec<String> = j
+            .attempts
+            .iter()
+            .map(|a| format!("{} {} on {}", a.attempt, a.outcome, a.runner))
+            .collect();
+        rows.push((
+            "attempts",
+            format!("{} (up to {} may be lost)", list.join(", "), j.max_attempts),
+        ));
+    }
     if let Some(e) = &j.error {
         rows.push(("error", format!("{}: {}", e.kind, e.message)));
     }

@@ -26,6 +26,7 @@ pub(super) fn create(
         format: None,
         workers: Some(1),
         max_runtime_seconds: None,
+        max_attempts: None,
         schema_check: None,
         metrics: None,
         baseline: None,

@@ -76,6 +76,7 @@ async fn origins_are_recorded_checked_and_not_inherited_by_training() {
             format: None,
             workers: Some(1),
             max_runtime_seconds: None,
+            max_attempts: None,
             schema_check: None,
             metrics: None,
             baseline: None,

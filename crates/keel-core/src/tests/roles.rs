@@ -162,6 +162,7 @@ async fn roles_come_from_the_request_then_the_schemas() {
                 format: None,
                 workers: None,
                 max_runtime_seconds: None,
+                max_attempts: None,
                 schema_check: None,
                 metrics: case.options.clone(),
                 baseline: None,

@@ -41,9 +41,13 @@ async fn the_sweep_removes_only_what_crashed_runs_left() {
     let work = env.keel.home().join("work");
     let unknown = keel_types::JobId::new().to_string();
     let scratch = ".tmpAbC123".to_string();
+    // An attempt's directory is `<job>.<attempt>`; a bare job id is what
+    // Keel named them before attempts.
+    let pending_dir = format!("{}.1", pending.id);
     for dir in [
+        format!("{}.2", failed.id),
         failed.id.to_string(),
-        pending.id.to_string(),
+        pending_dir.clone(),
         unknown,
         scratch,
     ] {
@@ -69,7 +73,7 @@ async fn the_sweep_removes_only_what_crashed_runs_left() {
     assert_eq!(
         swept,
         crate::Swept {
-            work_dirs: 3,
+            work_dirs: 4,
             temp_files: 2
         }
     );
@@ -77,7 +81,7 @@ async fn the_sweep_removes_only_what_crashed_runs_left() {
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
-    assert_eq!(left, vec![pending.id.to_string()]);
+    assert_eq!(left, vec![pending_dir]);
     let mut outputs: Vec<String> = std::fs::read_dir(&out_dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())

@@ -75,6 +75,7 @@ impl Harness {
         let mut cfg = ExecConfig::new(&home, "harness");
         cfg.heartbeat = Duration::from_millis(20);
         cfg.shutdown_grace = Duration::from_millis(400);
+        cfg.sweep = Duration::from_millis(20);
         let exec = Executor::new(stores.clone(), cfg, runtime.clone());
         Harness {
             dir,
@@ -158,6 +159,7 @@ impl Harness {
                 version_id: version.id,
                 version_number: version.number,
                 request,
+                max_attempts: keel_store::DEFAULT_MAX_ATTEMPTS,
             })
             .await
             .unwrap()

@@ -47,7 +47,9 @@ async fn scoring_publishes_the_output_and_rejects_bad_records() {
         .unwrap();
     assert!(String::from_utf8_lossy(&rejected).contains("\"record\":3"));
     // The working directory is gone once the job ended.
-    assert!(!crate::workspace::workdir(&h.exec.config().home, job.id).exists());
+    assert!(
+        !crate::workspace::workdir(&h.exec.config().home, h.job(job.id).await.lease()).exists()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

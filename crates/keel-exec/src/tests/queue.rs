@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use keel_store::keys;
-use keel_types::{Clock, JobErrorKind, JobKind, JobStatus};
+use keel_types::{AttemptOutcome, Clock, JobErrorKind, JobKind, JobStatus};
 use tokio::task::JoinSet;
 
 use super::Harness;
@@ -41,41 +41,96 @@ async fn a_failed_claim_leaves_the_job_pending_for_the_next_step() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_silent_job_is_failed_by_the_sweep_and_cannot_publish_afterwards() {
+async fn a_silent_job_loses_its_lease_and_that_attempt_cannot_publish() {
     let h = Harness::new().await;
     let job = scoring_job(&h).await;
     let gate = Gate::default();
     h.runtime.set(Behaviour::Gate(gate.clone()));
     // Every heartbeat fails, as when the database is unreachable from this
-    // runner: the stored heartbeat stays at the claim.
+    // runner: the lease is never renewed.
     h.exec.fail_at(FailPoint::Heartbeat, u32::MAX);
     let mut running = JoinSet::new();
     assert_eq!(h.tick(&mut running).await.unwrap(), 1);
     let claimed = h.until(job.id, |j| j.status == JobStatus::InProgress).await;
-    assert_eq!(claimed.heartbeat_at, Some(h.clock.now()));
-    h.clock.advance(chrono::Duration::seconds(60));
-    // Another process sweeps: the job has been silent for 60 s.
-    let swept = h
-        .stores
-        .jobs
-        .fail_stale_jobs(chrono::Duration::seconds(30))
-        .await
-        .unwrap();
-    assert_eq!(swept, 1);
+    assert_eq!(
+        claimed.lease_until,
+        Some(h.clock.now() + chrono::Duration::seconds(10))
+    );
+    h.clock.advance(chrono::Duration::seconds(11));
+    // Another process sweeps: the lease ran out, so the job goes back to
+    // the queue for a second attempt.
+    let swept = h.stores.jobs.expire_leases().await.unwrap();
+    assert_eq!(swept.retried, 1);
     gate.open();
     running.join_next().await.unwrap().unwrap();
     let after = h.job(job.id).await;
-    assert_eq!(after.status, JobStatus::Failed);
-    let error = after.error.unwrap();
-    assert_eq!(error.kind, JobErrorKind::Crashed, "{}", error.message);
+    assert_eq!((after.status, after.attempt), (JobStatus::Pending, 1));
     assert!(
         !h.stores
             .artifacts
             .exists(&keys::job_output(job.id, "out.csv"))
             .await
             .unwrap(),
-        "a job failed by the sweep must not publish its output"
+        "an attempt that lost its lease must not publish its output"
     );
+    // The second attempt runs it to the end.
+    h.exec.fail_at(FailPoint::Heartbeat, 0);
+    let done = h.run_one().await;
+    assert_eq!(
+        (done.status, done.attempt),
+        (JobStatus::Completed, 2),
+        "{:?}",
+        done.error
+    );
+    let outcomes: Vec<_> = h
+        .stores
+        .jobs
+        .attempts(job.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| a.outcome)
+        .collect();
+    assert_eq!(outcomes, [AttemptOutcome::Lost, AttemptOutcome::Completed]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_loop_retries_a_job_whose_runner_died() {
+    let h = Harness::new().await;
+    let job = scoring_job(&h).await;
+    // A runner in another process claims the job and dies at once.
+    let lease = chrono::Duration::seconds(10);
+    h.stores
+        .jobs
+        .claim_job(Some(job.id), "died", lease)
+        .await
+        .unwrap()
+        .unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let exec = h.exec.clone();
+    let queue = tokio::spawn(async move {
+        exec.run_queue(2, async {
+            let _ = rx.await;
+        })
+        .await
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(
+        h.job(job.id).await.runner.as_deref(),
+        Some("died"),
+        "the lease holds"
+    );
+    h.clock.advance(lease + chrono::Duration::seconds(1));
+    let done = h.until(job.id, |j| j.status.is_terminal()).await;
+    assert_eq!(
+        (done.status, done.attempt),
+        (JobStatus::Completed, 2),
+        "{:?}",
+        done.error
+    );
+    assert_eq!(done.runner.as_deref(), Some("harness"));
+    tx.send(()).unwrap();
+    queue.await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -90,7 +145,7 @@ async fn a_failed_finish_is_retried() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_unrecordable_finish_stops_the_heartbeat_so_the_sweep_fails_the_job() {
+async fn an_unrecordable_finish_stops_the_heartbeat_so_the_lease_runs_out() {
     let h = Harness::new().await;
     let job = scoring_job(&h).await;
     h.exec.fail_at(FailPoint::Finish, u32::MAX);
@@ -102,17 +157,9 @@ async fn an_unrecordable_finish_stops_the_heartbeat_so_the_sweep_fails_the_job()
     tokio::time::sleep(Duration::from_millis(150)).await;
     assert_eq!(h.job(job.id).await.heartbeat_at, beat);
     h.clock.advance(chrono::Duration::seconds(60));
-    assert_eq!(
-        h.stores
-            .jobs
-            .fail_stale_jobs(chrono::Duration::seconds(30))
-            .await
-            .unwrap(),
-        1
-    );
+    assert_eq!(h.stores.jobs.expire_leases().await.unwrap().retried, 1);
     let swept = h.job(job.id).await;
-    assert_eq!(swept.status, JobStatus::Failed);
-    assert_eq!(swept.error.unwrap().kind, JobErrorKind::Crashed);
+    assert_eq!((swept.status, swept.attempt), (JobStatus::Pending, 1));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -194,35 +241,58 @@ async fn run_then_shut_down(h: &Harness, job: keel_types::JobId) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn shutdown_stops_running_jobs_and_records_them_stopped() {
+async fn shutdown_gives_a_running_job_back_to_the_queue() {
     let h = Harness::new().await;
     let job = scoring_job(&h).await;
     h.runtime.set(Behaviour::UntilStopped);
     run_then_shut_down(&h, job.id).await;
     let after = h.job(job.id).await;
-    assert_eq!(after.status, JobStatus::Stopped);
-    let e = after.error.unwrap();
-    assert_eq!(e.kind, JobErrorKind::Cancelled);
-    assert!(e.message.contains("shut down"), "{}", e.message);
+    assert_eq!((after.status, after.attempt), (JobStatus::Pending, 1));
+    assert_eq!((after.runner, after.error), (None, None));
+    let attempts = h.stores.jobs.attempts(job.id).await.unwrap();
+    assert_eq!(attempts[0].outcome, AttemptOutcome::HandedBack);
+    // Another runner picks it up where the queue has it.
+    h.runtime.set(Behaviour::Echo);
+    let done = h.run_one().await;
+    assert_eq!((done.status, done.attempt), (JobStatus::Completed, 2));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn shutdown_records_a_job_that_ignores_its_stop_after_the_grace_period() {
+async fn shutdown_lets_a_job_finish_within_the_grace_period() {
+    let h = Harness::new().await;
+    let job = scoring_job(&h).await;
+    let gate = Gate::default();
+    h.runtime.set(Behaviour::Gate(gate.clone()));
+    let opener = {
+        let gate = gate.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(150)).await;
+            gate.open();
+        })
+    };
+    run_then_shut_down(&h, job.id).await;
+    opener.await.unwrap();
+    let after = h.job(job.id).await;
+    assert_eq!(after.status, JobStatus::Completed, "{:?}", after.error);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_gives_back_a_job_that_ignores_its_stop() {
     let h = Harness::new().await;
     let job = scoring_job(&h).await;
     let gate = Gate::default();
     h.runtime.set(Behaviour::Gate(gate.clone()));
     run_then_shut_down(&h, job.id).await;
     let after = h.job(job.id).await;
-    assert_eq!(after.status, JobStatus::Stopped);
-    assert!(
-        after.error.unwrap().message.contains("did not stop within"),
-        "the loop itself records the job"
+    assert_eq!(
+        after.status,
+        JobStatus::Pending,
+        "the loop itself gives it back"
     );
     // The stubborn thread may go on, but nothing it does is recorded.
     gate.open();
     tokio::time::sleep(Duration::from_millis(100)).await;
-    assert_eq!(h.job(job.id).await.status, JobStatus::Stopped);
+    assert_eq!(h.job(job.id).await.status, JobStatus::Pending);
     assert!(
         !h.stores
             .artifacts

@@ -1,22 +1,23 @@
-//! The job queue in SQL, the same on SQLite and PostgreSQL: enqueue, atomic
-//! claims, heartbeats, cancellation, the fenced finish, and failing jobs whose
-//! runner went silent. The claim's locking clause is the one part each
-//! backend words its own way.
+//! The job queue in SQL, the same on SQLite and PostgreSQL: enqueue, claims
+//! as numbered attempts holding a lease, heartbeats that renew it, the finish
+//! and hand-back fenced by the attempt, cancellation, and the sweep of leases
+//! that ran out. The claim's locking clause is the one part each backend
+//! words its own way.
 
-use keel_types::{JobError, JobKind, JobStatus};
+use keel_types::{AttemptOutcome, JobError, JobErrorKind, JobKind, JobStatus};
 
 use super::Columns;
 use super::rows::{parse_enum, parse_id, parse_opt_ts, parse_ts, to_u32, to_u64};
 use crate::error::Result;
 use crate::formats::{JobErrorRecord, JobResult, decode, encode};
-use crate::records::{Counts, JobRecord};
+use crate::records::{AttemptRecord, Counts, Finish, JobRecord};
 
 /// The columns `job_from_row` reads, in one place for every query.
 macro_rules! job_columns {
     () => {
         "id, kind, status, model_id, model_name, version_id, version_number, spec, \
          records_read, records_written, records_rejected, created_at, started_at, finished_at, \
-         heartbeat_at, runner, cancel_requested, error, result"
+         heartbeat_at, runner, attempt, max_attempts, lease_until, cancel_requested, error, result"
     };
 }
 pub(crate) use job_columns;
@@ -41,6 +42,9 @@ pub(crate) fn job_from_row(r: &impl Columns) -> Result<JobRecord> {
         finished_at: parse_opt_ts(r.opt_text("finished_at")?, "jobs.finished_at")?,
         heartbeat_at: parse_opt_ts(r.opt_text("heartbeat_at")?, "jobs.heartbeat_at")?,
         runner: r.opt_text("runner")?,
+        attempt: to_u32(r.int("attempt")?, "jobs.attempt")?,
+        max_attempts: to_u32(r.int("max_attempts")?, "jobs.max_attempts")?,
+        lease_until: parse_opt_ts(r.opt_text("lease_until")?, "jobs.lease_until")?,
         cancel_requested: r.int("cancel_requested")? != 0,
         error: r
             .opt_text("error")?
@@ -57,22 +61,87 @@ pub(crate) fn error_json(e: &JobError) -> Result<String> {
     encode(&JobErrorRecord::from(e))
 }
 
-/// Implements [`JobQueue`] for `$store`, a backend store with a `pool` and a
-/// `now()`. `claim_lock` ends the claim's inner `SELECT`: how the backend
-/// makes concurrent claimers pass over a row another claimer holds.
+pub(crate) fn attempt_from_row(r: &impl Columns) -> Result<AttemptRecord> {
+    Ok(AttemptRecord {
+        attempt: to_u32(r.int("attempt")?, "job_attempts.attempt")?,
+        runner: r.text("runner")?,
+        started_at: parse_ts(&r.text("started_at")?, "job_attempts.started_at")?,
+        ended_at: parse_opt_ts(r.opt_text("ended_at")?, "job_attempts.ended_at")?,
+        outcome: parse_enum::<AttemptOutcome>(&r.text("outcome")?, "job_attempts.outcome")?,
+    })
+}
+
+/// The outcome an attempt that finished its job this way records.
+pub(crate) fn outcome_of(finish: &Finish) -> AttemptOutcome {
+    match finish {
+        Finish::Completed { .. } => AttemptOutcome::Completed,
+        Finish::Failed { .. } => AttemptOutcome::Failed,
+        Finish::Stopped { .. } => AttemptOutcome::Stopped,
+    }
+}
+
+/// The error of a job whose last allowed attempt was lost.
+pub(crate) fn lost_error(lost: u32, max_attempts: u32, runner: Option<&str>) -> JobError {
+    let runner = runner
+        .map(|r| format!(" (the last on {r})"))
+        .unwrap_or_default();
+    JobError::new(
+        JobErrorKind::Crashed,
+        format!(
+            "The job's runner stopped heart-beating before the job finished on {lost} of {lost} attempts{runner}; its process probably died or lost the database. It is not retried again: max_attempts is {max_attempts}."
+        ),
+    )
+}
+
+/// The error of a cancelled job that was stopped without its runner.
+pub(crate) fn cancelled_without_runner() -> JobError {
+    JobError::new(
+        JobErrorKind::Cancelled,
+        "The job was cancelled after its runner had stopped heart-beating, so it was stopped without it.",
+    )
+}
+
+/// Whether an IN_PROGRESS job's lease ran out before `$n`: its lease, or for
+/// jobs claimed before leases existed its last sign of life.
+macro_rules! lease_ran_out {
+    ($n:literal) => {
+        concat!(
+            "COALESCE(lease_until, heartbeat_at, started_at, created_at) < $",
+            $n
+        )
+    };
+}
+pub(crate) use lease_ran_out;
+
+/// Records how an attempt ended (`$1` the outcome, `$2` when), in the
+/// transaction that ended it; `$3` and `$4` are the job and the attempt.
+pub(crate) const END_ATTEMPT: &str =
+    "UPDATE job_attempts SET outcome = $1, ended_at = $2 WHERE job_id = $3 AND attempt = $4";
+
+/// Implements [`JobQueue`] for `$store`, a backend store with a `pool`, a
+/// `now()` and a `BEGIN_WRITE` statement. `claim_lock` ends the claim's inner
+/// `SELECT`: how the backend makes concurrent claimers pass over a row
+/// another claimer holds.
 macro_rules! job_queue {
     ($store:ty, claim_lock = $lock:literal) => {
         const _: () = {
             use async_trait::async_trait;
-            use keel_types::{JobError, JobErrorKind, JobId, JobStatus};
+            use chrono::Duration;
+            use keel_types::{AttemptOutcome, JobError, JobErrorKind, JobId, JobStatus};
             use sqlx::Row;
             use $crate::error::{Error, Result};
             use $crate::formats::encode;
             use $crate::page::{Page, Paged, decode_cursor, paginate};
             use $crate::queue::JobQueue;
-            use $crate::records::{Beat, Counts, Finish, JobFilter, JobRecord, NewJob};
-            use $crate::sql::queue::{error_json, job_from_row};
+            use $crate::records::{
+                AttemptRecord, Beat, Counts, Expired, Finish, JobFilter, JobRecord, Lease, NewJob,
+            };
+            use $crate::sql::queue::{
+                attempt_from_row, cancelled_without_runner, error_json, job_from_row, lost_error,
+                outcome_of,
+            };
             use $crate::sql::rows::{is_foreign_key_violation, parse_enum, parse_id, to_i64, to_u32, ts};
+
             impl $store {
                 async fn job_status(&self, id: JobId) -> Result<Option<JobStatus>> {
                     let status: Option<String> =
@@ -82,11 +151,109 @@ macro_rules! job_queue {
                             .await?;
                     status.map(|s| parse_enum(&s, "jobs.status")).transpose()
                 }
+
+                /// False, or `NotFound` when the job does not exist: the
+                /// answer of a fenced write that changed nothing.
+                async fn not_held(&self, id: JobId) -> Result<bool> {
+                    match self.job_status(id).await? {
+                        Some(_) => Ok(false),
+                        None => Err(Error::NotFound(format!("The job {id}"))),
+                    }
+                }
+
+                /// Ends one attempt whose lease ran out before `now`, in one
+                /// transaction fenced by the attempt (a heartbeat that renewed
+                /// the lease meanwhile wins). What it did, if anything.
+                async fn expire_one(
+                    &self,
+                    lease: Lease,
+                    now: &str,
+                ) -> Result<Option<JobStatus>> {
+                    let mut tx = self.pool.begin_with(Self::BEGIN_WRITE).await?;
+                    let row = sqlx::query(concat!(
+                        "SELECT max_attempts, cancel_requested, runner FROM jobs \
+                         WHERE id = $1 AND attempt = $2 AND status = 'IN_PROGRESS' AND ",
+                        $crate::sql::queue::lease_ran_out!(3)
+                    ))
+                    .bind(lease.job.to_string())
+                    .bind(i64::from(lease.attempt))
+                    .bind(now)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    let Some(row) = row else { return Ok(None) };
+                    let max_attempts = to_u32(row.try_get("max_attempts")?, "jobs.max_attempts")?;
+                    let cancel = row.try_get::<i64, _>("cancel_requested")? != 0;
+                    let runner: Option<String> = row.try_get("runner")?;
+                    let lost_before: i64 = sqlx::query_scalar(
+                        "SELECT COUNT(*) FROM job_attempts WHERE job_id = $1 AND outcome = 'LOST'",
+                    )
+                    .bind(lease.job.to_string())
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    let lost = to_u32(lost_before, "the count of lost attempts")?.saturating_add(1);
+                    let (status, error) = if cancel {
+                        (JobStatus::Stopped, Some(cancelled_without_runner()))
+                    } else if lost >= max_attempts {
+                        (JobStatus::Failed, Some(lost_error(lost, max_attempts, runner.as_deref())))
+                    } else {
+                        (JobStatus::Pending, None)
+                    };
+                    // Fenced again: on PostgreSQL the select above locks nothing,
+                    // so a heartbeat may have renewed the lease since.
+                    let changed = if status == JobStatus::Pending {
+                        // The next attempt starts afresh.
+                        sqlx::query(concat!(
+                            "UPDATE jobs SET status = 'PENDING', runner = NULL, started_at = NULL, \
+                             heartbeat_at = NULL, lease_until = NULL, records_read = 0, \
+                             records_written = 0, records_rejected = 0 \
+                             WHERE id = $1 AND attempt = $2 AND status = 'IN_PROGRESS' AND ",
+                            $crate::sql::queue::lease_ran_out!(3)
+                        ))
+                        .bind(lease.job.to_string())
+                        .bind(i64::from(lease.attempt))
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await?
+                    } else {
+                        let error = error.as_ref().map(error_json).transpose()?;
+                        sqlx::query(concat!(
+                            "UPDATE jobs SET status = $4, error = $5, finished_at = $3, \
+                             lease_until = NULL \
+                             WHERE id = $1 AND attempt = $2 AND status = 'IN_PROGRESS' AND ",
+                            $crate::sql::queue::lease_ran_out!(3)
+                        ))
+                        .bind(lease.job.to_string())
+                        .bind(i64::from(lease.attempt))
+                        .bind(now)
+                        .bind(status.as_str())
+                        .bind(error)
+                        .execute(&mut *tx)
+                        .await?
+                    };
+                    if changed.rows_affected() != 1 {
+                        tx.rollback().await?;
+                        return Ok(None);
+                    }
+                    sqlx::query($crate::sql::queue::END_ATTEMPT)
+                        .bind(AttemptOutcome::Lost.as_str())
+                        .bind(now)
+                        .bind(lease.job.to_string())
+                        .bind(i64::from(lease.attempt))
+                        .execute(&mut *tx)
+                        .await?;
+                    tx.commit().await?;
+                    Ok(Some(status))
+                }
             }
 
             #[async_trait]
             impl JobQueue for $store {
                 async fn enqueue(&self, job: &NewJob) -> Result<JobRecord> {
+                    if job.max_attempts == 0 {
+                        return Err(Error::InvalidArgument(
+                            "`max_attempts` must be at least 1: a job gets at least one attempt.".into(),
+                        ));
+                    }
                     let record = JobRecord {
                         id: JobId::new(),
                         kind: job.kind,
@@ -102,6 +269,9 @@ macro_rules! job_queue {
                         finished_at: None,
                         heartbeat_at: None,
                         runner: None,
+                        attempt: 0,
+                        max_attempts: job.max_attempts,
+                        lease_until: None,
                         cancel_requested: false,
                         error: None,
                         result: None,
@@ -128,7 +298,8 @@ macro_rules! job_queue {
                     }
                     let inserted = sqlx::query(
                         "INSERT INTO jobs (id, kind, status, model_id, model_name, version_id, \
-                         version_number, spec, created_at) VALUES ($1, $2, 'PENDING', $3, $4, $5, $6, $7, $8)",
+                         version_number, spec, created_at, max_attempts) \
+                         VALUES ($1, $2, 'PENDING', $3, $4, $5, $6, $7, $8, $9)",
                     )
                     .bind(record.id.to_string())
                     .bind(record.kind.as_str())
@@ -138,6 +309,7 @@ macro_rules! job_queue {
                     .bind(i64::from(record.version_number))
                     .bind(encode(&record.request)?)
                     .bind(ts(record.created_at))
+                    .bind(i64::from(record.max_attempts))
                     .execute(&self.pool)
                     .await;
                     match inserted {
@@ -201,79 +373,110 @@ macro_rules! job_queue {
                     Ok(paginate(items, limit, "jobs", |j| j.id.to_string()))
                 }
 
-                async fn claim_job(&self, id: Option<JobId>, runner: &str) -> Result<Option<JobRecord>> {
-                    let now = ts(self.now());
+                async fn claim_job(
+                    &self,
+                    id: Option<JobId>,
+                    runner: &str,
+                    lease_for: Duration,
+                ) -> Result<Option<JobRecord>> {
+                    let now = self.now();
                     let id = id.map(|i| i.to_string());
+                    let mut tx = self.pool.begin_with(Self::BEGIN_WRITE).await?;
                     // Two claimers (threads or processes) never get the same job: on
-                    // SQLite the one statement takes the write lock before it reads;
-                    // on PostgreSQL the inner select passes over rows another claimer
+                    // SQLite the write transaction excludes every other writer; on
+                    // PostgreSQL the inner select passes over rows another claimer
                     // has locked, and the outer status check drops a row claimed
                     // meanwhile.
                     let row = sqlx::query(concat!(
-                        "UPDATE jobs SET status = 'IN_PROGRESS', started_at = $1, heartbeat_at = $2, runner = $3 \
-                         WHERE id = (SELECT id FROM jobs WHERE status = 'PENDING' AND ($4 IS NULL OR id = $5) \
+                        "UPDATE jobs SET status = 'IN_PROGRESS', started_at = $1, heartbeat_at = $1, \
+                         runner = $2, attempt = attempt + 1, lease_until = $3 \
+                         WHERE id = (SELECT id FROM jobs WHERE status = 'PENDING' AND ($4 IS NULL OR id = $4) \
                          ORDER BY id LIMIT 1",
                         $lock,
                         ") AND status = 'PENDING' RETURNING ",
                         $crate::sql::queue::job_columns!()
                     ))
-                    .bind(&now)
-                    .bind(&now)
+                    .bind(ts(now))
                     .bind(runner)
-                    .bind(id.clone())
+                    .bind(ts(now + lease_for))
                     .bind(id)
-                    .fetch_optional(&self.pool)
+                    .fetch_optional(&mut *tx)
                     .await?;
                     let Some(row) = row else { return Ok(None) };
-                    match job_from_row(&row) {
-                        Ok(job) => Ok(Some(job)),
-                        Err(e) => {
-                            // A claimed job that cannot be read would stay IN_PROGRESS
-                            // until the stale sweep; it is failed at once instead.
-                            let id: String = row.try_get("id")?;
-                            let error = JobError::new(
-                                JobErrorKind::Internal,
-                                format!("The job's stored record cannot be read, so it cannot run: {e}"),
-                            );
-                            sqlx::query(
-                                "UPDATE jobs SET status = 'FAILED', finished_at = $1, error = $2 \
-                                 WHERE id = $3 AND status = 'IN_PROGRESS'",
-                            )
-                            .bind(ts(self.now()))
-                            .bind(error_json(&error)?)
-                            .bind(id)
-                            .execute(&self.pool)
+                    let job_id: String = row.try_get("id")?;
+                    let attempt: i64 = row.try_get("attempt")?;
+                    sqlx::query(
+                        "INSERT INTO job_attempts (job_id, attempt, runner, started_at, outcome) \
+                         VALUES ($1, $2, $3, $4, 'RUNNING')",
+                    )
+                    .bind(&job_id)
+                    .bind(attempt)
+                    .bind(runner)
+                    .bind(ts(now))
+                    .execute(&mut *tx)
+                    .await?;
+                    let job = job_from_row(&row);
+                    if let Err(e) = &job {
+                        // A claimed job that cannot be read would hold its lease
+                        // and be retried to no end; it is failed at once instead.
+                        let error = JobError::new(
+                            JobErrorKind::Internal,
+                            format!("The job's stored record cannot be read, so it cannot run: {e}"),
+                        );
+                        sqlx::query(
+                            "UPDATE jobs SET status = 'FAILED', finished_at = $1, error = $2, \
+                             lease_until = NULL WHERE id = $3",
+                        )
+                        .bind(ts(now))
+                        .bind(error_json(&error)?)
+                        .bind(&job_id)
+                        .execute(&mut *tx)
+                        .await?;
+                        sqlx::query($crate::sql::queue::END_ATTEMPT)
+                            .bind(AttemptOutcome::Failed.as_str())
+                            .bind(ts(now))
+                            .bind(&job_id)
+                            .bind(attempt)
+                            .execute(&mut *tx)
                             .await?;
-                            Err(e)
-                        }
                     }
+                    tx.commit().await?;
+                    job.map(Some)
                 }
 
-                async fn heartbeat(&self, id: JobId, counts: Counts) -> Result<Beat> {
+                async fn heartbeat(
+                    &self,
+                    lease: Lease,
+                    counts: Counts,
+                    lease_for: Duration,
+                ) -> Result<Beat> {
+                    let now = self.now();
                     let cancel: Option<i64> = sqlx::query_scalar(
                         "UPDATE jobs SET records_read = $1, records_written = $2, records_rejected = $3, \
-                         heartbeat_at = $4 WHERE id = $5 AND status = 'IN_PROGRESS' RETURNING cancel_requested",
+                         heartbeat_at = $4, lease_until = $5 \
+                         WHERE id = $6 AND attempt = $7 AND status = 'IN_PROGRESS' \
+                         RETURNING cancel_requested",
                     )
                     .bind(to_i64(counts.read, "records_read count")?)
                     .bind(to_i64(counts.written, "records_written count")?)
                     .bind(to_i64(counts.rejected, "records_rejected count")?)
-                    .bind(ts(self.now()))
-                    .bind(id.to_string())
+                    .bind(ts(now))
+                    .bind(ts(now + lease_for))
+                    .bind(lease.job.to_string())
+                    .bind(i64::from(lease.attempt))
                     .fetch_optional(&self.pool)
                     .await?;
                     match cancel {
                         Some(0) => Ok(Beat::Continue),
                         Some(_) => Ok(Beat::CancelRequested),
-                        None => match self.job_status(id).await? {
-                            // The job was finished or failed behind the runner's back, so
-                            // the runner must stop working on it.
-                            Some(_) => Ok(Beat::NotRunning),
-                            None => Err(Error::NotFound(format!("The job {id}"))),
-                        },
+                        // The attempt lost the job (its lease ran out and another
+                        // took over, or it was finished another way), so the
+                        // runner must stop working on it.
+                        None => self.not_held(lease.job).await.map(|_| Beat::NotRunning),
                     }
                 }
 
-                async fn finish_job(&self, id: JobId, finish: &Finish) -> Result<bool> {
+                async fn finish_job(&self, lease: Lease, finish: &Finish) -> Result<bool> {
                     let counts = finish.counts();
                     let (error, result) = match finish {
                         Finish::Completed { result, .. } => (None, Some(encode(result)?)),
@@ -281,10 +484,12 @@ macro_rules! job_queue {
                             (Some(error_json(error)?), None)
                         }
                     };
+                    let now = ts(self.now());
+                    let mut tx = self.pool.begin_with(Self::BEGIN_WRITE).await?;
                     let done = sqlx::query(
                         "UPDATE jobs SET status = $1, records_read = $2, records_written = $3, \
-                         records_rejected = $4, error = $5, result = $6, finished_at = $7 \
-                         WHERE id = $8 AND status = 'IN_PROGRESS'",
+                         records_rejected = $4, error = $5, result = $6, finished_at = $7, \
+                         lease_until = NULL WHERE id = $8 AND attempt = $9 AND status = 'IN_PROGRESS'",
                     )
                     .bind(finish.status().as_str())
                     .bind(to_i64(counts.read, "records_read count")?)
@@ -292,17 +497,54 @@ macro_rules! job_queue {
                     .bind(to_i64(counts.rejected, "records_rejected count")?)
                     .bind(error)
                     .bind(result)
-                    .bind(ts(self.now()))
-                    .bind(id.to_string())
-                    .execute(&self.pool)
+                    .bind(&now)
+                    .bind(lease.job.to_string())
+                    .bind(i64::from(lease.attempt))
+                    .execute(&mut *tx)
                     .await?;
-                    if done.rows_affected() == 1 {
-                        return Ok(true);
+                    if done.rows_affected() != 1 {
+                        tx.rollback().await?;
+                        return self.not_held(lease.job).await;
                     }
-                    match self.job_status(id).await? {
-                        Some(_) => Ok(false),
-                        None => Err(Error::NotFound(format!("The job {id}"))),
+                    sqlx::query($crate::sql::queue::END_ATTEMPT)
+                        .bind(outcome_of(finish).as_str())
+                        .bind(&now)
+                        .bind(lease.job.to_string())
+                        .bind(i64::from(lease.attempt))
+                        .execute(&mut *tx)
+                        .await?;
+                    tx.commit().await?;
+                    Ok(true)
+                }
+
+                async fn hand_back(&self, lease: Lease) -> Result<bool> {
+                    let now = ts(self.now());
+                    let mut tx = self.pool.begin_with(Self::BEGIN_WRITE).await?;
+                    // The next attempt starts afresh; a cancel asked for meanwhile
+                    // stays asked for, so that attempt stops at once.
+                    let done = sqlx::query(
+                        "UPDATE jobs SET status = 'PENDING', runner = NULL, started_at = NULL, \
+                         heartbeat_at = NULL, lease_until = NULL, records_read = 0, \
+                         records_written = 0, records_rejected = 0 \
+                         WHERE id = $1 AND attempt = $2 AND status = 'IN_PROGRESS'",
+                    )
+                    .bind(lease.job.to_string())
+                    .bind(i64::from(lease.attempt))
+                    .execute(&mut *tx)
+                    .await?;
+                    if done.rows_affected() != 1 {
+                        tx.rollback().await?;
+                        return self.not_held(lease.job).await;
                     }
+                    sqlx::query($crate::sql::queue::END_ATTEMPT)
+                        .bind(AttemptOutcome::HandedBack.as_str())
+                        .bind(&now)
+                        .bind(lease.job.to_string())
+                        .bind(i64::from(lease.attempt))
+                        .execute(&mut *tx)
+                        .await?;
+                    tx.commit().await?;
+                    Ok(true)
                 }
 
                 async fn request_cancel(&self, id: JobId) -> Result<JobRecord> {
@@ -310,6 +552,7 @@ macro_rules! job_queue {
                         JobErrorKind::Cancelled,
                         "The job was cancelled before it started.",
                     );
+                    let now = ts(self.now());
                     // Each step is one atomic statement; if the job moves on between two
                     // steps (claimed, or finished), the next step sees its new status.
                     let stopped = sqlx::query(concat!(
@@ -317,13 +560,35 @@ macro_rules! job_queue {
                          WHERE id = $3 AND status = 'PENDING' RETURNING ",
                         $crate::sql::queue::job_columns!()
                     ))
-                    .bind(ts(self.now()))
+                    .bind(&now)
                     .bind(error_json(&error)?)
                     .bind(id.to_string())
                     .fetch_optional(&self.pool)
                     .await?;
                     if let Some(row) = stopped {
                         return job_from_row(&row);
+                    }
+                    // A running job whose runner is gone stops now, not when the
+                    // sweep next finds its lease ran out.
+                    let attempt: Option<i64> = sqlx::query_scalar(concat!(
+                        "SELECT attempt FROM jobs WHERE id = $1 AND status = 'IN_PROGRESS' AND ",
+                        $crate::sql::queue::lease_ran_out!(2)
+                    ))
+                    .bind(id.to_string())
+                    .bind(&now)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                    if let Some(attempt) = attempt {
+                        sqlx::query("UPDATE jobs SET cancel_requested = 1 WHERE id = $1 AND attempt = $2")
+                            .bind(id.to_string())
+                            .bind(attempt)
+                            .execute(&self.pool)
+                            .await?;
+                        let lease = Lease { job: id, attempt: to_u32(attempt, "jobs.attempt")? };
+                        self.expire_one(lease, &now).await?;
+                        if let Some(job) = self.job(id).await? && job.status.is_terminal() {
+                            return Ok(job);
+                        }
                     }
                     let flagged = sqlx::query(concat!(
                         "UPDATE jobs SET cancel_requested = 1 WHERE id = $1 AND status = 'IN_PROGRESS' RETURNING ",
@@ -343,23 +608,41 @@ macro_rules! job_queue {
                     }
                 }
 
-                async fn fail_stale_jobs(&self, silent_for: chrono::Duration) -> Result<u64> {
-                    let error = JobError::new(
-                        JobErrorKind::Crashed,
-                        "The runner stopped heart-beating before the job finished (its process probably died or the server restarted); submit the job again to retry it.",
-                    );
-                    let now = self.now();
-                    let done = sqlx::query(
-                        "UPDATE jobs SET status = 'FAILED', finished_at = $1, error = $2 \
-                         WHERE status = 'IN_PROGRESS' \
-                         AND COALESCE(heartbeat_at, started_at, created_at) < $3",
-                    )
-                    .bind(ts(now))
-                    .bind(error_json(&error)?)
-                    .bind(ts(now - silent_for))
-                    .execute(&self.pool)
+                async fn expire_leases(&self) -> Result<Expired> {
+                    let now = ts(self.now());
+                    let rows = sqlx::query(concat!(
+                        "SELECT id, attempt FROM jobs WHERE status = 'IN_PROGRESS' AND ",
+                        $crate::sql::queue::lease_ran_out!(1),
+                        " ORDER BY id"
+                    ))
+                    .bind(&now)
+                    .fetch_all(&self.pool)
                     .await?;
-                    Ok(done.rows_affected())
+                    let mut expired = Expired::default();
+                    for row in rows {
+                        let lease = Lease {
+                            job: parse_id(&row.try_get::<String, _>("id")?, "jobs.id")?,
+                            attempt: to_u32(row.try_get("attempt")?, "jobs.attempt")?,
+                        };
+                        match self.expire_one(lease, &now).await? {
+                            Some(JobStatus::Pending) => expired.retried += 1,
+                            Some(JobStatus::Failed) => expired.failed += 1,
+                            Some(JobStatus::Stopped) => expired.stopped += 1,
+                            _ => {}
+                        }
+                    }
+                    Ok(expired)
+                }
+
+                async fn attempts(&self, id: JobId) -> Result<Vec<AttemptRecord>> {
+                    let rows = sqlx::query(
+                        "SELECT attempt, runner, started_at, ended_at, outcome FROM job_attempts \
+                         WHERE job_id = $1 ORDER BY attempt",
+                    )
+                    .bind(id.to_string())
+                    .fetch_all(&self.pool)
+                    .await?;
+                    rows.iter().map(attempt_from_row).collect()
                 }
             }
         };

@@ -102,14 +102,23 @@ pub(super) async fn suite(stores: &Stores, clock: &ManualClock) {
         .await
         .unwrap();
     assert!(store.decidable_comparisons().await.unwrap().is_empty());
-    queue.claim_job(Some(a.id), "r").await.unwrap().unwrap();
-    queue.claim_job(Some(b.id), "r").await.unwrap().unwrap();
+    let lease = chrono::Duration::seconds(30);
+    let a_claim = queue
+        .claim_job(Some(a.id), "r", lease)
+        .await
+        .unwrap()
+        .unwrap();
+    let b_claim = queue
+        .claim_job(Some(b.id), "r", lease)
+        .await
+        .unwrap()
+        .unwrap();
     assert!(store.decidable_comparisons().await.unwrap().is_empty());
     let completed = Finish::Completed {
         counts: counts(10, 10, 0),
         result: JobResult::default(),
     };
-    assert!(queue.finish_job(a.id, &completed).await.unwrap());
+    assert!(queue.finish_job(a_claim.lease(), &completed).await.unwrap());
     assert!(
         store.decidable_comparisons().await.unwrap().is_empty(),
         "one job still runs"
@@ -118,7 +127,7 @@ pub(super) async fn suite(stores: &Stores, clock: &ManualClock) {
         counts: counts(0, 0, 0),
         error: JobError::new(JobErrorKind::InvalidInput, "No label column."),
     };
-    assert!(queue.finish_job(b.id, &failed).await.unwrap());
+    assert!(queue.finish_job(b_claim.lease(), &failed).await.unwrap());
     let ready = store.decidable_comparisons().await.unwrap();
     assert_eq!(ready, made, "oldest first, a failed job counts as finished");
 

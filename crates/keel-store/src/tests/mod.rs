@@ -202,6 +202,7 @@ pub(crate) async fn job_target(
         version_id: version.id,
         version_number: version.number,
         request: request(kind, "in.csv"),
+        max_attempts: crate::DEFAULT_MAX_ATTEMPTS,
     }
 }
 
@@ -334,7 +335,7 @@ async fn a_schema_from_a_newer_keel_is_refused() -> TestResult {
             err,
             Error::SchemaTooNew {
                 found: 9999,
-                known: 4
+                known: 5
             }
         ),
         "{err}"
@@ -388,15 +389,23 @@ pub(crate) async fn write_concurrently(
                     version_id: version.id,
                     version_number: version.number,
                     request: request(JobKind::Scoring, "in.csv"),
+                    max_attempts: crate::DEFAULT_MAX_ATTEMPTS,
                 };
                 stores.jobs.enqueue(&job).await?;
-                if let Some(claimed) = stores.jobs.claim_job(None, tag).await? {
-                    stores.jobs.heartbeat(claimed.id, counts(1, 1, 0)).await?;
+                if let Some(claimed) = stores
+                    .jobs
+                    .claim_job(None, tag, chrono::Duration::seconds(30))
+                    .await?
+                {
+                    stores
+                        .jobs
+                        .heartbeat(claimed.lease(), counts(1, 1, 0), Duration::seconds(30))
+                        .await?;
                     let done = crate::Finish::Completed {
                         counts: counts(1, 1, 0),
                         result: crate::formats::JobResult::default(),
                     };
-                    assert!(stores.jobs.finish_job(claimed.id, &done).await?);
+                    assert!(stores.jobs.finish_job(claimed.lease(), &done).await?);
                 }
             }
             Ok::<_, Error>(numbers)
@@ -456,6 +465,7 @@ async fn corrupt_rows_are_reported_not_panicked() -> TestResult {
             version_id: version.id,
             version_number: 1,
             request: request(JobKind::Metrics, "in.csv"),
+            max_attempts: 1,
         })
         .await?;
     let (jid, vid, mid) = (
@@ -493,7 +503,12 @@ async fn corrupt_rows_are_reported_not_panicked() -> TestResult {
     assert_corrupt(newer, &["jobs.spec", "format 99", "newer Keel"]);
     exec(&store, set_spec, &[r#"{"record_format": 1}"#, &jid]).await?;
     assert_corrupt(store.job(job.id).await, &["jobs.spec", "does not parse"]);
-    assert_corrupt(store.claim_job(None, "r").await, &["jobs.spec"]);
+    assert_corrupt(
+        store
+            .claim_job(None, "r", chrono::Duration::seconds(30))
+            .await,
+        &["jobs.spec"],
+    );
     exec(&store, set_spec, &[&spec, &jid]).await?;
     // The claimed job that could not be read was failed at once, not left
     // IN_PROGRESS for the stale sweep.

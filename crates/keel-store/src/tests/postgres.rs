@@ -71,6 +71,7 @@ async fn concurrent_claimers_take_each_job_once() -> TestResult {
             version_id: version.id,
             version_number: version.number,
             request: request(JobKind::Scoring, "in.csv"),
+            max_attempts: crate::DEFAULT_MAX_ATTEMPTS,
         };
         queued.insert(stores.jobs.enqueue(&job).await?.id);
     }
@@ -81,7 +82,11 @@ async fn concurrent_claimers_take_each_job_once() -> TestResult {
         let own = pg_stores(&db, dir.path(), &clock).await;
         claimers.push(tokio::spawn(async move {
             let mut got = Vec::new();
-            while let Some(job) = own.jobs.claim_job(None, &format!("claimer-{n}")).await? {
+            while let Some(job) = own
+                .jobs
+                .claim_job(None, &format!("claimer-{n}"), chrono::Duration::seconds(30))
+                .await?
+            {
                 assert_eq!(job.runner.as_deref(), Some(format!("claimer-{n}").as_str()));
                 got.push(job.id);
             }

@@ -1,8 +1,9 @@
 //! Upgrading a database the previous Keel wrote: a fresh store is downgraded
 //! by hand to before migration 3, filled with the format-0 column texts of
 //! `test_data/format0`, reopened (which runs migration 3, backfilling each
-//! comparison's verdict, and migration 4, giving versions an empty origin),
-//! and read back through the store traits.
+//! comparison's verdict, migration 4, giving versions an empty origin, and
+//! migration 5, giving jobs their attempts and leases), and read back
+//! through the store traits.
 
 use chrono::Duration;
 use keel_types::{
@@ -45,6 +46,16 @@ async fn upgraded() -> Result<Upgraded, Box<dyn std::error::Error>> {
     sqlx::query("ALTER TABLE versions DROP COLUMN origin")
         .execute(&pool)
         .await?;
+    // Migration 5's leases and attempts.
+    for undo in [
+        "DROP TABLE job_attempts",
+        "DROP INDEX jobs_by_lease",
+        "ALTER TABLE jobs DROP COLUMN attempt",
+        "ALTER TABLE jobs DROP COLUMN max_attempts",
+        "ALTER TABLE jobs DROP COLUMN lease_until",
+    ] {
+        sqlx::query(undo).execute(&pool).await?;
+    }
     let at = |minutes: i64| sql_ts(start() - Duration::days(30) + Duration::minutes(minutes));
 
     let model = ModelId::new();
@@ -145,7 +156,7 @@ async fn upgrade_backfills_verdicts_and_reads_format0_rows() -> TestResult {
         sqlx::query_scalar("SELECT version FROM _sqlx_migrations ORDER BY version")
             .fetch_all(store.pool())
             .await?;
-    assert_eq!(applied, [1, 2, 3, 4]);
+    assert_eq!(applied, [1, 2, 3, 4, 5]);
     let verdicts: Vec<Option<String>> =
         sqlx::query_scalar("SELECT verdict FROM comparisons ORDER BY id")
             .fetch_all(store.pool())
@@ -241,6 +252,13 @@ async fn upgrade_reads_format0_jobs() -> TestResult {
         assert_eq!(Some(job.kind.as_str()), column(row, "kind"));
         assert_eq!(Some(job.status.as_str()), column(row, "status"));
         assert_eq!((job.counts.read, job.runner.as_deref()), (569, Some("cli")));
+        // A job claimed before leases existed ran once, and holds no lease
+        // once it finished.
+        let once = u32::from(job.started_at.is_some());
+        assert_eq!((job.attempt, job.max_attempts), (once, 3), "{}", job.id);
+        if job.status.is_terminal() {
+            assert_eq!(job.lease_until, None);
+        }
     }
     let upload = store.job(db.jobs[7]).await?.ok_or("no job")?;
     assert_eq!(

@@ -24,6 +24,15 @@ impl Server {
 
     /// [`Server::start`] with extra environment variables for the server.
     pub(crate) fn start_with(env: &mut Env, vars: &[(&str, &std::ffi::OsStr)]) -> Server {
+        Server::start_args(env, &[], vars)
+    }
+
+    /// [`Server::start_with`] with extra arguments for `keel server`.
+    pub(crate) fn start_args(
+        env: &mut Env,
+        args: &[&str],
+        vars: &[(&str, &std::ffi::OsStr)],
+    ) -> Server {
         let port = {
             let l = TcpListener::bind("127.0.0.1:0").expect("a free port");
             l.local_addr().expect("local addr").port()
@@ -31,6 +40,7 @@ impl Server {
         let addr = format!("127.0.0.1:{port}");
         let child = Command::new(env!("CARGO_BIN_EXE_keel"))
             .args(["server", "--bind", &addr])
+            .args(args)
             .current_dir(env.data())
             .env("KEEL_HOME", env.home())
             .env("KEEL_PYTHON", &env.py)

@@ -1,7 +1,13 @@
 //! Keel for a team: two servers and the CLI sharing one PostgreSQL database
-//! (and one artifact directory), and the error when the database is down.
+//! (and one artifact directory), the error when the database is down, and
+//! jobs that outlive the processes running them: a worker killed with -9, a
+//! worker stopped with SIGTERM, and an embedded CLI killed mid-job.
 
 use std::ffi::OsStr;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
 
 use crate::server::Server;
 use crate::support::{Env, counts, job_id};
@@ -77,4 +83,213 @@ fn an_unreachable_database_is_a_clear_error() {
         out.stderr
     );
     assert!(!out.stderr.contains("hunter2"), "{}", out.stderr);
+}
+
+/// A `keel worker` child, killed when dropped so a failed assert does not
+/// leak it.
+struct Worker {
+    child: Child,
+}
+
+impl Worker {
+    fn start(env: &Env, vars: &[(&str, &OsStr)]) -> Worker {
+        let child = Command::new(env!("CARGO_BIN_EXE_keel"))
+            .args(["worker", "--jobs", "1"])
+            .current_dir(env.data())
+            .env("KEEL_HOME", env.home())
+            .env("KEEL_PYTHON", &env.py)
+            .env_remove("KEEL_URL")
+            .envs(vars.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("cannot start keel worker");
+        Worker { child }
+    }
+
+    /// The runner name its attempts carry.
+    fn runner(&self) -> String {
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+        format!("{}:{}", host.trim(), self.child.id())
+    }
+
+    fn signal(&self, name: &str) {
+        let sent = Command::new("kill")
+            .args([&format!("-{name}"), &self.child.id().to_string()])
+            .status()
+            .expect("cannot run kill");
+        assert!(sent.success());
+    }
+
+    /// Waits (at most `limit`) for the worker to exit, and its status.
+    fn exited(&mut self, limit: Duration) -> std::process::ExitStatus {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the worker did not exit within {limit:?}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Polls the job until `pred` holds, at most `limit`.
+fn until(env: &Env, id: &str, limit: Duration, pred: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + limit;
+    loop {
+        let job = env.keel(&["job", "show", id, "-o", "json"]).ok_json();
+        if pred(&job) {
+            return job;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the job never got there: {job:#}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn a_job_outlives_a_killed_worker_and_a_stopped_one() {
+    let Some(mut env) = Env::new() else { return };
+    let Some(db) = keel_testkit::postgres::database() else {
+        return;
+    };
+    let vars = [
+        ("KEEL_DATABASE_URL", OsStr::new(&db.url)),
+        ("KEEL_LEASE_SECONDS", OsStr::new("2")),
+        ("KEEL_SHUTDOWN_GRACE_SECONDS", OsStr::new("0")),
+    ];
+    // The server serves the API only; workers run the jobs.
+    let _api = Server::start_args(&mut env, &["--jobs", "0"], &vars);
+    env.register("slow");
+    let mut first = Worker::start(&env, &vars);
+    let job = env
+        .keel(&[
+            "job",
+            "create",
+            "scoring",
+            "slow",
+            "ids.csv",
+            "doubled.csv",
+            "--workers",
+            "1",
+            "-o",
+            "json",
+        ])
+        .ok_json();
+    let id = job_id(&job);
+    assert_eq!(job["max_attempts"], 3);
+    let runner = first.runner();
+    until(&env, &id, Duration::from_secs(20), |j| {
+        j["status"] == "IN_PROGRESS" && j["runner"] == runner.as_str()
+    });
+    std::thread::sleep(Duration::from_millis(500));
+
+    // kill -9: the first attempt's lease runs out and a second worker takes
+    // the job over; the killed worker's Python went with it.
+    first.signal("KILL");
+    first.exited(Duration::from_secs(5));
+    let mut second = Worker::start(&env, &vars);
+    let runner = second.runner();
+    let taken = until(&env, &id, Duration::from_secs(20), |j| {
+        j["runner"] == runner.as_str()
+    });
+    assert_eq!(taken["attempt"], 2, "{taken:#}");
+    assert_eq!(taken["attempts"][0]["outcome"], "LOST", "{taken:#}");
+    std::thread::sleep(Duration::from_millis(500));
+
+    // SIGTERM with no grace: the second worker gives the job back and exits.
+    second.signal("TERM");
+    assert!(second.exited(Duration::from_secs(10)).success());
+    let back = env.keel(&["job", "show", &id, "-o", "json"]).ok_json();
+    assert_eq!(back["status"], "PENDING", "{back:#}");
+    assert_eq!(back["attempts"][1]["outcome"], "HANDED_BACK", "{back:#}");
+
+    // A third worker finishes it; the output is whole and written once.
+    let _third = Worker::start(&env, &vars);
+    let done = until(&env, &id, Duration::from_secs(30), |j| {
+        j["status"]
+            .as_str()
+            .is_some_and(|s| s != "PENDING" && s != "IN_PROGRESS")
+    });
+    assert_eq!(done["status"], "COMPLETED", "{done:#}");
+    assert_eq!(done["attempt"], 3);
+    let outcomes: Vec<&str> = done["attempts"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|x| x["outcome"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(outcomes, ["LOST", "HANDED_BACK", "COMPLETED"]);
+    assert_eq!(counts(&done), (10, 10, 0));
+    let csv = env.keel(&["job", "result", &id]).expect(0).stdout;
+    let rows: Vec<&str> = csv.lines().skip(1).collect();
+    assert_eq!(rows.len(), 10, "{csv}");
+    for (n, row) in rows.iter().enumerate() {
+        let want = format!("{},{}", n + 1, 2 * (n + 1));
+        assert_eq!(*row, want, "{csv}");
+    }
+    let shown = env.keel(&["job", "show", &id]).expect(0).stdout;
+    assert!(shown.contains("attempts"), "{shown}");
+    assert!(shown.contains("1 LOST on"), "{shown}");
+}
+
+#[test]
+fn an_embedded_job_whose_cli_was_killed_runs_again_when_waited_for() {
+    let Some(env) = Env::new() else { return };
+    env.register("slow");
+    let vars = [("KEEL_LEASE_SECONDS", OsStr::new("1"))];
+    let mut cli = Command::new(env!("CARGO_BIN_EXE_keel"))
+        .args([
+            "job",
+            "create",
+            "scoring",
+            "slow",
+            "ids.csv",
+            "doubled.csv",
+            "--workers",
+            "1",
+        ])
+        .current_dir(env.data())
+        .env("KEEL_HOME", env.home())
+        .env("KEEL_PYTHON", &env.py)
+        .env_remove("KEEL_URL")
+        .envs(vars.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("cannot start keel");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let id = loop {
+        let list = env.keel(&["job", "list", "-o", "json"]).ok_json();
+        let item = &list["items"][0];
+        if item["status"] == "IN_PROGRESS" {
+            break item["id"].as_str().unwrap_or_default().to_string();
+        }
+        assert!(Instant::now() < deadline, "the job never started: {list:#}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    std::thread::sleep(Duration::from_millis(500));
+    let _ = cli.kill();
+    let _ = cli.wait();
+    // `job wait` sweeps: the lease runs out, the job goes back to the
+    // queue, and embedded mode runs it here.
+    let out = env.keel_with(&["job", "wait", &id, "-o", "json"], &vars);
+    let done = out.ok_json();
+    assert_eq!(done["status"], "COMPLETED", "{done:#}");
+    assert_eq!(done["attempt"], 2, "{done:#}");
+    assert_eq!(counts(&done), (10, 10, 0));
+    env.assert_no_leftovers("the killed CLI's job ran again");
 }
