@@ -101,7 +101,10 @@ impl Executor {
             tokio::select! {
                 _ = &mut shutdown => break,
                 _ = self.inner.wake.notified() => {}
-                _ = tokio::time::sleep(IDLE_POLL.min(self.inner.cfg.sweep)) => {}
+                // Another process may queue a job, or put one back; the store
+                // says so at once where it can, and this polls otherwise.
+                _ = self.inner.stores.jobs.wait_for_work(IDLE_POLL.min(self.inner.cfg.sweep)), if concurrency > 0 && running.len() < concurrency => {}
+                _ = tokio::time::sleep(IDLE_POLL.min(self.inner.cfg.sweep)), if concurrency == 0 || running.len() >= concurrency => {}
                 Some(_) = running.join_next(), if !running.is_empty() => {}
             }
         }

@@ -60,4 +60,8 @@ pub trait JobQueue: Send + Sync {
     async fn expire_leases(&self) -> Result<Expired>;
     /// Every attempt at a job, oldest first.
     async fn attempts(&self, id: JobId) -> Result<Vec<AttemptRecord>>;
+    /// Waits until a job may have become claimable (queued, or put back in
+    /// the queue) by any process, or `timeout` passed: a hint that lets an
+    /// idle claimer claim at once, never a promise (claim to find out).
+    async fn wait_for_work(&self, timeout: std::time::Duration);
 }

@@ -125,3 +125,184 @@ fn psql(sql: &str) -> Result<String, String> {
         Err(String::from_utf8_lossy(&out.stderr).trim().to_string())
     }
 }
+
+/// A PostgreSQL server of a test's own, in a temporary directory on a free
+/// port, for tests that must stop and restart the database (which the
+/// shared server must never be). Made with the machine's `initdb` and
+/// `postgres`, run as the `postgres` user when the test runs as root (the
+/// server refuses to run as root). Stopped when dropped.
+#[derive(Debug)]
+pub struct Cluster {
+    dir: tempfile::TempDir,
+    port: u16,
+    bin: std::path::PathBuf,
+    server: Option<std::process::Child>,
+}
+
+impl Cluster {
+    /// Makes and starts a cluster. Returns `None` (after a loud message)
+    /// when the PostgreSQL server programs are not installed.
+    ///
+    /// # Panics
+    /// Under `CI=true`, panics instead of returning `None`; and when a
+    /// cluster that could be made does not start.
+    pub fn start() -> Option<Cluster> {
+        let Some(bin) = server_programs() else {
+            crate::skip(
+                "no PostgreSQL server programs (initdb, postgres) under /usr/lib/postgresql",
+            );
+            return None;
+        };
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("a temporary directory: {e}"));
+        let data = dir.path().join("data");
+        std::fs::create_dir(&data).unwrap_or_else(|e| panic!("the cluster's directory: {e}"));
+        if is_root() {
+            for path in [dir.path(), data.as_path()] {
+                let chowned = Command::new("chown")
+                    .args(["postgres:postgres"])
+                    .arg(path)
+                    .status();
+                assert!(
+                    chowned.is_ok_and(|s| s.success()),
+                    "cannot chown {}",
+                    path.display()
+                );
+            }
+        }
+        let out = as_postgres(&bin.join("initdb"))
+            .args([
+                "-A", "trust", "-U", "postgres", "-E", "UTF8", "--locale", "C.UTF-8", "-D",
+            ])
+            .arg(&data)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run initdb: {e}"));
+        assert!(
+            out.status.success(),
+            "initdb failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .unwrap_or_else(|e| panic!("a free port: {e}"));
+        let mut cluster = Cluster {
+            dir,
+            port,
+            bin,
+            server: None,
+        };
+        cluster.up();
+        Some(cluster)
+    }
+
+    /// The URL of the cluster's `postgres` database.
+    pub fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+
+    /// Stops the server (a fast shutdown: every connection is cut) and
+    /// starts it again on the same port after `down_for`.
+    pub fn restart(&mut self, down_for: std::time::Duration) {
+        self.down();
+        std::thread::sleep(down_for);
+        self.up();
+    }
+
+    fn up(&mut self) {
+        let data = self.dir.path().join("data");
+        let log = std::fs::File::create(self.dir.path().join(format!("server-{}.log", self.port)))
+            .unwrap_or_else(|e| panic!("the server's log: {e}"));
+        let child = as_postgres(&self.bin.join("postgres"))
+            .arg("-D")
+            .arg(&data)
+            .args([
+                "-p",
+                &self.port.to_string(),
+                "-c",
+                "listen_addresses=127.0.0.1",
+                "-k",
+            ])
+            .arg(self.dir.path())
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start postgres: {e}"));
+        self.server = Some(child);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "postgres did not start"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        // Accepting connections is not yet accepting queries.
+        while !Command::new(self.bin.join("pg_isready"))
+            .args(["-q", "-h", "127.0.0.1", "-p", &self.port.to_string()])
+            .status()
+            .is_ok_and(|s| s.success())
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "postgres is not ready"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
+    fn down(&mut self) {
+        if let Some(mut child) = self.server.take() {
+            // A fast shutdown: connections are cut, the cluster stays sound.
+            let stopped = as_postgres(&self.bin.join("pg_ctl"))
+                .args(["stop", "-m", "fast", "-w", "-D"])
+                .arg(self.dir.path().join("data"))
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status();
+            if !stopped.is_ok_and(|s| s.success()) {
+                let _ = child.kill();
+            }
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        self.down();
+    }
+}
+
+/// The directory of the newest installed PostgreSQL server programs.
+fn server_programs() -> Option<std::path::PathBuf> {
+    let mut versions: Vec<_> = std::fs::read_dir("/usr/lib/postgresql")
+        .ok()?
+        .flatten()
+        .map(|e| e.path().join("bin"))
+        .filter(|b| b.join("initdb").exists() && b.join("postgres").exists())
+        .collect();
+    versions.sort();
+    versions.pop()
+}
+
+fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status").is_ok_and(|s| {
+        s.lines()
+            .find(|l| l.starts_with("Uid:"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            == Some("0")
+    })
+}
+
+/// A command that runs `program` as the `postgres` user when this process
+/// is root, and as itself otherwise.
+fn as_postgres(program: &std::path::Path) -> Command {
+    if is_root() {
+        let mut cmd = Command::new("runuser");
+        cmd.args(["-u", "postgres", "--"]).arg(program);
+        cmd
+    } else {
+        Command::new(program)
+    }
+}

@@ -119,7 +119,9 @@ pub(crate) const END_ATTEMPT: &str =
     "UPDATE job_attempts SET outcome = $1, ended_at = $2 WHERE job_id = $3 AND attempt = $4";
 
 /// Implements [`JobQueue`] for `$store`, a backend store with a `pool`, a
-/// `now()` and a `BEGIN_WRITE` statement. `claim_lock` ends the claim's inner
+/// `now()`, a `BEGIN_WRITE` statement, and `notify_work` and `listen_for_work`
+/// methods (how it tells idle claimers that a job became claimable, and how
+/// they wait to be told). `claim_lock` ends the claim's inner
 /// `SELECT`: how the backend makes concurrent claimers pass over a row
 /// another claimer holds.
 macro_rules! job_queue {
@@ -242,6 +244,9 @@ macro_rules! job_queue {
                         .execute(&mut *tx)
                         .await?;
                     tx.commit().await?;
+                    if status == JobStatus::Pending {
+                        self.notify_work().await;
+                    }
                     Ok(Some(status))
                 }
             }
@@ -313,7 +318,10 @@ macro_rules! job_queue {
                     .execute(&self.pool)
                     .await;
                     match inserted {
-                        Ok(_) => Ok(record),
+                        Ok(_) => {
+                            self.notify_work().await;
+                            Ok(record)
+                        }
                         Err(e) if is_foreign_key_violation(&e) => Err(Error::NotFound(format!(
                             "The model {} or its version {} that the job refers to",
                             record.model_id, record.version_id
@@ -544,6 +552,7 @@ macro_rules! job_queue {
                         .execute(&mut *tx)
                         .await?;
                     tx.commit().await?;
+                    self.notify_work().await;
                     Ok(true)
                 }
 
@@ -632,6 +641,10 @@ macro_rules! job_queue {
                         }
                     }
                     Ok(expired)
+                }
+
+                async fn wait_for_work(&self, timeout: std::time::Duration) {
+                    self.listen_for_work(timeout).await
                 }
 
                 async fn attempts(&self, id: JobId) -> Result<Vec<AttemptRecord>> {

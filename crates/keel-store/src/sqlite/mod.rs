@@ -115,6 +115,14 @@ impl SqliteStore {
     fn now(&self) -> DateTime<Utc> {
         self.clock.now()
     }
+
+    /// SQLite cannot tell other processes that a job was queued; they poll.
+    async fn notify_work(&self) {}
+
+    /// Waits the whole timeout: SQLite has no notifications.
+    async fn listen_for_work(&self, timeout: Duration) {
+        tokio::time::sleep(timeout).await;
+    }
 }
 
 crate::sql::registry::registry_store!(SqliteStore);

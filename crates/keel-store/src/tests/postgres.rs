@@ -5,6 +5,7 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
+use std::time::Duration;
 
 use keel_testkit::postgres::{TestDatabase, database};
 use keel_types::{Code, JobKind, ManualClock, SharedClock};
@@ -147,5 +148,55 @@ async fn a_schema_from_a_newer_keel_is_refused() -> TestResult {
         "{err}"
     );
     assert!(err.to_string().contains("written by a newer Keel"), "{err}");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_idle_claimer_hears_of_a_job_queued_by_another_process() -> TestResult {
+    let Some(db) = database() else { return Ok(()) };
+    let dir = tempfile::tempdir()?;
+    let clock = ManualClock::new(start());
+    let (queuer, claimer) = (
+        pg_stores(&db, dir.path(), &clock).await,
+        pg_stores(&db, dir.path(), &clock).await,
+    );
+    let model = queuer.registry.create_model("told").await?;
+    let version = queuer
+        .registry
+        .create_version(&new_version(
+            model.id,
+            "h",
+            definition("told"),
+            vec![],
+            None,
+        ))
+        .await?;
+    // The first wait starts listening; with nothing queued it times out.
+    let idle = std::time::Instant::now();
+    claimer.jobs.wait_for_work(Duration::from_millis(300)).await;
+    assert!(idle.elapsed() >= Duration::from_millis(300));
+    let waiting = tokio::spawn(async move {
+        let t = std::time::Instant::now();
+        claimer.jobs.wait_for_work(Duration::from_secs(20)).await;
+        t.elapsed()
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    queuer
+        .jobs
+        .enqueue(&NewJob {
+            kind: JobKind::Scoring,
+            model_id: model.id,
+            model_name: "told".into(),
+            version_id: version.id,
+            version_number: version.number,
+            request: request(JobKind::Scoring, "in.csv"),
+            max_attempts: 3,
+        })
+        .await?;
+    let waited = waiting.await?;
+    assert!(
+        waited < Duration::from_secs(5),
+        "the claimer waited {waited:?}: it was not told"
+    );
     Ok(())
 }

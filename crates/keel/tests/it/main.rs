@@ -3,6 +3,7 @@
 //! git-backed models from local bare repositories; two servers on one
 //! PostgreSQL database.
 
+mod chaos;
 mod conventions;
 mod failures;
 mod git;

@@ -2,7 +2,7 @@
 //! cycle over REST, and cancelling a job the server runs.
 
 use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -38,17 +38,10 @@ impl Server {
             l.local_addr().expect("local addr").port()
         };
         let addr = format!("127.0.0.1:{port}");
-        let child = Command::new(env!("CARGO_BIN_EXE_keel"))
-            .args(["server", "--bind", &addr])
-            .args(args)
-            .current_dir(env.data())
-            .env("KEEL_HOME", env.home())
-            .env("KEEL_PYTHON", &env.py)
-            .env_remove("KEEL_URL")
-            .envs(vars.iter().copied())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
+        let mut server_args = vec!["server", "--bind", addr.as_str()];
+        server_args.extend_from_slice(args);
+        let child = env
+            .command(&server_args, vars)
             .spawn()
             .expect("cannot start keel server");
         let mut server = Server { child };

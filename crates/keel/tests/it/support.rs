@@ -96,6 +96,23 @@ impl Env {
         self.root().join(".keel")
     }
 
+    /// A `keel ARGS` process as a long-running test child (a server, a
+    /// worker, a CLI to kill): in the data directory, with the env's data
+    /// directory and Python, no `KEEL_URL`, and no output kept.
+    pub(crate) fn command(&self, args: &[&str], vars: &[(&str, &std::ffi::OsStr)]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_keel"));
+        cmd.args(args)
+            .current_dir(self.data())
+            .env("KEEL_HOME", self.home())
+            .env("KEEL_PYTHON", &self.py)
+            .env_remove("KEEL_URL")
+            .envs(vars.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        cmd
+    }
+
     /// Runs `keel ARGS` in the data directory (in the root for a first run).
     pub(crate) fn keel(&self, args: &[&str]) -> Out {
         self.keel_with(args, &[])

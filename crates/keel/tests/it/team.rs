@@ -4,7 +4,7 @@
 //! worker stopped with SIGTERM, and an embedded CLI killed mid-job.
 
 use std::ffi::OsStr;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -93,16 +93,8 @@ struct Worker {
 
 impl Worker {
     fn start(env: &Env, vars: &[(&str, &OsStr)]) -> Worker {
-        let child = Command::new(env!("CARGO_BIN_EXE_keel"))
-            .args(["worker", "--jobs", "1"])
-            .current_dir(env.data())
-            .env("KEEL_HOME", env.home())
-            .env("KEEL_PYTHON", &env.py)
-            .env_remove("KEEL_URL")
-            .envs(vars.iter().copied())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
+        let child = env
+            .command(&["worker", "--jobs", "1"], vars)
             .spawn()
             .expect("cannot start keel worker");
         Worker { child }
@@ -250,25 +242,20 @@ fn an_embedded_job_whose_cli_was_killed_runs_again_when_waited_for() {
     let Some(env) = Env::new() else { return };
     env.register("slow");
     let vars = [("KEEL_LEASE_SECONDS", OsStr::new("1"))];
-    let mut cli = Command::new(env!("CARGO_BIN_EXE_keel"))
-        .args([
-            "job",
-            "create",
-            "scoring",
-            "slow",
-            "ids.csv",
-            "doubled.csv",
-            "--workers",
-            "1",
-        ])
-        .current_dir(env.data())
-        .env("KEEL_HOME", env.home())
-        .env("KEEL_PYTHON", &env.py)
-        .env_remove("KEEL_URL")
-        .envs(vars.iter().copied())
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
+    let mut cli = env
+        .command(
+            &[
+                "job",
+                "create",
+                "scoring",
+                "slow",
+                "ids.csv",
+                "doubled.csv",
+                "--workers",
+                "1",
+            ],
+            &vars,
+        )
         .spawn()
         .expect("cannot start keel");
     let deadline = Instant::now() + Duration::from_secs(20);
