@@ -1,7 +1,7 @@
 //! The artifact store: model files, uploaded data and job outputs as objects
-//! under string keys (laid out by [`crate::keys`]). Local disk now, through
-//! `object_store` so that S3 can follow without changing callers: nothing
-//! outside this crate learns where an object lives on disk.
+//! under string keys (laid out by [`crate::keys`]), on local disk or in an
+//! S3-compatible bucket, through `object_store`: nothing outside this crate
+//! learns where an object lives.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -9,8 +9,10 @@ use std::sync::Arc;
 use bytes::Bytes;
 use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
+use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::local::LocalFileSystem;
 use object_store::path::Path as ObjectPath;
+use object_store::prefix::PrefixStore;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload, WriteMultipart};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -80,14 +82,20 @@ fn object_path(key: &str) -> Result<ObjectPath> {
 }
 
 impl ArtifactStore {
-    /// Opens the store an URL names: `file://PATH` or a bare directory path.
+    /// Opens the store an URL names: `file://PATH`, a bare directory path,
+    /// or `s3://BUCKET[/PREFIX]`, whose endpoint, region and credentials come
+    /// from the usual AWS variables (`AWS_ENDPOINT_URL`, `AWS_REGION`,
+    /// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_ALLOW_HTTP`, ...).
     pub fn open(url: &str) -> Result<ArtifactStore> {
         let url = url.trim();
+        if url.starts_with("s3://") {
+            return ArtifactStore::s3(url, AmazonS3Builder::from_env());
+        }
         let path = if let Some(rest) = url.strip_prefix("file://") {
             rest
         } else if let Some((scheme, _)) = url.split_once("://") {
             return Err(Error::InvalidArgument(format!(
-                "The artifact store URL scheme '{scheme}' is not supported yet; use file://PATH or a directory path."
+                "The artifact store URL scheme '{scheme}' is not supported; use file://PATH, a directory path or s3://BUCKET/PREFIX."
             )));
         } else {
             url
@@ -112,6 +120,44 @@ impl ArtifactStore {
                 .with_fsync(true),
         );
         Ok(ArtifactStore { store: local })
+    }
+
+    /// A store in the bucket an `s3://BUCKET[/PREFIX]` URL names, with
+    /// settings (`endpoint`, `region`, `access_key_id`, ... as `object_store`
+    /// names them) that override what the environment says.
+    pub fn open_s3<'a>(
+        url: &str,
+        settings: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<ArtifactStore> {
+        let mut builder = AmazonS3Builder::from_env();
+        for (key, value) in settings {
+            let key: AmazonS3ConfigKey = key
+                .parse()
+                .map_err(|_| Error::InvalidArgument(format!("'{key}' is not an S3 setting.")))?;
+            builder = builder.with_config(key, value);
+        }
+        ArtifactStore::s3(url.trim(), builder)
+    }
+
+    fn s3(url: &str, builder: AmazonS3Builder) -> Result<ArtifactStore> {
+        let rest = url.strip_prefix("s3://").unwrap_or(url);
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        if bucket.is_empty() {
+            return Err(Error::InvalidArgument(format!(
+                "The artifact store URL '{url}' names no bucket; use s3://BUCKET or s3://BUCKET/PREFIX."
+            )));
+        }
+        let store = builder.with_bucket_name(bucket).build()?;
+        let prefix = prefix.trim_matches('/');
+        if prefix.is_empty() {
+            return Ok(ArtifactStore {
+                store: Arc::new(store),
+            });
+        }
+        let prefix = object_path(prefix)?;
+        Ok(ArtifactStore {
+            store: Arc::new(PrefixStore::new(store, prefix)),
+        })
     }
 
     /// Maps an `object_store` error for `key`, naming the key when it is missing.

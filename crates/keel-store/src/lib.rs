@@ -1,6 +1,6 @@
 //! Keel's stores: the metadata store (SQLite or PostgreSQL), split into
 //! one trait per aggregate (registry, job queue, comparisons, uploads), and
-//! the artifact store (local disk now through `object_store`, S3 next).
+//! the artifact store (a local directory or an S3 bucket, through `object_store`).
 //!
 //! Callers open a [`Stores`] bundle from URLs and never see database or
 //! object-store types. The documents kept inside rows are this crate's own

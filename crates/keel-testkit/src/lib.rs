@@ -2,9 +2,10 @@
 //! Python environment and uv that `scripts/test.sh` prepares, skipping loudly (or
 //! failing, under `CI=true`) when it is missing, and matching rendered
 //! outcomes against the patterns of table-driven tests, and fresh PostgreSQL
-//! databases ([`postgres`]).
+//! databases ([`postgres`]) and a real S3-compatible server ([`s3`]).
 
 pub mod postgres;
+pub mod s3;
 
 use std::path::{Path, PathBuf};
 

@@ -211,14 +211,17 @@ async fn open_accepts_file_urls_and_paths() -> TestResult {
     let by_path = ArtifactStore::open(&format!(" {} ", root.display()))?;
     assert_eq!(by_path.get_bytes("jobs/1/out.csv").await?.as_ref(), b"kept");
 
-    let s3 = ArtifactStore::open("s3://bucket/keel")
-        .err()
-        .ok_or("s3 opened")?;
-    assert_eq!(s3.code(), Code::InvalidArgument, "{s3}");
-    assert!(
-        s3.to_string().contains("scheme 's3' is not supported yet"),
-        "{s3}"
-    );
+    for (url, words) in [
+        ("s3://", "names no bucket"),
+        ("s3:///keel", "names no bucket"),
+        ("gs://bucket/keel", "scheme 'gs' is not supported"),
+    ] {
+        let e = ArtifactStore::open(url)
+            .err()
+            .ok_or(format!("{url} opened"))?;
+        assert_eq!(e.code(), Code::InvalidArgument, "{e}");
+        assert!(e.to_string().contains(words), "{url}: {e}");
+    }
     for empty in ["file://", ""] {
         let e = ArtifactStore::open(empty)
             .err()
@@ -245,5 +248,71 @@ fn artifact_futures_are_send() -> TestResult {
     send(&store.exists("k"));
     send(&store.delete("k"));
     send(&store.delete_prefix("k"));
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_artifacts_round_trip_and_stream() -> TestResult {
+    let Some(server) = keel_testkit::s3::Server::start() else {
+        return Ok(());
+    };
+    let settings = server.settings();
+    let open = |prefix: &str| {
+        ArtifactStore::open_s3(
+            &server.url(prefix),
+            settings.iter().map(|(k, v)| (*k, v.as_str())),
+        )
+    };
+    let store = open("keel/team")?;
+    let key = keys::blob(&"ef".repeat(32));
+    assert!(!store.exists(&key).await?);
+    store.put_bytes(&key, Bytes::from_static(b"hello")).await?;
+    assert!(store.exists(&key).await?);
+    assert_eq!(store.get_bytes(&key).await?.as_ref(), b"hello");
+    // A store under another prefix of the same bucket sees none of it.
+    let other = open("keel/other")?;
+    assert!(!other.exists(&key).await?);
+    let missing = other
+        .get_bytes(&key)
+        .await
+        .err()
+        .ok_or("read across prefixes")?;
+    assert_eq!(missing.code(), Code::NotFound, "{missing}");
+    assert!(missing.to_string().contains(&key), "{missing}");
+
+    // Larger than one put: sent as a multipart upload, read back streamed.
+    let dir = tempfile::tempdir()?;
+    let data = pattern(20 * 1024 * 1024 + 5);
+    let src = dir.path().join("big.bin");
+    std::fs::write(&src, &data)?;
+    let big = "uploads/big/big.bin";
+    assert_eq!(store.put_file(big, &src).await?, data.len() as u64);
+    let dest = dir.path().join("out/big.copy");
+    assert_eq!(store.get_to_file(big, &dest).await?, data.len() as u64);
+    assert!(std::fs::read(&dest)? == data, "the copy differs");
+    let mut reader = store.get_stream(big).await?;
+    assert_eq!(reader.size, data.len() as u64);
+    let mut streamed = 0usize;
+    while let Some(chunk) = reader.stream.next().await {
+        let chunk = chunk?;
+        assert!(
+            chunk[..] == data[streamed..streamed + chunk.len()],
+            "at byte {streamed}"
+        );
+        streamed += chunk.len();
+    }
+    assert_eq!(streamed, data.len());
+
+    // Deleting a prefix removes whole segments only.
+    for k in ["jobs/1/out.csv", "jobs/1/rejected.jsonl", "jobs/10/out.csv"] {
+        store.put_bytes(k, Bytes::from_static(b"x")).await?;
+    }
+    store.delete_prefix("jobs/1").await?;
+    assert!(!store.exists("jobs/1/out.csv").await?);
+    assert!(!store.exists("jobs/1/rejected.jsonl").await?);
+    assert!(store.exists("jobs/10/out.csv").await?);
+    store.delete(&key).await?;
+    assert!(!store.exists(&key).await?);
+    store.delete(&key).await?;
     Ok(())
 }

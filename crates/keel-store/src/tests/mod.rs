@@ -291,11 +291,10 @@ async fn open_accepts_sqlite_urls_and_paths() -> TestResult {
         let msg = refused(empty, Stores::open(empty, &file_url, clock()).await.err())?;
         assert!(msg.contains("names no database file"), "{msg}");
     }
-    let msg = refused(
-        "s3",
-        Stores::open(&url, "s3://bucket/keel", clock()).await.err(),
-    )?;
-    assert!(msg.contains("scheme 's3' is not supported yet"), "{msg}");
+    let msg = refused("s3", Stores::open(&url, "s3://", clock()).await.err())?;
+    assert!(msg.contains("names no bucket"), "{msg}");
+    let msg = refused("gs", Stores::open(&url, "gs://b", clock()).await.err())?;
+    assert!(msg.contains("scheme 'gs' is not supported"), "{msg}");
     Ok(())
 }
 

@@ -1,5 +1,5 @@
 //! Keel for a team: two servers and the CLI sharing one PostgreSQL database
-//! (and one artifact directory), the error when the database is down, and
+//! and one S3 bucket (a real `moto_server`), the error when the database is down, and
 //! jobs that outlive the processes running them: a worker killed with -9, a
 //! worker stopped with SIGTERM, and an embedded CLI killed mid-job.
 
@@ -13,12 +13,21 @@ use crate::server::Server;
 use crate::support::{Env, counts, job_id};
 
 #[test]
-fn two_servers_and_the_cli_share_one_postgres_database() {
+fn two_servers_and_the_cli_share_one_postgres_database_and_bucket() {
     let Some(mut env) = Env::new() else { return };
     let Some(db) = keel_testkit::postgres::database() else {
         return;
     };
-    let vars = [("KEEL_DATABASE_URL", OsStr::new(&db.url))];
+    let Some(s3) = keel_testkit::s3::Server::start() else {
+        return;
+    };
+    let artifacts = s3.url("team/keel");
+    let aws = s3.env();
+    let mut vars = vec![
+        ("KEEL_DATABASE_URL", OsStr::new(&db.url)),
+        ("KEEL_ARTIFACTS_URL", OsStr::new(&artifacts)),
+    ];
+    vars.extend(aws.iter().map(|(k, v)| (*k, OsStr::new(v))));
     let first = Server::start_with(&mut env, &vars);
     let first_url = env.url.clone();
     let reg = env.register("fraud");
@@ -56,12 +65,23 @@ fn two_servers_and_the_cli_share_one_postgres_database() {
     assert_eq!(list["items"][0]["aliases"]["champion"], 1, "{list:#}");
     drop(first);
 
-    // The CLI on the database itself, with no server, sees the same.
+    // The CLI on the database and the bucket themselves, with no server,
+    // sees the same, and the result comes from the bucket: nothing was kept
+    // in the data directory's own artifact store.
     env.url = None;
     let listed = env
         .keel_with(&["job", "list", "-o", "json"], &vars)
         .ok_json();
     assert_eq!(listed["items"][0]["id"], id.as_str(), "{listed:#}");
+    let local = env
+        .keel_with(&["job", "result", &id], &vars)
+        .expect(0)
+        .stdout;
+    assert_eq!(local, csv);
+    assert!(
+        !env.home().join("artifacts").exists(),
+        "artifacts were kept locally"
+    );
 }
 
 #[test]
