@@ -62,6 +62,10 @@ pub struct Config {
     /// The most bytes all uploads may hold together (`KEEL_UPLOAD_QUOTA_BYTES`,
     /// default 10 GiB); there are no users yet, so the quota is global.
     pub upload_quota_bytes: u64,
+    /// The largest request body (a model archive or an upload) a server
+    /// accepts (`KEEL_MAX_BODY_BYTES`, default [`DEFAULT_MAX_BODY_BYTES`]);
+    /// a larger one is refused with 413, naming the limit.
+    pub max_body_bytes: u64,
     /// A name for this process in job records (`runner`): the machine's
     /// host name and the process id.
     pub runner_name: String,
@@ -126,6 +130,7 @@ impl Config {
             default_workers: cores,
             max_workers: cores.max(4),
             upload_quota_bytes: 10 << 30,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             runner_name: format!("{}:{}", host_name(), std::process::id()),
             lease: keel_exec::DEFAULT_LEASE,
             shutdown_grace: std::time::Duration::from_secs(10),
@@ -150,6 +155,10 @@ fn host_name() -> String {
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "localhost".into())
 }
+
+/// The largest request body a server accepts unless an admin says
+/// otherwise: 8 GiB.
+pub const DEFAULT_MAX_BODY_BYTES: u64 = 8 << 30;
 
 /// The most worker processes any configuration lets one job start.
 pub const HARD_MAX_WORKERS: u32 = 64;

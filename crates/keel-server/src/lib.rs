@@ -9,7 +9,7 @@
 //!
 //! Request bodies that can be large (model archives, data uploads) are
 //! streamed to scratch files under the data directory, never held in memory,
-//! and may be up to [`MAX_BODY_BYTES`]; JSON bodies keep axum's 2 MB limit.
+//! and may be up to `Config::max_body_bytes` (`KEEL_MAX_BODY_BYTES`, 8 GiB by default); JSON bodies keep axum's 2 MB limit.
 
 mod comparisons;
 mod error;
@@ -37,9 +37,6 @@ use utoipa_axum::routes;
 pub use error::{Error, Result, problem, status_of};
 pub use guard::{Guard, LOOPBACK_HOSTS};
 pub use serving::Limits;
-
-/// The largest request body (model archive or upload) the server accepts: 8 GiB.
-pub const MAX_BODY_BYTES: u64 = 8 << 30;
 
 #[derive(OpenApi)]
 #[openapi(

@@ -17,18 +17,17 @@ use serde::Deserialize;
 
 use keel_api_model::routes;
 
-use crate::MAX_BODY_BYTES;
 use crate::error::{Error, Result};
 use crate::extract::{JsonBody, PathParams, QueryParams, parse_id, save_body, too_large};
 
-/// Refuses a body whose declared length is over the limit before reading any of it.
-pub(crate) fn check_content_length(headers: &HeaderMap) -> Result<()> {
+/// Refuses a body whose declared length is over `limit` before reading any of it.
+pub(crate) fn check_content_length(headers: &HeaderMap, limit: u64) -> Result<()> {
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     match declared {
-        Some(n) if n > MAX_BODY_BYTES => Err(too_large(MAX_BODY_BYTES)),
+        Some(n) if n > limit => Err(too_large(limit)),
         _ => Ok(()),
     }
 }
@@ -128,12 +127,13 @@ pub(crate) async fn register(
     // costs no upload.
     let origin = keel_core::git::origin_of_query(&q)?;
     keel_core::check_model_name(&name)?;
-    check_content_length(&headers)?;
+    let limit = keel.config().max_body_bytes;
+    check_content_length(&headers, limit)?;
     let scratch = scratch_dir(&keel)?;
     let archive = scratch
         .path()
         .join(format!("model{}", archive_extension(&headers)?));
-    let size = save_body(body, &archive, MAX_BODY_BYTES).await?;
+    let size = save_body(body, &archive, limit).await?;
     if size == 0 {
         return Err(Error::InvalidArgument(
             "The request body is empty; send the model directory as a gzip'd tar, e.g. `tar czf - -C DIR .`."
@@ -386,15 +386,16 @@ pub(crate) async fn upload(
         )
     })?;
     let name = keel_core::upload_name(&name)?;
-    check_content_length(&headers)?;
+    let limit = keel.config().max_body_bytes;
+    check_content_length(&headers, limit)?;
     // The quota bounds the body too, so an upload over it is cut off early.
     let room = keel.upload_room().await?;
     let scratch = scratch_dir(&keel)?;
     let path = scratch.path().join("upload");
-    save_body(body, &path, MAX_BODY_BYTES.min(room.saturating_add(1)))
+    save_body(body, &path, limit.min(room.saturating_add(1)))
         .await
         .map_err(|e| match e {
-            Error::PayloadTooLarge(_) if room < MAX_BODY_BYTES => Error::PayloadTooLarge(format!(
+            Error::PayloadTooLarge(_) if room < limit => Error::PayloadTooLarge(format!(
                 "The upload is larger than the {room} bytes left of the upload quota of {} bytes (KEEL_UPLOAD_QUOTA_BYTES); delete uploads you no longer need (DELETE /api/v1/uploads/{{id}}).",
                 keel.config().upload_quota_bytes
             )),
@@ -461,15 +462,21 @@ mod tests {
 
     #[test]
     fn declared_lengths_over_the_limit_are_refused() {
+        let limit = keel_core::DEFAULT_MAX_BODY_BYTES;
         let mut h = HeaderMap::new();
-        assert!(check_content_length(&h).is_ok());
+        assert!(check_content_length(&h, limit).is_ok());
         h.insert(header::CONTENT_LENGTH, "10".parse().unwrap());
-        assert!(check_content_length(&h).is_ok());
+        assert!(check_content_length(&h, limit).is_ok());
+        assert!(
+            check_content_length(&h, 9).is_err(),
+            "the limit is the admin's"
+        );
         h.insert(
             header::CONTENT_LENGTH,
-            (MAX_BODY_BYTES + 1).to_string().parse().unwrap(),
+            (limit + 1).to_string().parse().unwrap(),
         );
-        let err = check_content_length(&h).unwrap_err();
+        let err = check_content_length(&h, limit).unwrap_err();
         assert_eq!(err.code(), keel_types::Code::PayloadTooLarge);
+        assert!(err.to_string().contains(&limit.to_string()), "{err}");
     }
 }

@@ -407,6 +407,37 @@ async fn health_openapi_and_problems() -> TestResult {
     }
     assert!(doc["paths"]["/api/v1/jobs"]["post"]["responses"]["202"].is_object());
     assert!(doc["components"]["schemas"]["Problem"].is_object());
+    // Every schema the document refers to is in it (a nested wire type
+    // missing from the components would leave clients a dangling $ref).
+    fn refs<'a>(v: &'a serde_json::Value, out: &mut Vec<&'a str>) {
+        match v {
+            serde_json::Value::Object(m) => {
+                for (k, x) in m {
+                    match (k.as_str(), x.as_str()) {
+                        ("$ref", Some(r)) => out.push(r),
+                        _ => refs(x, out),
+                    }
+                }
+            }
+            serde_json::Value::Array(a) => a.iter().for_each(|x| refs(x, out)),
+            _ => {}
+        }
+    }
+    let mut found = Vec::new();
+    refs(&doc, &mut found);
+    for r in &found {
+        let name = r.strip_prefix("#/components/schemas/").unwrap_or(r);
+        assert!(
+            doc["components"]["schemas"][name].is_object(),
+            "openapi.json refers to {r}, which it lacks"
+        );
+    }
+    for name in ["Job", "JobAttempt", "AttemptOutcome", "CreateJob"] {
+        assert!(
+            doc["components"]["schemas"][name].is_object(),
+            "no schema {name}"
+        );
+    }
 
     // Requests the API refuses, each answered with its problem document.
     for case in REFUSED {

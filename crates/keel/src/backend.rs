@@ -42,8 +42,8 @@ pub enum Fetched {
 /// environments are made from) and `KEEL_UV` (the uv program that builds
 /// them, or `off` for pip; by default uv on PATH, else pip), and the most
 /// workers one job may start (`KEEL_MAX_WORKERS`), the bytes uploads may
-/// hold (`KEEL_UPLOAD_QUOTA_BYTES`) and a job's log may hold
-/// (`KEEL_MAX_LOG_BYTES`), whether workers get PID namespaces
+/// hold (`KEEL_UPLOAD_QUOTA_BYTES`), a request body may hold
+/// (`KEEL_MAX_BODY_BYTES`) and a job's log may hold (`KEEL_MAX_LOG_BYTES`), whether workers get PID namespaces
 /// (`KEEL_CONTAINMENT`: `auto` or `process-group`) and which more of Keel's
 /// variables they inherit (`KEEL_WORKER_ENV`, names separated by commas),
 /// and how many workers wait warm between jobs (`KEEL_WARM_WORKERS`, none
@@ -71,6 +71,9 @@ pub fn config(home: &Path) -> anyhow::Result<keel_core::Config> {
     }
     if let Some(n) = number::<u64>("KEEL_UPLOAD_QUOTA_BYTES")? {
         cfg.upload_quota_bytes = n;
+    }
+    if let Some(n) = number::<u64>("KEEL_MAX_BODY_BYTES")? {
+        cfg.max_body_bytes = n;
     }
     if let Some(n) = number::<u64>("KEEL_MAX_LOG_BYTES")? {
         cfg.max_log_bytes = n;

@@ -227,6 +227,37 @@ async fn uploads_stay_within_the_quota_and_can_be_deleted() -> TestResult {
 }
 
 #[tokio::test]
+async fn an_admin_sets_the_largest_body() -> TestResult {
+    let s = Server::start_with(None, keel_server::Limits::default(), |cfg| {
+        cfg.max_body_bytes = 64;
+    })
+    .await?;
+    let big = "x\n".repeat(40);
+    for (path, content_type) in [
+        ("/api/v1/uploads?name=in.csv", "application/octet-stream"),
+        ("/api/v1/models/m/versions", "application/gzip"),
+    ] {
+        let answer = s
+            .http
+            .post(s.url(path))
+            .header("content-type", content_type)
+            .body(big.clone())
+            .send()
+            .await?;
+        let p = expect_problem(answer, StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE").await?;
+        assert!(p.detail.contains("64 bytes"), "{path}: {}", p.detail);
+    }
+    let small = s
+        .http
+        .post(s.url("/api/v1/uploads?name=in.csv"))
+        .body("x\n1\n")
+        .send()
+        .await?;
+    assert_eq!(small.status(), StatusCode::CREATED);
+    s.shutdown().await
+}
+
+#[tokio::test]
 async fn the_request_timeout_spares_only_streaming_routes() -> TestResult {
     let limits = keel_server::Limits {
         request_timeout: Duration::from_secs(1),
