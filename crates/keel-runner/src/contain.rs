@@ -180,6 +180,13 @@ pub(crate) fn run_env(
 pub(crate) struct RunMark {
     pub tokens: Vec<String>,
     pub namespaces: Vec<String>,
+    /// An open handle on each of `namespaces`. The kernel numbers a PID
+    /// namespace by an inode that it hands to the next new namespace once
+    /// the old one is gone; holding the namespace open keeps its number
+    /// from being reused, so a sweep after this run's workers ended can
+    /// never mistake another run's fresh namespace (and kill its init) for
+    /// one of this run's.
+    pins: Vec<std::fs::File>,
 }
 
 impl RunMark {
@@ -188,6 +195,7 @@ impl RunMark {
         RunMark {
             tokens: vec![token],
             namespaces: Vec::new(),
+            pins: Vec::new(),
         }
     }
 
@@ -200,13 +208,20 @@ impl RunMark {
     /// namespace it made for its program.
     pub fn add_worker(&mut self, pid: u32, token: &str) {
         self.tokens.push(token.to_string());
-        if let Ok(ns) = std::fs::read_link(format!("/proc/{pid}/ns/pid_for_children")) {
+        let link = format!("/proc/{pid}/ns/pid_for_children");
+        // Pinned first, then named: the name read after the pin is the
+        // namespace the pin holds.
+        let Ok(pin) = std::fs::File::open(&link) else {
+            return;
+        };
+        if let Ok(ns) = std::fs::read_link(&link) {
             let ns = ns.to_string_lossy().into_owned();
             let own = std::fs::read_link("/proc/self/ns/pid")
                 .map(|p| p.to_string_lossy().into_owned())
                 .unwrap_or_default();
             if ns != own {
                 self.namespaces.push(ns);
+                self.pins.push(pin);
             }
         }
     }
@@ -280,5 +295,65 @@ fn running(pid: u32) -> bool {
             .rsplit_once(") ")
             .is_some_and(|(_, rest)| !rest.starts_with('Z') && !rest.starts_with('X')),
         Err(_) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::process::{Child, Command, Stdio};
+
+    use super::*;
+
+    /// A `sleep` contained as a worker is, in a PID namespace of its own.
+    fn contained_sleep() -> Child {
+        let mut cmd = Command::new("sleep");
+        cmd.arg("30")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        sys::contain(&mut cmd, true);
+        cmd.spawn().unwrap()
+    }
+
+    fn namespace_of(child: &Child) -> String {
+        std::fs::read_link(format!("/proc/{}/ns/pid_for_children", child.id()))
+            .unwrap()
+            .to_string_lossy()
+            .into_owned()
+    }
+
+    #[test]
+    fn a_sweep_never_takes_another_runs_namespace_for_its_own() {
+        if sys::probe_pid_namespace().is_err() {
+            eprintln!("no PID namespaces here; nothing to check");
+            return;
+        }
+        // A run's worker ends; its mark remembers its namespace.
+        let mut first = contained_sleep();
+        let mut mark = RunMark::new("a-run".into());
+        mark.add_worker(first.id(), "a-run.w0");
+        let theirs = mark.namespaces.clone();
+        assert_eq!(theirs.len(), 1, "the worker made a namespace");
+        first.kill().unwrap();
+        first.wait().unwrap();
+        // Other runs make namespaces meanwhile; none may look like the
+        // ended run's (its number stays pinned), and its sweep finds none of
+        // their processes.
+        let mut others: Vec<Child> = (0..8).map(|_| contained_sleep()).collect();
+        for other in &others {
+            assert!(
+                !theirs.contains(&namespace_of(other)),
+                "a namespace number was reused"
+            );
+        }
+        assert_eq!(mark.sweep(), 0, "the sweep found another run's processes");
+        for other in &mut others {
+            assert!(
+                other.try_wait().unwrap().is_none(),
+                "another run's worker was killed"
+            );
+            other.kill().unwrap();
+            other.wait().unwrap();
+        }
     }
 }
