@@ -77,27 +77,20 @@ impl Executor {
         // The heartbeat ends with the execution, whatever its path.
         drop(beating);
         let counts = progress.snapshot();
+        // `None`: the job stopped because this runner gives it back.
         let finish = match outcome {
-            Ok(Ok(result)) => Finish::Completed { counts, result },
+            Ok(Ok(result)) => Some(Finish::Completed { counts, result }),
             Ok(Err(error))
                 if error.kind == JobErrorKind::Cancelled
                     && token.reason() == Some(StopReason::HandBack) =>
             {
-                self.hand_back(lease).await;
-                let _ = tokio::fs::remove_dir_all(workspace::workdir(&self.inner.cfg.home, lease))
-                    .await;
-                return match self.inner.stores.jobs.job(id).await {
-                    Ok(Some(rec)) => rec,
-                    _ => job,
-                };
+                None
             }
-            Ok(Err(error)) => {
-                if error.kind == JobErrorKind::Cancelled {
-                    Finish::Stopped { counts, error }
-                } else {
-                    Finish::Failed { counts, error }
-                }
-            }
+            Ok(Err(error)) => Some(if error.kind == JobErrorKind::Cancelled {
+                Finish::Stopped { counts, error }
+            } else {
+                Finish::Failed { counts, error }
+            }),
             Err(panic) => {
                 let what = panic
                     .downcast_ref::<&str>()
@@ -105,7 +98,7 @@ impl Executor {
                     .or_else(|| panic.downcast_ref::<String>().cloned())
                     .unwrap_or_else(|| "no message".into());
                 tracing::error!(job = %id, panic = %what, "a job panicked");
-                Finish::Failed {
+                Some(Finish::Failed {
                     counts,
                     error: JobError::new(
                         JobErrorKind::Internal,
@@ -113,10 +106,13 @@ impl Executor {
                             "Keel failed while running the job (a bug: {what}); its outputs were not published."
                         ),
                     ),
-                }
+                })
             }
         };
-        self.record(&job, &finish, started).await;
+        match &finish {
+            Some(finish) => self.record(&job, finish, started).await,
+            None => self.hand_back(lease).await,
+        }
         let _ = tokio::fs::remove_dir_all(workspace::workdir(&self.inner.cfg.home, lease)).await;
         match self.inner.stores.jobs.job(id).await {
             Ok(Some(rec)) => rec,
@@ -124,34 +120,65 @@ impl Executor {
         }
     }
 
-    /// Records how a job ended, retrying a failing store a few times. A job
-    /// whose finish cannot be recorded stays IN_PROGRESS with its heartbeat
-    /// stopped, so its lease runs out and the sweep retries or fails it.
+    /// Records how a job ended. A job whose finish cannot be recorded stays
+    /// IN_PROGRESS with its heartbeat stopped, so its lease runs out and the
+    /// sweep retries or fails it.
     async fn record(&self, job: &JobRecord, finish: &Finish, started: Instant) {
-        let status = finish.status();
+        let written = self
+            .retrying(job.id, "record the job's outcome", || async {
+                match self.inner.fail.hit(FailPoint::Finish) {
+                    Some(e) => Err(e),
+                    None => self.inner.stores.jobs.finish_job(job.lease(), finish).await,
+                }
+            })
+            .await;
+        match written {
+            Some(true) => {
+                tracing::info!(job = %job.id, status = %finish.status(), secs = started.elapsed().as_secs_f64(), "job finished");
+            }
+            Some(false) => {
+                tracing::warn!(job = %job.id, attempt = job.attempt, "this attempt no longer held the job when it finished; its outcome was not recorded");
+            }
+            None => {}
+        }
+    }
+
+    /// Gives a job back to the queue from its attempt `lease`; a job that
+    /// cannot be given back keeps its lease until it runs out, and is
+    /// retried then.
+    pub(crate) async fn hand_back(&self, lease: Lease) {
+        let given = self
+            .retrying(lease.job, "give the job back", || {
+                self.inner.stores.jobs.hand_back(lease)
+            })
+            .await;
+        if given == Some(true) {
+            tracing::info!(job = %lease.job, "gave the job back to the queue");
+        }
+    }
+
+    /// Runs a write that ends an attempt, retrying a failing store a few
+    /// times with a growing pause. What the write answered, or `None` when
+    /// every try failed (the attempt's lease then runs out, and the sweep
+    /// retries the job).
+    async fn retrying<F, Fut>(&self, job: keel_types::JobId, what: &str, write: F) -> Option<bool>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = keel_store::Result<bool>>,
+    {
         for attempt in 1..=FINISH_ATTEMPTS {
-            let result = match self.inner.fail.hit(FailPoint::Finish) {
-                Some(e) => Err(e),
-                None => self.inner.stores.jobs.finish_job(job.lease(), finish).await,
-            };
-            match result {
-                Ok(true) => {
-                    tracing::info!(job = %job.id, status = %status, secs = started.elapsed().as_secs_f64(), "job finished");
-                    return;
-                }
-                Ok(false) => {
-                    tracing::warn!(job = %job.id, attempt = job.attempt, "this attempt no longer held the job when it finished; its outcome was not recorded");
-                    return;
-                }
+            match write().await {
+                Ok(done) => return Some(done),
                 Err(e) if attempt < FINISH_ATTEMPTS => {
-                    tracing::warn!(job = %job.id, error = %e, attempt, "cannot record the job's outcome; retrying");
+                    tracing::warn!(job = %job, error = %e, attempt, "cannot {what}; retrying");
                     tokio::time::sleep(self.inner.cfg.heartbeat * attempt).await;
                 }
                 Err(e) => {
-                    tracing::error!(job = %job.id, error = %e, "cannot record the job's outcome; its lease will run out and it will be retried");
+                    tracing::error!(job = %job, error = %e, "cannot {what}; its lease will run out and it will be retried");
                 }
             }
         }
+        None
     }
 
     /// Publishes the job's counts every heartbeat period and turns a cancel
@@ -360,30 +387,6 @@ impl Executor {
             log.note(&format!("failed: {}", e.message));
         }
         result
-    }
-}
-
-impl Executor {
-    /// Gives a job back to the queue from its attempt `lease`, retrying a
-    /// failing store a few times; a job that cannot be given back keeps its
-    /// lease until it runs out, and is retried then.
-    pub(crate) async fn hand_back(&self, lease: Lease) {
-        for attempt in 1..=FINISH_ATTEMPTS {
-            match self.inner.stores.jobs.hand_back(lease).await {
-                Ok(true) => {
-                    tracing::info!(job = %lease.job, "gave the job back to the queue");
-                    return;
-                }
-                Ok(false) => return,
-                Err(e) if attempt < FINISH_ATTEMPTS => {
-                    tracing::warn!(job = %lease.job, error = %e, attempt, "cannot give the job back; retrying");
-                    tokio::time::sleep(self.inner.cfg.heartbeat * attempt).await;
-                }
-                Err(e) => {
-                    tracing::error!(job = %lease.job, error = %e, "cannot give the job back; it will be retried when its lease runs out");
-                }
-            }
-        }
     }
 }
 

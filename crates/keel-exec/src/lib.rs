@@ -95,9 +95,10 @@ impl ExecConfig {
 pub const DEFAULT_LEASE: Duration = Duration::from_secs(10);
 
 impl ExecConfig {
-    /// The lease as the stores measure time.
+    /// The lease as the stores measure time; one too long to represent
+    /// stays too long, so the store refuses it with a clear error.
     pub(crate) fn lease_for(&self) -> chrono::Duration {
-        chrono::Duration::from_std(self.lease).unwrap_or(chrono::Duration::seconds(10))
+        chrono::Duration::from_std(self.lease).unwrap_or(chrono::Duration::MAX)
     }
 }
 

@@ -19,6 +19,18 @@ pub fn workspace_root() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("."))
 }
 
+/// A TCP port on 127.0.0.1 that was free a moment ago, for a server a test
+/// starts.
+///
+/// # Panics
+/// When no port can be bound at all.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or_else(|e| panic!("no free port on 127.0.0.1: {e}"))
+}
+
 /// True when running under CI, where a skipped test is a failure.
 pub fn in_ci() -> bool {
     std::env::var("CI")

@@ -181,10 +181,7 @@ impl Cluster {
             "initdb failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .unwrap_or_else(|e| panic!("a free port: {e}"));
+        let port = crate::free_port();
         let mut cluster = Cluster {
             dir,
             port,
@@ -230,14 +227,6 @@ impl Cluster {
             .unwrap_or_else(|e| panic!("cannot start postgres: {e}"));
         self.server = Some(child);
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "postgres did not start"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-        // Accepting connections is not yet accepting queries.
         while !Command::new(self.bin.join("pg_isready"))
             .args(["-q", "-h", "127.0.0.1", "-p", &self.port.to_string()])
             .status()

@@ -90,8 +90,10 @@ pub fn config(home: &Path) -> anyhow::Result<keel_core::Config> {
         cfg.warm_idle = std::time::Duration::from_secs(s);
     }
     if let Some(s) = number::<u64>("KEEL_LEASE_SECONDS")? {
-        if s == 0 {
-            bail!("KEEL_LEASE_SECONDS must be at least 1");
+        // A lease is how long a dead runner's job waits before another
+        // runner takes it over: a second at least, an hour at most.
+        if !(1..=3600).contains(&s) {
+            bail!("KEEL_LEASE_SECONDS must be between 1 and 3600, not {s}");
         }
         cfg.lease = std::time::Duration::from_secs(s);
     }

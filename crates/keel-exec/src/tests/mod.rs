@@ -175,6 +175,25 @@ impl Harness {
         self.exec.tick(running, 4).await
     }
 
+    /// Starts the job loop (two jobs at a time) in a task of its own; a send
+    /// on the sender shuts it down, and the task ends when the loop has.
+    pub(crate) fn start_loop(
+        &self,
+    ) -> (
+        tokio::sync::oneshot::Sender<()>,
+        tokio::task::JoinHandle<()>,
+    ) {
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let exec = self.exec.clone();
+        let queue = tokio::spawn(async move {
+            exec.run_queue(2, async {
+                let _ = rx.await;
+            })
+            .await
+        });
+        (tx, queue)
+    }
+
     /// Runs one queued job to its end through the loop.
     pub(crate) async fn run_one(&self) -> JobRecord {
         let mut running = JoinSet::new();

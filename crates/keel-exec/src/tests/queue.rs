@@ -106,14 +106,7 @@ async fn the_loop_retries_a_job_whose_runner_died() {
         .await
         .unwrap()
         .unwrap();
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let exec = h.exec.clone();
-    let queue = tokio::spawn(async move {
-        exec.run_queue(2, async {
-            let _ = rx.await;
-        })
-        .await
-    });
+    let (tx, queue) = h.start_loop();
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(
         h.job(job.id).await.runner.as_deref(),
@@ -224,14 +217,7 @@ async fn a_cancel_request_stops_the_running_job() {
 /// Runs the job loop until `job` runs, then shuts it down and waits for the
 /// loop to end (it must, within the grace period and a margin).
 async fn run_then_shut_down(h: &Harness, job: keel_types::JobId) {
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let exec = h.exec.clone();
-    let queue = tokio::spawn(async move {
-        exec.run_queue(2, async {
-            let _ = rx.await;
-        })
-        .await
-    });
+    let (tx, queue) = h.start_loop();
     h.until(job, |j| j.status == JobStatus::InProgress).await;
     tx.send(()).unwrap();
     tokio::time::timeout(Duration::from_secs(5), queue)

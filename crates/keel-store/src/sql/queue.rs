@@ -7,8 +7,10 @@
 use keel_types::{AttemptOutcome, JobError, JobErrorKind, JobKind, JobStatus};
 
 use super::Columns;
-use super::rows::{parse_enum, parse_id, parse_opt_ts, parse_ts, to_u32, to_u64};
-use crate::error::Result;
+use super::rows::{parse_enum, parse_id, parse_opt_ts, parse_ts, to_u32, to_u64, ts};
+use chrono::{DateTime, Utc};
+
+use crate::error::{Error, Result};
 use crate::formats::{JobErrorRecord, JobResult, decode, encode};
 use crate::records::{AttemptRecord, Counts, Finish, JobRecord};
 
@@ -113,10 +115,47 @@ macro_rules! lease_ran_out {
 }
 pub(crate) use lease_ran_out;
 
-/// Records how an attempt ended (`$1` the outcome, `$2` when), in the
-/// transaction that ended it; `$3` and `$4` are the job and the attempt.
-pub(crate) const END_ATTEMPT: &str =
-    "UPDATE job_attempts SET outcome = $1, ended_at = $2 WHERE job_id = $3 AND attempt = $4";
+/// Records, in the transaction `$tx` that ended it, how attempt `$attempt`
+/// (an `i64`) of job `$job` (its id as text) ended: `$outcome` at `$now`.
+macro_rules! end_attempt {
+    ($tx:expr, $job:expr, $attempt:expr, $outcome:expr, $now:expr) => {
+        sqlx::query(
+            "UPDATE job_attempts SET outcome = $1, ended_at = $2 WHERE job_id = $3 AND attempt = $4",
+        )
+        .bind($outcome.as_str())
+        .bind($now)
+        .bind($job)
+        .bind($attempt)
+        .execute(&mut *$tx)
+        .await
+    };
+}
+pub(crate) use end_attempt;
+
+/// Puts job `$1` back in the queue from its attempt `$2`, which must still
+/// hold it: the one way a job goes back, whether its runner gave it back or
+/// its lease ran out. The next attempt starts afresh: no runner, no lease,
+/// zero counts. A cancel asked for meanwhile stays asked for, so the next
+/// attempt stops at once.
+macro_rules! requeue {
+    () => {
+        "UPDATE jobs SET status = 'PENDING', runner = NULL, started_at = NULL, \
+         heartbeat_at = NULL, lease_until = NULL, records_read = 0, \
+         records_written = 0, records_rejected = 0 \
+         WHERE id = $1 AND attempt = $2 AND status = 'IN_PROGRESS'"
+    };
+}
+pub(crate) use requeue;
+
+/// When a lease taken or renewed at `now` for `lease_for` runs out, as the
+/// store writes times; a lease too long to represent is refused.
+pub(crate) fn lease_until(now: DateTime<Utc>, lease_for: chrono::Duration) -> Result<String> {
+    now.checked_add_signed(lease_for).map(ts).ok_or_else(|| {
+        Error::InvalidArgument(format!(
+            "A lease of {lease_for} is too long; a lease lasts at most a few minutes."
+        ))
+    })
+}
 
 /// Implements [`JobQueue`] for `$store`, a backend store with a `pool`, a
 /// `now()`, a `BEGIN_WRITE` statement, and `notify_work` and `listen_for_work`
@@ -139,8 +178,8 @@ macro_rules! job_queue {
                 AttemptRecord, Beat, Counts, Expired, Finish, JobFilter, JobRecord, Lease, NewJob,
             };
             use $crate::sql::queue::{
-                attempt_from_row, cancelled_without_runner, error_json, job_from_row, lost_error,
-                outcome_of,
+                attempt_from_row, cancelled_without_runner, end_attempt, error_json, job_from_row,
+                lease_until, lost_error, outcome_of,
             };
             use $crate::sql::rows::{is_foreign_key_violation, parse_enum, parse_id, to_i64, to_u32, ts};
 
@@ -182,7 +221,10 @@ macro_rules! job_queue {
                     .bind(now)
                     .fetch_optional(&mut *tx)
                     .await?;
-                    let Some(row) = row else { return Ok(None) };
+                    let Some(row) = row else {
+                        tx.rollback().await?;
+                        return Ok(None);
+                    };
                     let max_attempts = to_u32(row.try_get("max_attempts")?, "jobs.max_attempts")?;
                     let cancel = row.try_get::<i64, _>("cancel_requested")? != 0;
                     let runner: Option<String> = row.try_get("runner")?;
@@ -203,12 +245,9 @@ macro_rules! job_queue {
                     // Fenced again: on PostgreSQL the select above locks nothing,
                     // so a heartbeat may have renewed the lease since.
                     let changed = if status == JobStatus::Pending {
-                        // The next attempt starts afresh.
                         sqlx::query(concat!(
-                            "UPDATE jobs SET status = 'PENDING', runner = NULL, started_at = NULL, \
-                             heartbeat_at = NULL, lease_until = NULL, records_read = 0, \
-                             records_written = 0, records_rejected = 0 \
-                             WHERE id = $1 AND attempt = $2 AND status = 'IN_PROGRESS' AND ",
+                            $crate::sql::queue::requeue!(),
+                            " AND ",
                             $crate::sql::queue::lease_ran_out!(3)
                         ))
                         .bind(lease.job.to_string())
@@ -236,13 +275,7 @@ macro_rules! job_queue {
                         tx.rollback().await?;
                         return Ok(None);
                     }
-                    sqlx::query($crate::sql::queue::END_ATTEMPT)
-                        .bind(AttemptOutcome::Lost.as_str())
-                        .bind(now)
-                        .bind(lease.job.to_string())
-                        .bind(i64::from(lease.attempt))
-                        .execute(&mut *tx)
-                        .await?;
+                    end_attempt!(tx, lease.job.to_string(), i64::from(lease.attempt), AttemptOutcome::Lost, now)?;
                     tx.commit().await?;
                     if status == JobStatus::Pending {
                         self.notify_work().await;
@@ -406,11 +439,14 @@ macro_rules! job_queue {
                     ))
                     .bind(ts(now))
                     .bind(runner)
-                    .bind(ts(now + lease_for))
+                    .bind(lease_until(now, lease_for)?)
                     .bind(id)
                     .fetch_optional(&mut *tx)
                     .await?;
-                    let Some(row) = row else { return Ok(None) };
+                    let Some(row) = row else {
+                        tx.rollback().await?;
+                        return Ok(None);
+                    };
                     let job_id: String = row.try_get("id")?;
                     let attempt: i64 = row.try_get("attempt")?;
                     sqlx::query(
@@ -440,13 +476,7 @@ macro_rules! job_queue {
                         .bind(&job_id)
                         .execute(&mut *tx)
                         .await?;
-                        sqlx::query($crate::sql::queue::END_ATTEMPT)
-                            .bind(AttemptOutcome::Failed.as_str())
-                            .bind(ts(now))
-                            .bind(&job_id)
-                            .bind(attempt)
-                            .execute(&mut *tx)
-                            .await?;
+                        end_attempt!(tx, &job_id, attempt, AttemptOutcome::Failed, ts(now))?;
                     }
                     tx.commit().await?;
                     job.map(Some)
@@ -469,7 +499,7 @@ macro_rules! job_queue {
                     .bind(to_i64(counts.written, "records_written count")?)
                     .bind(to_i64(counts.rejected, "records_rejected count")?)
                     .bind(ts(now))
-                    .bind(ts(now + lease_for))
+                    .bind(lease_until(now, lease_for)?)
                     .bind(lease.job.to_string())
                     .bind(i64::from(lease.attempt))
                     .fetch_optional(&self.pool)
@@ -514,13 +544,7 @@ macro_rules! job_queue {
                         tx.rollback().await?;
                         return self.not_held(lease.job).await;
                     }
-                    sqlx::query($crate::sql::queue::END_ATTEMPT)
-                        .bind(outcome_of(finish).as_str())
-                        .bind(&now)
-                        .bind(lease.job.to_string())
-                        .bind(i64::from(lease.attempt))
-                        .execute(&mut *tx)
-                        .await?;
+                    end_attempt!(tx, lease.job.to_string(), i64::from(lease.attempt), outcome_of(finish), &now)?;
                     tx.commit().await?;
                     Ok(true)
                 }
@@ -528,14 +552,7 @@ macro_rules! job_queue {
                 async fn hand_back(&self, lease: Lease) -> Result<bool> {
                     let now = ts(self.now());
                     let mut tx = self.pool.begin_with(Self::BEGIN_WRITE).await?;
-                    // The next attempt starts afresh; a cancel asked for meanwhile
-                    // stays asked for, so that attempt stops at once.
-                    let done = sqlx::query(
-                        "UPDATE jobs SET status = 'PENDING', runner = NULL, started_at = NULL, \
-                         heartbeat_at = NULL, lease_until = NULL, records_read = 0, \
-                         records_written = 0, records_rejected = 0 \
-                         WHERE id = $1 AND attempt = $2 AND status = 'IN_PROGRESS'",
-                    )
+                    let done = sqlx::query($crate::sql::queue::requeue!())
                     .bind(lease.job.to_string())
                     .bind(i64::from(lease.attempt))
                     .execute(&mut *tx)
@@ -544,13 +561,7 @@ macro_rules! job_queue {
                         tx.rollback().await?;
                         return self.not_held(lease.job).await;
                     }
-                    sqlx::query($crate::sql::queue::END_ATTEMPT)
-                        .bind(AttemptOutcome::HandedBack.as_str())
-                        .bind(&now)
-                        .bind(lease.job.to_string())
-                        .bind(i64::from(lease.attempt))
-                        .execute(&mut *tx)
-                        .await?;
+                    end_attempt!(tx, lease.job.to_string(), i64::from(lease.attempt), AttemptOutcome::HandedBack, &now)?;
                     tx.commit().await?;
                     self.notify_work().await;
                     Ok(true)

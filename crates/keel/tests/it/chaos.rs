@@ -7,7 +7,7 @@
 //! and no worker process left behind.
 
 use std::ffi::OsStr;
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::process::Child;
 use std::time::{Duration, Instant};
 
@@ -45,11 +45,6 @@ impl Drop for Member {
     }
 }
 
-fn free_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").expect("a free port");
-    l.local_addr().expect("local addr").port()
-}
-
 fn wait_listening(port: u16) {
     let deadline = Instant::now() + Duration::from_secs(30);
     while TcpStream::connect(("127.0.0.1", port)).is_err() {
@@ -70,7 +65,7 @@ fn jobs_survive_killed_servers_and_workers() {
         ("KEEL_LEASE_SECONDS", OsStr::new("2")),
         ("KEEL_SHUTDOWN_GRACE_SECONDS", OsStr::new("0")),
     ];
-    let ports = [free_port(), free_port()];
+    let ports = [keel_testkit::free_port(), keel_testkit::free_port()];
     let mut fleet: Vec<Member> = ports
         .iter()
         .map(|p| Member {

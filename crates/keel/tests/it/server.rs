@@ -1,7 +1,7 @@
 //! The CLI against a real `keel server`: the whole model and job life
 //! cycle over REST, and cancelling a job the server runs.
 
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
@@ -33,10 +33,7 @@ impl Server {
         args: &[&str],
         vars: &[(&str, &std::ffi::OsStr)],
     ) -> Server {
-        let port = {
-            let l = TcpListener::bind("127.0.0.1:0").expect("a free port");
-            l.local_addr().expect("local addr").port()
-        };
+        let port = keel_testkit::free_port();
         let addr = format!("127.0.0.1:{port}");
         let mut server_args = vec!["server", "--bind", addr.as_str()];
         server_args.extend_from_slice(args);
@@ -80,23 +77,13 @@ impl Drop for Server {
 }
 
 /// Polls `job show` until the job ends or `limit` passes.
-fn wait_for_end(env: &Env, id: &str, limit: Duration) -> Value {
-    let deadline = Instant::now() + limit;
-    loop {
-        let job = env.keel(&["job", "show", id, "-o", "json"]).ok_json();
-        if matches!(
+pub(crate) fn wait_for_end(env: &Env, id: &str, limit: Duration) -> Value {
+    env.job_until(id, limit, |job| {
+        matches!(
             job["status"].as_str(),
             Some("COMPLETED" | "FAILED" | "STOPPED")
-        ) {
-            return job;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "job still {} after {limit:?}",
-            job["status"]
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+        )
+    })
 }
 
 #[test]

@@ -113,6 +113,27 @@ impl Env {
         cmd
     }
 
+    /// Polls `job show ID` until `pred` holds for the job, at most `limit`.
+    pub(crate) fn job_until(
+        &self,
+        id: &str,
+        limit: Duration,
+        pred: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let deadline = Instant::now() + limit;
+        loop {
+            let job = self.keel(&["job", "show", id, "-o", "json"]).ok_json();
+            if pred(&job) {
+                return job;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the job never got there within {limit:?}: {job:#}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     /// Runs `keel ARGS` in the data directory (in the root for a first run).
     pub(crate) fn keel(&self, args: &[&str]) -> Out {
         self.keel_with(args, &[])

@@ -7,9 +7,7 @@ use std::ffi::OsStr;
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
-
-use crate::server::Server;
+use crate::server::{Server, wait_for_end};
 use crate::support::{Env, counts, job_id};
 
 #[test]
@@ -157,22 +155,6 @@ impl Drop for Worker {
     }
 }
 
-/// Polls the job until `pred` holds, at most `limit`.
-fn until(env: &Env, id: &str, limit: Duration, pred: impl Fn(&Value) -> bool) -> Value {
-    let deadline = Instant::now() + limit;
-    loop {
-        let job = env.keel(&["job", "show", id, "-o", "json"]).ok_json();
-        if pred(&job) {
-            return job;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the job never got there: {job:#}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 #[test]
 fn a_job_outlives_a_killed_worker_and_a_stopped_one() {
     let Some(mut env) = Env::new() else { return };
@@ -205,7 +187,7 @@ fn a_job_outlives_a_killed_worker_and_a_stopped_one() {
     let id = job_id(&job);
     assert_eq!(job["max_attempts"], 3);
     let runner = first.runner();
-    until(&env, &id, Duration::from_secs(20), |j| {
+    env.job_until(&id, Duration::from_secs(20), |j| {
         j["status"] == "IN_PROGRESS" && j["runner"] == runner.as_str()
     });
     std::thread::sleep(Duration::from_millis(500));
@@ -216,7 +198,7 @@ fn a_job_outlives_a_killed_worker_and_a_stopped_one() {
     first.exited(Duration::from_secs(5));
     let mut second = Worker::start(&env, &vars);
     let runner = second.runner();
-    let taken = until(&env, &id, Duration::from_secs(20), |j| {
+    let taken = env.job_until(&id, Duration::from_secs(20), |j| {
         j["runner"] == runner.as_str()
     });
     assert_eq!(taken["attempt"], 2, "{taken:#}");
@@ -232,11 +214,7 @@ fn a_job_outlives_a_killed_worker_and_a_stopped_one() {
 
     // A third worker finishes it; the output is whole and written once.
     let _third = Worker::start(&env, &vars);
-    let done = until(&env, &id, Duration::from_secs(30), |j| {
-        j["status"]
-            .as_str()
-            .is_some_and(|s| s != "PENDING" && s != "IN_PROGRESS")
-    });
+    let done = wait_for_end(&env, &id, Duration::from_secs(30));
     assert_eq!(done["status"], "COMPLETED", "{done:#}");
     assert_eq!(done["attempt"], 3);
     let outcomes: Vec<&str> = done["attempts"]
