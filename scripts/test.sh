@@ -10,8 +10,9 @@ export KEEL_TEST_PYTHON="$PWD/.venv/bin/python"
 # The platform tests build real environments with this uv (and with pip).
 export KEEL_TEST_UV="$PWD/.venv/bin/uv"
 # A stray KEEL_URL or KEEL_HOME would point the CLI tests elsewhere, and a
-# stray Python setting would change which interpreter they run.
-unset KEEL_URL KEEL_HOME KEEL_PYTHON KEEL_BASE_PYTHON KEEL_UV
+# stray Python setting would change which interpreter they run, and a stray
+# token would act as someone.
+unset KEEL_URL KEEL_HOME KEEL_PYTHON KEEL_BASE_PYTHON KEEL_UV KEEL_TOKEN KEEL_CONFIG_DIR
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check

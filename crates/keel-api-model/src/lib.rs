@@ -12,6 +12,7 @@
 
 #![warn(missing_docs)]
 
+mod access;
 mod origin;
 pub mod routes;
 
@@ -19,12 +20,17 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 pub use keel_types::{
-    AttemptOutcome, ComparisonStatus, DataFormat, JobErrorKind, JobKind, JobStatus, Verdict,
+    AttemptOutcome, AuditAction, ComparisonStatus, DataFormat, JobErrorKind, JobKind, JobStatus,
+    Role, Verdict,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+pub use access::{
+    AuditEntry, AuditQuery, CreateToken, CreatedToken, Token, TokenQuery, TokenStatus, UpdateUser,
+    User, Whoami,
+};
 pub use origin::{Origin, RegisterQuery};
 pub use routes::API_PREFIX;
 
@@ -559,6 +565,9 @@ pub struct Job {
     /// lists).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attempts: Vec<JobAttempt>,
+    /// The user who queued it (absent for jobs queued before Keel had users).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_by: Option<String>,
     /// Why it failed or stopped.
     pub error: Option<JobError>,
     /// What it produced, once completed.

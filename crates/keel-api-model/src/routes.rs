@@ -49,8 +49,21 @@ pub const COMPARISONS: &str = "/api/v1/comparisons";
 /// One comparison.
 pub const COMPARISON: &str = "/api/v1/comparisons/{id}";
 
+/// Who the caller is: the user and role its token acts as.
+pub const WHOAMI: &str = "/api/v1/whoami";
+/// Users (list).
+pub const USERS: &str = "/api/v1/users";
+/// One user (show, change role and groups).
+pub const USER: &str = "/api/v1/users/{name}";
+/// API tokens (list, create).
+pub const TOKENS: &str = "/api/v1/tokens";
+/// One token (revoke).
+pub const TOKEN: &str = "/api/v1/tokens/{id}";
+/// The audit log.
+pub const AUDIT: &str = "/api/v1/audit";
+
 /// Every route template, for tests that check the server serves each one.
-pub const ALL: [&str; 21] = [
+pub const ALL: [&str; 27] = [
     LIVEZ,
     READYZ,
     OPENAPI,
@@ -72,6 +85,12 @@ pub const ALL: [&str; 21] = [
     JOB_LOGS,
     COMPARISONS,
     COMPARISON,
+    WHOAMI,
+    USERS,
+    USER,
+    TOKENS,
+    TOKEN,
+    AUDIT,
 ];
 
 /// Fills a template's `{param}`s, in order, with percent-encoded `values`.

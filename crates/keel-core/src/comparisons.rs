@@ -7,10 +7,10 @@ use keel_api_model as api;
 use keel_metrics::Metric;
 use keel_store::NewComparison;
 use keel_store::formats::ComparePolicy;
-use keel_types::{ComparisonId, JobId, JobKind};
+use keel_types::{ComparisonId, JobId, JobKind, Permission};
 
 use crate::registry::page;
-use crate::{Error, Keel, Result, views};
+use crate::{Error, Keel, Principal, Result, views};
 
 /// The most bootstrap resamples a comparison may ask for.
 const MAX_RESAMPLES: u32 = 100_000;
@@ -55,7 +55,12 @@ impl Keel {
     /// Starts a comparison: of two finished (or running) metrics jobs, or of
     /// two model versions on the same labeled data (two metrics jobs are
     /// queued). The verdict comes once both jobs have finished.
-    pub async fn create_comparison(&self, req: api::CreateComparison) -> Result<api::Comparison> {
+    pub async fn create_comparison(
+        &self,
+        by: &Principal,
+        req: api::CreateComparison,
+    ) -> Result<api::Comparison> {
+        by.require(Permission::Write, "start comparisons")?;
         let policy = policy(&req.policy)?;
         let (champion_job, challenger_job) = match (
             req.champion_job,
@@ -86,19 +91,22 @@ impl Keel {
                 let mut ids = Vec::new();
                 for model in [champion, challenger] {
                     let job = self
-                        .create_job(api::CreateJob {
-                            kind: JobKind::Metrics,
-                            model: model.clone(),
-                            input: input.clone(),
-                            output: None,
-                            format: req.format,
-                            workers: None,
-                            max_runtime_seconds: None,
-                            max_attempts: None,
-                            schema_check: None,
-                            metrics: metrics.clone(),
-                            baseline: None,
-                        })
+                        .create_job(
+                            by,
+                            api::CreateJob {
+                                kind: JobKind::Metrics,
+                                model: model.clone(),
+                                input: input.clone(),
+                                output: None,
+                                format: req.format,
+                                workers: None,
+                                max_runtime_seconds: None,
+                                max_attempts: None,
+                                schema_check: None,
+                                metrics: metrics.clone(),
+                                baseline: None,
+                            },
+                        )
                         .await?;
                     ids.push(JobId::from(job.id));
                 }
@@ -115,11 +123,14 @@ impl Keel {
         let rec = self
             .stores
             .comparisons
-            .create_comparison(&NewComparison {
-                champion_job,
-                challenger_job,
-                policy,
-            })
+            .create_comparison(
+                &NewComparison {
+                    champion_job,
+                    challenger_job,
+                    policy,
+                },
+                &by.actor(),
+            )
             .await?;
         self.exec.wake();
         Ok(views::comparison(&rec))

@@ -21,6 +21,10 @@ pub enum Error {
     /// directories this Keel may read and write for clients.
     #[error("{0}")]
     Forbidden(String),
+    /// The request carries no credentials Keel accepts; the message says
+    /// what was wrong with them.
+    #[error("{0}")]
+    Unauthenticated(String),
     /// The job has no result yet.
     #[error("{0}")]
     JobNotFinished(String),
@@ -74,6 +78,7 @@ impl Error {
             Error::NotFound(_) => Code::NotFound,
             Error::PayloadTooLarge(_) => Code::PayloadTooLarge,
             Error::Forbidden(_) => Code::Forbidden,
+            Error::Unauthenticated(_) => Code::Unauthenticated,
             Error::JobNotFinished(_) => Code::JobNotFinished,
             Error::NoResult(_) => Code::NoResult,
             Error::Model(e) => e.code(),

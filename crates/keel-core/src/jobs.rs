@@ -11,12 +11,12 @@ use keel_data::AvroSchema;
 use keel_exec::local_path;
 use keel_store::formats::{InputRecord, JobRequest, ModelDefinition, OutputRecord};
 use keel_store::{DEFAULT_MAX_ATTEMPTS, JobFilter, JobRecord, NewJob, VersionRecord, keys};
-use keel_types::{DataFormat, JobId, JobKind, JobStatus};
+use keel_types::{DataFormat, JobId, JobKind, JobStatus, Permission};
 
 use crate::paths::Access;
 
 use crate::registry::page;
-use crate::{Error, Keel, Result, roles, views};
+use crate::{Error, Keel, Principal, Result, roles, views};
 
 /// Where a finished job's output (or rejected records) can be read.
 #[derive(Debug)]
@@ -195,7 +195,8 @@ impl Keel {
     }
 
     /// Validates a job request and queues it as PENDING.
-    pub async fn create_job(&self, req: api::CreateJob) -> Result<api::Job> {
+    pub async fn create_job(&self, by: &Principal, req: api::CreateJob) -> Result<api::Job> {
+        by.require(Permission::Write, "run jobs")?;
         let kind = req.kind;
         let version = self.resolve_str(&req.model).await?;
         let def = &version.definition;
@@ -293,15 +294,18 @@ impl Keel {
         let rec = self
             .stores
             .jobs
-            .enqueue(&NewJob {
-                kind,
-                model_id: version.model_id,
-                model_name: version.model_name.clone(),
-                version_id: version.id,
-                version_number: version.number,
-                request,
-                max_attempts,
-            })
+            .enqueue(
+                &NewJob {
+                    kind,
+                    model_id: version.model_id,
+                    model_name: version.model_name.clone(),
+                    version_id: version.id,
+                    version_number: version.number,
+                    request,
+                    max_attempts,
+                },
+                &by.actor(),
+            )
             .await?;
         self.exec.wake();
         tracing::info!(job = %rec.id, kind = %kind, model = %rec.model_name, version = rec.version_number, "job queued");
@@ -403,8 +407,9 @@ impl Keel {
     }
 
     /// Asks a job to stop: a pending job stops at once, a running one within a second or so.
-    pub async fn cancel_job(&self, id: JobId) -> Result<api::Job> {
-        let rec = self.stores.jobs.request_cancel(id).await?;
+    pub async fn cancel_job(&self, by: &Principal, id: JobId) -> Result<api::Job> {
+        by.require(Permission::Write, "cancel jobs")?;
+        let rec = self.stores.jobs.request_cancel(id, &by.actor()).await?;
         Ok(self.job_view(&rec))
     }
 

@@ -1,6 +1,7 @@
 //! Keel's control plane: the use cases the server and the CLI's embedded mode
 //! call (register models, resolve references, move aliases, queue, list,
-//! cancel and read jobs, start and read comparisons) and the one place where
+//! cancel and read jobs, start and read comparisons, users, tokens and the
+//! audit log) and the one place where
 //! Keel is opened from a [`Config`]. Both callers get the same answers, as
 //! `keel-api-model` types built from the store's records.
 //!
@@ -12,6 +13,7 @@
 //! `keel-api-model`. **Architecture invariant:** no model code runs in this
 //! process, and nothing here unpickles or imports user code.
 
+mod access;
 mod comparisons;
 mod error;
 pub mod git;
@@ -33,6 +35,7 @@ use keel_exec::{ExecConfig, Executor, Isolation, PythonRuntime, PythonSetup, Run
 use keel_store::Stores;
 use keel_types::{SharedClock, SystemClock};
 
+pub use access::{DEFAULT_TOKEN_DAYS, MAX_TOKEN_DAYS, Principal, TOKEN_PREFIX, Via};
 pub use error::{Error, Result};
 pub use jobs::{JobOutput, LogStart, MAX_RUNTIME_SECONDS, StoredFile};
 pub use keel_exec::Installer;
@@ -97,6 +100,9 @@ pub struct Config {
     /// one-command embedded Keel, keeps none. A server keeps
     /// [`DEFAULT_WARM_WORKERS`] unless told otherwise.
     pub warm_workers: usize,
+    /// The OS user embedded mode acts as, and an open server's requests
+    /// (`USER`; `local` when unknown).
+    pub local_user: String,
     /// Which local paths jobs may name as inputs and outputs: any for the
     /// embedded default, only those under the data roots for a server
     /// (`--data-root`, `KEEL_DATA_ROOTS`).
@@ -140,6 +146,7 @@ impl Config {
             isolation: Isolation::default(),
             max_log_bytes: keel_exec::DEFAULT_MAX_LOG_BYTES,
             warm_workers: 0,
+            local_user: "local".into(),
             data_access: DataAccess::Any,
             warm_idle: std::time::Duration::from_secs(300),
         }
@@ -148,7 +155,7 @@ impl Config {
 
 /// This machine's host name, for runner names; `localhost` when it cannot
 /// be read.
-fn host_name() -> String {
+pub(crate) fn host_name() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .ok()
         .map(|h| h.trim().to_string())
@@ -169,6 +176,7 @@ pub struct Keel {
     pub(crate) stores: Stores,
     pub(crate) exec: Executor,
     pub(crate) cfg: Config,
+    pub(crate) auth: Arc<access::AuthState>,
 }
 
 impl std::fmt::Debug for Keel {
@@ -212,7 +220,12 @@ impl Keel {
         exec_cfg.lease = cfg.lease;
         exec_cfg.shutdown_grace = cfg.shutdown_grace;
         let exec = Executor::new(stores.clone(), exec_cfg, runtime);
-        Ok(Keel { stores, exec, cfg })
+        Ok(Keel {
+            stores,
+            exec,
+            cfg,
+            auth: Arc::default(),
+        })
     }
 
     /// The data directory.

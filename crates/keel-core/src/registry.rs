@@ -5,9 +5,9 @@ use std::path::{Path, PathBuf};
 
 use keel_api_model as api;
 use keel_store::{Page, VersionRecord};
-use keel_types::{ModelRef, valid_name};
+use keel_types::{ModelRef, Permission, valid_name};
 
-use crate::{Error, Keel, Result, views};
+use crate::{Error, Keel, Principal, Result, views};
 
 /// Turns an API page query into a store page, refusing a page size out of
 /// range rather than silently answering with another size.
@@ -32,11 +32,12 @@ impl Keel {
     /// `created: false`.
     pub async fn register(
         &self,
+        by: &Principal,
         dir: &Path,
         name: Option<&str>,
         attach: &[PathBuf],
     ) -> Result<api::Registration> {
-        self.register_with_origin(dir, name, attach, None).await
+        self.register_with_origin(by, dir, name, attach, None).await
     }
 
     /// Registers a model directory as [`Keel::register`] does, recording
@@ -46,11 +47,13 @@ impl Keel {
     /// the existing version keeps the origin it had.
     pub async fn register_with_origin(
         &self,
+        by: &Principal,
         dir: &Path,
         name: Option<&str>,
         attach: &[PathBuf],
         origin: Option<&api::Origin>,
     ) -> Result<api::Registration> {
+        by.require(Permission::Write, "register models")?;
         let record = origin.map(crate::git::origin_record).transpose()?;
         let def = keel_modeldef::inspect(dir, attach)?;
         let name = name.map(str::to_string).unwrap_or_else(|| def.name.clone());
@@ -71,6 +74,7 @@ impl Keel {
         origins.extend(def.write_generated(scratch.path())?);
         let reg = keel_exec::registration::register_with_origin(
             &self.stores,
+            &by.actor(),
             &name,
             &def,
             &origins,
@@ -235,7 +239,14 @@ impl Keel {
     }
 
     /// Points an alias at a version number; the move is recorded.
-    pub async fn set_alias(&self, model: &str, alias: &str, version: u32) -> Result<api::Alias> {
+    pub async fn set_alias(
+        &self,
+        by: &Principal,
+        model: &str,
+        alias: &str,
+        version: u32,
+    ) -> Result<api::Alias> {
+        by.require(Permission::Write, "move aliases")?;
         valid_name(alias)
             .map_err(|r| Error::InvalidArgument(format!("The alias is not valid: {r}.")))?;
         let m = self.model_record(model).await?;
@@ -250,7 +261,11 @@ impl Keel {
                     m.name, m.latest_version
                 ))
             })?;
-        let ev = self.stores.registry.set_alias(m.id, alias, v.id).await?;
+        let ev = self
+            .stores
+            .registry
+            .set_alias(m.id, alias, v.id, &by.actor())
+            .await?;
         Ok(api::Alias {
             alias: alias.to_string(),
             model_name: m.name.clone(),
@@ -262,9 +277,15 @@ impl Keel {
     }
 
     /// Removes an alias.
-    pub async fn delete_alias(&self, model: &str, alias: &str) -> Result<()> {
+    pub async fn delete_alias(&self, by: &Principal, model: &str, alias: &str) -> Result<()> {
+        by.require(Permission::Write, "remove aliases")?;
         let m = self.model_record(model).await?;
-        if self.stores.registry.delete_alias(m.id, alias).await? {
+        if self
+            .stores
+            .registry
+            .delete_alias(m.id, alias, &by.actor())
+            .await?
+        {
             Ok(())
         } else {
             Err(Error::NotFound(format!(

@@ -5,7 +5,9 @@ use std::path::Path;
 use keel_api_model as api;
 use keel_store::keys;
 
-use crate::{Error, Keel, Result};
+use keel_types::Permission;
+
+use crate::{Error, Keel, Principal, Result};
 
 /// The longest upload name, in bytes: what file systems allow for one name.
 pub const MAX_UPLOAD_NAME_BYTES: usize = 255;
@@ -41,7 +43,8 @@ pub fn check_model_name(name: &str) -> Result<()> {
 
 impl Keel {
     /// Stores a data file for use as a job input.
-    pub async fn upload(&self, name: &str, src: &Path) -> Result<api::Upload> {
+    pub async fn upload(&self, by: &Principal, name: &str, src: &Path) -> Result<api::Upload> {
+        by.require(Permission::Write, "upload data")?;
         let file_name = upload_name(name)?;
         let size = std::fs::metadata(src)
             .map_err(Error::io(format!("cannot read {}", src.display())))?
@@ -64,7 +67,7 @@ impl Keel {
             .artifacts
             .put_file(&keys::upload(new.id, &new.name), src)
             .await?;
-        let rec = self.stores.uploads.create_upload(&new).await?;
+        let rec = self.stores.uploads.create_upload(&new, &by.actor()).await?;
         Ok(api::Upload {
             id: rec.id.0,
             name: rec.name,
@@ -82,11 +85,12 @@ impl Keel {
 
     /// Deletes an upload: its record and its file. Jobs queued on it fail
     /// when they start, as for any input that is gone.
-    pub async fn delete_upload(&self, id: keel_types::UploadId) -> Result<()> {
+    pub async fn delete_upload(&self, by: &Principal, id: keel_types::UploadId) -> Result<()> {
+        by.require(Permission::Write, "delete uploads")?;
         let rec = self
             .stores
             .uploads
-            .delete_upload(id)
+            .delete_upload(id, &by.actor())
             .await?
             .ok_or_else(|| Error::NotFound(format!("There is no upload with id {id}.")))?;
         self.stores

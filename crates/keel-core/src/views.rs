@@ -158,6 +158,7 @@ pub(crate) fn job(rec: &JobRecord, now: DateTime<Utc>) -> api::Job {
         max_attempts: rec.max_attempts,
         runner: rec.runner.clone(),
         attempts: Vec::new(),
+        created_by: rec.created_by.clone(),
         error: rec.error.as_ref().map(|e| api::JobError {
             kind: e.kind,
             message: e.message.clone(),

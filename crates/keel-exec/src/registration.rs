@@ -10,7 +10,7 @@ use std::path::PathBuf;
 
 use keel_modeldef::ModelDef;
 use keel_store::formats::VersionOrigin;
-use keel_store::{ModelRecord, NewVersion, Stores, VersionRecord, keys};
+use keel_store::{Actor, ModelRecord, NewVersion, Stores, VersionRecord, keys};
 use keel_types::{JobId, valid_name};
 
 use crate::definition;
@@ -29,24 +29,27 @@ pub struct Registered {
 
 /// Registers `def` as the next version of the model `name`, creating the
 /// model if needed. `origins` maps each file's relative path to where its
-/// bytes are now. `source_job` names the training job that produced it.
+/// bytes are now. `source_job` names the training job that produced it;
+/// `by` is who registers it, as the audit log records it.
 /// The version records no origin, which is right for training: a trained
 /// version came from its job, even when the version it was trained from
 /// came from a git repository.
 pub async fn register(
     stores: &Stores,
+    by: &Actor,
     name: &str,
     def: &ModelDef,
     origins: &HashMap<String, PathBuf>,
     source_job: Option<JobId>,
 ) -> Result<Registered> {
-    register_with_origin(stores, name, def, origins, source_job, None).await
+    register_with_origin(stores, by, name, def, origins, source_job, None).await
 }
 
 /// [`register`], recording where the files came from (a git commit) on the
 /// version it creates.
 pub async fn register_with_origin(
     stores: &Stores,
+    by: &Actor,
     name: &str,
     def: &ModelDef,
     origins: &HashMap<String, PathBuf>,
@@ -58,7 +61,7 @@ pub async fn register_with_origin(
     let registry = &stores.registry;
     let model = match registry.model_by_name(name).await? {
         Some(m) => m,
-        None => match registry.create_model(name).await {
+        None => match registry.create_model(name, by).await {
             Ok(m) => m,
             // Another registration created it between our read and our write.
             Err(keel_store::Error::AlreadyExists(_)) => registry
@@ -92,14 +95,17 @@ pub async fn register_with_origin(
         }
     }
     let version = registry
-        .create_version(&NewVersion {
-            model_id: model.id,
-            content_hash: def.content_hash.clone(),
-            definition: definition::to_record(def),
-            files: definition::version_files(def),
-            source_job,
-            origin,
-        })
+        .create_version(
+            &NewVersion {
+                model_id: model.id,
+                content_hash: def.content_hash.clone(),
+                definition: definition::to_record(def),
+                files: definition::version_files(def),
+                source_job,
+                origin,
+            },
+            by,
+        )
         .await?;
     let model = registry
         .model_by_id(model.id)

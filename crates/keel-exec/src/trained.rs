@@ -72,7 +72,12 @@ pub(crate) async fn register_trained(
         .iter()
         .map(|f| (f.path.clone(), staging.join(&f.path)))
         .collect();
-    register(stores, &job.model_name, &def, &origins, Some(job.id)).await
+    // The version is registered on behalf of whoever queued the job, from the job.
+    let by = keel_store::Actor::new(
+        job.created_by.clone().unwrap_or_else(|| "keel".into()),
+        format!("job {}", job.id),
+    );
+    register(stores, &by, &job.model_name, &def, &origins, Some(job.id)).await
 }
 
 /// Unpacks the archive `rel` (staged at `archive`) into plain files beside it

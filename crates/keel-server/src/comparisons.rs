@@ -12,6 +12,7 @@ use keel_types::ComparisonId;
 
 use keel_api_model::routes;
 
+use crate::access::Writer;
 use crate::error::{Error, Result};
 use crate::extract::{JsonBody, PathParams, QueryParams, parse_id};
 
@@ -31,9 +32,10 @@ use crate::extract::{JsonBody, PathParams, QueryParams, parse_id};
 )]
 pub(crate) async fn create_comparison(
     State(keel): State<Keel>,
+    Writer(me): Writer,
     JsonBody(req): JsonBody<CreateComparison>,
 ) -> Result<Response> {
-    let c = keel.create_comparison(req).await?;
+    let c = keel.create_comparison(&me, req).await?;
     let location = routes::fill(routes::COMPARISON, &[&c.id.to_string()]);
     let location = HeaderValue::from_str(&location)
         .map_err(|e| Error::Internal(format!("a comparison URL is not a valid header: {e}")))?;

@@ -92,6 +92,7 @@ pub fn status_of(code: Code) -> StatusCode {
         // The server never runs git; a client's git failure is an upstream's.
         Code::GitFailed => StatusCode::BAD_GATEWAY,
         Code::Forbidden => StatusCode::FORBIDDEN,
+        Code::Unauthenticated => StatusCode::UNAUTHORIZED,
         Code::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         Code::Internal => StatusCode::INTERNAL_SERVER_ERROR,
     }
@@ -117,6 +118,7 @@ fn title_of(code: Code) -> &'static str {
         Code::GitUnavailable => "Git unavailable",
         Code::GitFailed => "Git failed",
         Code::Forbidden => "Forbidden",
+        Code::Unauthenticated => "Unauthenticated",
         Code::UnsupportedMediaType => "Unsupported media type",
         Code::Internal => "Internal error",
     }
@@ -163,6 +165,13 @@ impl IntoResponse for Error {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
+        // RFC 9110: a 401 names the scheme that would be accepted.
+        if code == Code::Unauthenticated {
+            resp.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"keel\""),
+            );
+        }
         resp
     }
 }

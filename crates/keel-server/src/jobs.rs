@@ -15,6 +15,7 @@ use utoipa::ToSchema;
 
 use keel_api_model::routes;
 
+use crate::access::Writer;
 use crate::error::{Error, Result};
 use crate::extract::{JsonBody, PathParams, QueryParams, parse_id};
 
@@ -49,9 +50,10 @@ fn job_id(s: &str) -> Result<JobId> {
 )]
 pub(crate) async fn create_job(
     State(keel): State<Keel>,
+    Writer(me): Writer,
     JsonBody(req): JsonBody<CreateJob>,
 ) -> Result<Response> {
-    let job = keel.create_job(req).await?;
+    let job = keel.create_job(&me, req).await?;
     let location = routes::fill(routes::JOB, &[&job.id.to_string()]);
     let location = HeaderValue::from_str(&location)
         .map_err(|e| Error::Internal(format!("a job URL is not a valid header: {e}")))?;
@@ -123,11 +125,12 @@ pub(crate) async fn get_job(
 )]
 pub(crate) async fn cancel_job(
     State(keel): State<Keel>,
+    Writer(me): Writer,
     PathParams(id): PathParams<String>,
 ) -> Result<(StatusCode, Json<Job>)> {
     Ok((
         StatusCode::ACCEPTED,
-        Json(keel.cancel_job(job_id(&id)?).await?),
+        Json(keel.cancel_job(&me, job_id(&id)?).await?),
     ))
 }
 

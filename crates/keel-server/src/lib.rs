@@ -11,6 +11,7 @@
 //! streamed to scratch files under the data directory, never held in memory,
 //! and may be up to `Config::max_body_bytes` (`KEEL_MAX_BODY_BYTES`, 8 GiB by default); JSON bodies keep axum's 2 MB limit.
 
+mod access;
 mod comparisons;
 mod error;
 mod extract;
@@ -36,7 +37,7 @@ use utoipa_axum::routes;
 
 pub use error::{Error, Result, problem, status_of};
 pub use guard::{Guard, LOOPBACK_HOSTS};
-pub use serving::Limits;
+pub use serving::{Limits, Peer};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -50,6 +51,7 @@ pub use serving::Limits;
         (name = "uploads", description = "Data files for job inputs."),
         (name = "jobs", description = "Batch jobs and their results."),
         (name = "comparisons", description = "Champion/challenger comparisons of two metrics jobs."),
+        (name = "access", description = "Who the caller is; users, API tokens and the audit log (admins)."),
         (name = "health", description = "Liveness and readiness probes."),
     )
 )]
@@ -81,6 +83,12 @@ fn api() -> OpenApiRouter<Keel> {
             comparisons::create_comparison
         ))
         .routes(routes!(comparisons::get_comparison))
+        .routes(routes!(access::whoami))
+        .routes(routes!(access::list_users))
+        .routes(routes!(access::get_user, access::update_user))
+        .routes(routes!(access::list_tokens, access::create_token))
+        .routes(routes!(access::revoke_token))
+        .routes(routes!(access::audit))
 }
 
 /// The OpenAPI 3.1 document of the API, as served at `/api/v1/openapi.json`.
@@ -89,7 +97,8 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 }
 
 /// Every route of the API over `keel`, with request tracing, the request
-/// timeout and the host and origin checks of `limits`, and problem
+/// timeout, the host and origin checks of `limits`, the caller's
+/// authentication, and problem
 /// documents for every error, the HTTP layer's own included.
 pub fn router(keel: Keel, limits: &Limits) -> Router {
     let (routes, doc) = api().split_for_parts();
@@ -101,8 +110,12 @@ pub fn router(keel: Keel, limits: &Limits) -> Router {
             async move { axum::Json(doc.as_ref().clone()) }
         }),
     );
-    serving::with_request_timeout(routes.with_state(keel), limits.request_timeout)
+    serving::with_request_timeout(routes.with_state(keel.clone()), limits.request_timeout)
         .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            keel,
+            access::authenticate,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             Arc::new(limits.guard.clone()),
             guard::check,
@@ -194,7 +207,7 @@ mod tests {
         let doc = serde_json::to_value(openapi()).unwrap();
         assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
         let paths = doc["paths"].as_object().unwrap();
-        assert_eq!(paths.len(), 20, "{:?}", paths.keys().collect::<Vec<_>>());
+        assert_eq!(paths.len(), 26, "{:?}", paths.keys().collect::<Vec<_>>());
         // Every documented path is a route template the client builds from,
         // and every template but the document itself is served.
         for path in paths.keys() {

@@ -17,6 +17,7 @@ use serde::Deserialize;
 
 use keel_api_model::routes;
 
+use crate::access::Writer;
 use crate::error::{Error, Result};
 use crate::extract::{JsonBody, PathParams, QueryParams, parse_id, save_body, too_large};
 
@@ -118,13 +119,14 @@ fn name_request_archive(mut e: keel_modeldef::Error) -> keel_modeldef::Error {
 )]
 pub(crate) async fn register(
     State(keel): State<Keel>,
+    Writer(me): Writer,
     PathParams(name): PathParams<String>,
     QueryParams(q): QueryParams<RegisterQuery>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<(StatusCode, Json<Registration>)> {
     // The origin is checked before the body is read, so a malformed one
-    // costs no upload.
+    // costs no upload (the role was checked before this handler ran).
     let origin = keel_core::git::origin_of_query(&q)?;
     keel_core::check_model_name(&name)?;
     let limit = keel.config().max_body_bytes;
@@ -151,7 +153,7 @@ pub(crate) async fn register(
     .map_err(name_request_archive)?;
     let dir = model_root(&dest)?;
     let reg = keel
-        .register_with_origin(&dir, Some(&name), &[], origin.as_ref())
+        .register_with_origin(&me, &dir, Some(&name), &[], origin.as_ref())
         .await?;
     let status = if reg.created {
         StatusCode::CREATED
@@ -307,10 +309,13 @@ pub(crate) async fn list_aliases(
 )]
 pub(crate) async fn set_alias(
     State(keel): State<Keel>,
+    Writer(me): Writer,
     PathParams((model, alias)): PathParams<(String, String)>,
     JsonBody(body): JsonBody<SetAlias>,
 ) -> Result<Json<Alias>> {
-    Ok(Json(keel.set_alias(&model, &alias, body.version).await?))
+    Ok(Json(
+        keel.set_alias(&me, &model, &alias, body.version).await?,
+    ))
 }
 
 /// Removes an alias.
@@ -329,9 +334,10 @@ pub(crate) async fn set_alias(
 )]
 pub(crate) async fn delete_alias(
     State(keel): State<Keel>,
+    Writer(me): Writer,
     PathParams((model, alias)): PathParams<(String, String)>,
 ) -> Result<StatusCode> {
-    keel.delete_alias(&model, &alias).await?;
+    keel.delete_alias(&me, &model, &alias).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -375,6 +381,7 @@ pub(crate) struct UploadQuery {
 )]
 pub(crate) async fn upload(
     State(keel): State<Keel>,
+    Writer(me): Writer,
     QueryParams(q): QueryParams<UploadQuery>,
     headers: HeaderMap,
     body: Body,
@@ -401,7 +408,7 @@ pub(crate) async fn upload(
             )),
             e => e,
         })?;
-    let up = keel.upload(&name, &path).await?;
+    let up = keel.upload(&me, &name, &path).await?;
     Ok((StatusCode::CREATED, Json(up)))
 }
 
@@ -420,9 +427,10 @@ pub(crate) async fn upload(
 )]
 pub(crate) async fn delete_upload(
     State(keel): State<Keel>,
+    Writer(me): Writer,
     PathParams(id): PathParams<String>,
 ) -> Result<StatusCode> {
-    keel.delete_upload(parse_id(&id, "upload")?).await?;
+    keel.delete_upload(&me, parse_id(&id, "upload")?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -18,8 +18,13 @@ use hyper_util::service::TowerToHyperService;
 use keel_api_model::routes;
 use keel_types::Code;
 use tokio::sync::{Semaphore, watch};
+use tower::ServiceExt;
 
 use crate::error;
+
+/// The address a request came from, as the accept loop saw it.
+#[derive(Clone, Copy, Debug)]
+pub struct Peer(pub std::net::SocketAddr);
 
 mod http_errors;
 
@@ -209,10 +214,10 @@ pub(crate) async fn accept(
                 Err(_) => break,
             },
         };
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             _ = &mut shutdown => break,
             r = listener.accept() => match r {
-                Ok((stream, _)) => stream,
+                Ok((stream, peer)) => (stream, peer),
                 Err(e) => {
                     // Out of file descriptors, mostly: wait rather than spin.
                     tracing::warn!(error = %e, "cannot accept a connection");
@@ -221,7 +226,13 @@ pub(crate) async fn accept(
                 }
             },
         };
-        let svc = TowerToHyperService::new(app.clone());
+        // Every request learns the address it came from, for the audit log.
+        let svc = TowerToHyperService::new(app.clone().map_request(
+            move |mut req: axum::http::Request<hyper::body::Incoming>| {
+                req.extensions_mut().insert(Peer(peer));
+                req
+            },
+        ));
         let mut close = close_rx.clone();
         let header_timeout = limits.header_timeout;
         conns.spawn(async move {

@@ -12,6 +12,8 @@ use keel_core::{Config, Keel};
 use reqwest::StatusCode;
 use serde_json::json;
 
+#[path = "it/auth.rs"]
+mod auth;
 #[path = "it/hostile.rs"]
 mod hostile;
 

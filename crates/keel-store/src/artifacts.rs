@@ -139,6 +139,27 @@ impl ArtifactStore {
         ArtifactStore::s3(url.trim(), builder)
     }
 
+    /// The whole bucket `bucket`, as the AWS variables and then `settings`
+    /// reach it, copying create-only by multipart copy (whose completion
+    /// S3 refuses when the key exists).
+    pub(crate) fn bucket<'a>(
+        bucket: &str,
+        settings: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<ArtifactStore> {
+        let mut builder = AmazonS3Builder::from_env()
+            .with_copy_if_not_exists(object_store::aws::S3CopyIfNotExists::Multipart);
+        for (key, value) in settings {
+            let key: AmazonS3ConfigKey = key
+                .parse()
+                .map_err(|_| Error::InvalidArgument(format!("'{key}' is not an S3 setting.")))?;
+            builder = builder.with_config(key, value);
+        }
+        let store = builder.with_bucket_name(bucket).build()?;
+        Ok(ArtifactStore {
+            store: Arc::new(store),
+        })
+    }
+
     fn s3(url: &str, builder: AmazonS3Builder) -> Result<ArtifactStore> {
         let rest = url.strip_prefix("s3://").unwrap_or(url);
         let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
@@ -308,6 +329,30 @@ impl ArtifactStore {
             Ok(_) => Ok(true),
             Err(object_store::Error::NotFound { .. }) => Ok(false),
             Err(e) => Err(Self::fail(key, e)),
+        }
+    }
+
+    /// The size of the object under `key`, or `None` when there is none.
+    pub async fn size(&self, key: &str) -> Result<Option<u64>> {
+        let path = object_path(key)?;
+        match self.store.head(&path).await {
+            Ok(meta) => Ok(Some(meta.size)),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(Self::fail(key, e)),
+        }
+    }
+
+    /// Copies `from` to `to` unless an object exists at `to`
+    /// (`AlreadyExists` then), in one step of the store: two copies to the
+    /// same key never both succeed.
+    pub async fn copy_new(&self, from: &str, to: &str) -> Result<()> {
+        let (src, dst) = (object_path(from)?, object_path(to)?);
+        match self.store.copy_if_not_exists(&src, &dst).await {
+            Ok(()) => Ok(()),
+            Err(object_store::Error::AlreadyExists { .. }) => {
+                Err(Error::AlreadyExists(format!("An object at '{to}'")))
+            }
+            Err(e) => Err(Self::fail(from, e)),
         }
     }
 

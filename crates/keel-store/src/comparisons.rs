@@ -6,13 +6,13 @@ use keel_types::ComparisonId;
 
 use crate::error::Result;
 use crate::page::{Page, Paged};
-use crate::records::{ComparisonRecord, Decided, NewComparison};
+use crate::records::{Actor, ComparisonRecord, Decided, NewComparison};
 
 /// Comparisons.
 #[async_trait]
 pub trait ComparisonStore: Send + Sync {
     /// Stores a new PENDING comparison. Both jobs must exist.
-    async fn create_comparison(&self, new: &NewComparison) -> Result<ComparisonRecord>;
+    async fn create_comparison(&self, new: &NewComparison, by: &Actor) -> Result<ComparisonRecord>;
     /// The comparison with this id.
     async fn comparison(&self, id: ComparisonId) -> Result<Option<ComparisonRecord>>;
     /// Comparisons, newest first.

@@ -1,5 +1,6 @@
 //! Keel's stores: the metadata store (SQLite or PostgreSQL), split into
-//! one trait per aggregate (registry, job queue, comparisons, uploads), and
+//! one trait per aggregate (registry, job queue, comparisons, uploads, users
+//! and tokens, the audit log), and
 //! the artifact store (a local directory or an S3 bucket, through `object_store`).
 //!
 //! Callers open a [`Stores`] bundle from URLs and never see database or
@@ -8,11 +9,13 @@
 //! knows where each artifact lives. Every time the stores record comes from
 //! the injected clock.
 
+mod access;
 mod artifacts;
 mod comparisons;
 mod error;
 pub mod formats;
 pub mod keys;
+mod objects;
 mod page;
 mod postgres;
 mod queue;
@@ -25,16 +28,20 @@ mod stores;
 mod tests;
 mod uploads;
 
+pub use access::{
+    AccessStore, AuditFilter, AuditLog, AuditRecord, NewToken, TokenRecord, UserChange, UserRecord,
+};
 pub use artifacts::{ArtifactStore, ObjectReader};
 pub use comparisons::ComparisonStore;
 pub use error::{Error, Result};
+pub use objects::{Buckets, S3Uri};
 pub use page::{Page, Paged};
 pub use postgres::PgStore;
 pub use queue::JobQueue;
 pub use records::{
-    AliasEvent, AliasRecord, AttemptRecord, Beat, ComparisonRecord, Counts, DEFAULT_MAX_ATTEMPTS,
-    Decided, Expired, Finish, JobFilter, JobRecord, Lease, ModelRecord, NewComparison, NewJob,
-    NewUpload, NewVersion, UploadRecord, VersionFile, VersionRecord,
+    Actor, AliasEvent, AliasRecord, AttemptRecord, Beat, ComparisonRecord, Counts,
+    DEFAULT_MAX_ATTEMPTS, Decided, Expired, Finish, JobFilter, JobRecord, Lease, ModelRecord,
+    NewComparison, NewJob, NewUpload, NewVersion, UploadRecord, VersionFile, VersionRecord,
 };
 pub use registry::RegistryStore;
 pub use sqlite::SqliteStore;

@@ -9,7 +9,7 @@ use keel_types::JobId;
 use crate::error::Result;
 use crate::page::{Page, Paged};
 use crate::records::{
-    AttemptRecord, Beat, Counts, Expired, Finish, JobFilter, JobRecord, Lease, NewJob,
+    Actor, AttemptRecord, Beat, Counts, Expired, Finish, JobFilter, JobRecord, Lease, NewJob,
 };
 
 /// Jobs. Every method is safe to call from several processes sharing one
@@ -18,7 +18,7 @@ use crate::records::{
 pub trait JobQueue: Send + Sync {
     /// Queues a new PENDING job with zero counts. The model and version must
     /// exist; `max_attempts` must be at least 1.
-    async fn enqueue(&self, job: &NewJob) -> Result<JobRecord>;
+    async fn enqueue(&self, job: &NewJob, by: &Actor) -> Result<JobRecord>;
     /// The job with this id.
     async fn job(&self, id: JobId) -> Result<Option<JobRecord>>;
     /// Jobs matching the filter, newest first.
@@ -53,7 +53,7 @@ pub trait JobQueue: Send + Sync {
     /// run out (its runner is gone), becomes STOPPED at once (error kind
     /// Cancelled); a running one gets `cancel_requested` and its runner stops
     /// it; a finished job is a `Conflict`. Returns the job afterwards.
-    async fn request_cancel(&self, id: JobId) -> Result<JobRecord>;
+    async fn request_cancel(&self, id: JobId, by: &Actor) -> Result<JobRecord>;
     /// Ends every attempt whose lease has run out as LOST: its job goes back
     /// to PENDING, or is FAILED (kind Crashed) when it has lost
     /// `max_attempts` attempts, or STOPPED when someone asked to cancel it.

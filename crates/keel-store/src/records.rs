@@ -12,6 +12,28 @@ use serde::{Deserialize, Serialize};
 
 use crate::formats::{ComparePolicy, JobRequest, JobResult, ModelDefinition, VersionOrigin};
 
+/// Who makes a change, and from where, as the audit log records it. Every
+/// method that changes something takes one, and writes the audit row in the
+/// same transaction as the change.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Actor {
+    /// The user's name (for the embedded default, the local OS user).
+    pub user: String,
+    /// Where the change came from: a client's address, `cli@HOST`, or the
+    /// job that made it (`job ID`).
+    pub source: String,
+}
+
+impl Actor {
+    /// An actor named `user` acting from `source`.
+    pub fn new(user: impl Into<String>, source: impl Into<String>) -> Actor {
+        Actor {
+            user: user.into(),
+            source: source.into(),
+        }
+    }
+}
+
 /// A registered model: a name that owns numbered versions.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ModelRecord {
@@ -189,6 +211,8 @@ pub struct JobRecord {
     pub error: Option<JobError>,
     /// What it produced, once completed.
     pub result: Option<JobResult>,
+    /// The user who queued it (none for jobs queued before Keel had users).
+    pub created_by: Option<String>,
 }
 
 impl JobRecord {

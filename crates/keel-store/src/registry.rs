@@ -6,7 +6,7 @@ use keel_types::{ModelId, VersionId};
 
 use crate::error::Result;
 use crate::page::{Page, Paged};
-use crate::records::{AliasEvent, AliasRecord, ModelRecord, NewVersion, VersionRecord};
+use crate::records::{Actor, AliasEvent, AliasRecord, ModelRecord, NewVersion, VersionRecord};
 
 /// Models, versions and aliases. Every method is safe to call from several
 /// processes sharing one database.
@@ -14,7 +14,7 @@ use crate::records::{AliasEvent, AliasRecord, ModelRecord, NewVersion, VersionRe
 pub trait RegistryStore: Send + Sync {
     /// Registers a new model with no versions. Fails with `AlreadyExists` when
     /// the name is taken and `InvalidArgument` when it is not a valid name.
-    async fn create_model(&self, name: &str) -> Result<ModelRecord>;
+    async fn create_model(&self, name: &str, by: &Actor) -> Result<ModelRecord>;
     /// The model with this name.
     async fn model_by_name(&self, name: &str) -> Result<Option<ModelRecord>>;
     /// The model with this id.
@@ -23,7 +23,7 @@ pub trait RegistryStore: Send + Sync {
     async fn list_models(&self, page: &Page) -> Result<Paged<ModelRecord>>;
 
     /// Registers the next version of a model, numbered latest + 1 atomically.
-    async fn create_version(&self, new: &NewVersion) -> Result<VersionRecord>;
+    async fn create_version(&self, new: &NewVersion, by: &Actor) -> Result<VersionRecord>;
     /// The newest version of a model with this content hash.
     async fn version_by_hash(
         &self,
@@ -51,6 +51,7 @@ pub trait RegistryStore: Send + Sync {
         model_id: ModelId,
         alias: &str,
         version_id: VersionId,
+        by: &Actor,
     ) -> Result<AliasEvent>;
     /// Where an alias points now.
     async fn alias(&self, model_id: ModelId, alias: &str) -> Result<Option<AliasRecord>>;
@@ -58,7 +59,7 @@ pub trait RegistryStore: Send + Sync {
     async fn list_aliases(&self, model_id: ModelId) -> Result<Vec<AliasRecord>>;
     /// Removes an alias and records an event with `to_version: None`; false
     /// when the alias did not exist.
-    async fn delete_alias(&self, model_id: ModelId, alias: &str) -> Result<bool>;
+    async fn delete_alias(&self, model_id: ModelId, alias: &str, by: &Actor) -> Result<bool>;
     /// Every alias move of a model, oldest first.
     async fn alias_history(&self, model_id: ModelId) -> Result<Vec<AliasEvent>>;
 }

@@ -6,9 +6,11 @@ use std::sync::Arc;
 
 use keel_types::SharedClock;
 
+use crate::access::{AccessStore, AuditLog};
 use crate::artifacts::ArtifactStore;
 use crate::comparisons::ComparisonStore;
 use crate::error::{Error, Result};
+use crate::objects::Buckets;
 use crate::page::Page;
 use crate::postgres::PgStore;
 use crate::queue::JobQueue;
@@ -27,8 +29,15 @@ pub struct Stores {
     pub comparisons: Arc<dyn ComparisonStore>,
     /// Uploads.
     pub uploads: Arc<dyn UploadStore>,
+    /// Users and their tokens.
+    pub access: Arc<dyn AccessStore>,
+    /// The audit log every change writes into.
+    pub audit: Arc<dyn AuditLog>,
     /// Model files, uploads and job outputs.
     pub artifacts: ArtifactStore,
+    /// The buckets that jobs read inputs from and write outputs to
+    /// (`s3://BUCKET/KEY`), reached as the AWS variables say.
+    pub buckets: Buckets,
     /// The clock every store reads time from.
     pub clock: SharedClock,
 }
@@ -66,14 +75,23 @@ impl Stores {
     /// The bundle of one metadata store that implements every aggregate.
     fn of<M>(meta: Arc<M>, artifacts: ArtifactStore, clock: SharedClock) -> Stores
     where
-        M: RegistryStore + JobQueue + ComparisonStore + UploadStore + 'static,
+        M: RegistryStore
+            + JobQueue
+            + ComparisonStore
+            + UploadStore
+            + AccessStore
+            + AuditLog
+            + 'static,
     {
         Stores {
             registry: meta.clone(),
             jobs: meta.clone(),
             comparisons: meta.clone(),
-            uploads: meta,
+            uploads: meta.clone(),
+            access: meta.clone(),
+            audit: meta,
             artifacts,
+            buckets: Buckets::default(),
             clock,
         }
     }

@@ -41,8 +41,12 @@ pub enum Code {
     /// git could not read a model's repository (unreachable, not a repository, refused credentials).
     GitFailed,
     /// The request may not do this: a path outside the directories an admin
-    /// allowed, or a request from a foreign web origin or host.
+    /// allowed, a request from a foreign web origin or host, or a use case the
+    /// caller's role does not allow.
     Forbidden,
+    /// The request carries no credentials, or ones Keel does not accept (an
+    /// unknown, expired or revoked token).
+    Unauthenticated,
     /// The request body's content type is not one this endpoint accepts.
     UnsupportedMediaType,
     /// An invariant broke inside Keel: a bug.
@@ -51,7 +55,7 @@ pub enum Code {
 
 impl Code {
     /// Every code, for documentation and exhaustive tests.
-    pub const ALL: [Code; 19] = [
+    pub const ALL: [Code; 20] = [
         Code::InvalidArgument,
         Code::NotFound,
         Code::AlreadyExists,
@@ -69,6 +73,7 @@ impl Code {
         Code::GitUnavailable,
         Code::GitFailed,
         Code::Forbidden,
+        Code::Unauthenticated,
         Code::UnsupportedMediaType,
         Code::Internal,
     ];
@@ -93,6 +98,7 @@ impl Code {
             Code::GitUnavailable => "GIT_UNAVAILABLE",
             Code::GitFailed => "GIT_FAILED",
             Code::Forbidden => "FORBIDDEN",
+            Code::Unauthenticated => "UNAUTHENTICATED",
             Code::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
             Code::Internal => "INTERNAL",
         }

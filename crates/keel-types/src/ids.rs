@@ -69,6 +69,15 @@ id_type!(
     ComparisonId
 );
 
+id_type!(
+    /// Identifies a user.
+    UserId
+);
+id_type!(
+    /// Identifies an API token (its public half: the secret is never stored).
+    TokenId
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

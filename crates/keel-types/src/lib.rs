@@ -1,4 +1,5 @@
 //! Keel's shared vocabulary: typed ids, job kinds and states, model functions,
+//! roles, permissions and audit actions,
 //! comparison states and verdicts, model references, data formats, the table
 //! of stable error codes, and the [`Clock`] every component reads time from.
 //!
@@ -24,6 +25,7 @@ macro_rules! try_from_string {
     )*};
 }
 
+mod access;
 mod clock;
 mod code;
 mod comparison;
@@ -32,11 +34,12 @@ mod ids;
 mod job;
 mod model_ref;
 
+pub use access::{AuditAction, Permission, Role};
 pub use clock::{Clock, ManualClock, SharedClock, SystemClock};
 pub use code::Code;
 pub use comparison::{ComparisonStatus, Verdict};
 pub use function::FunctionKind;
-pub use ids::{ComparisonId, JobId, ModelId, UploadId, VersionId};
+pub use ids::{ComparisonId, JobId, ModelId, TokenId, UploadId, UserId, VersionId};
 pub use job::{
     AttemptOutcome, DataFormat, JobError, JobErrorKind, JobKind, JobStatus, ParseEnumError,
 };

@@ -50,7 +50,8 @@ pub enum Fetched {
 /// unless set; see [`server_config`]) and for how long
 /// (`KEEL_WARM_IDLE_SECONDS`), how long a claim holds its job without a
 /// heartbeat (`KEEL_LEASE_SECONDS`) and how long a stopping runner lets its
-/// jobs finish (`KEEL_SHUTDOWN_GRACE_SECONDS`). This is the only place the
+/// jobs finish (`KEEL_SHUTDOWN_GRACE_SECONDS`), and the OS user embedded mode
+/// acts as (`USER`, `LOGNAME`). This module is the only place the
 /// environment is read for configuration.
 pub fn config(home: &Path) -> anyhow::Result<keel_core::Config> {
     let mut cfg = keel_core::Config::new(home);
@@ -99,6 +100,9 @@ pub fn config(home: &Path) -> anyhow::Result<keel_core::Config> {
     }
     if let Some(s) = number::<u64>("KEEL_SHUTDOWN_GRACE_SECONDS")? {
         cfg.shutdown_grace = std::time::Duration::from_secs(s);
+    }
+    if let Some(user) = text("USER").or_else(|| text("LOGNAME")) {
+        cfg.local_user = user;
     }
     if let Some(names) = text("KEEL_WORKER_ENV") {
         cfg.isolation.pass_env = names
@@ -203,6 +207,34 @@ pub fn server_limits(bind: &std::net::SocketAddr) -> anyhow::Result<keel_server:
     Ok(limits)
 }
 
+/// The API token for the server at `url`: `KEEL_TOKEN`, else the one
+/// `keel login` saved for that server.
+pub fn token_for(url: &str) -> anyhow::Result<Option<String>> {
+    if let Ok(t) = std::env::var("KEEL_TOKEN")
+        && !t.trim().is_empty()
+    {
+        return Ok(Some(t.trim().to_string()));
+    }
+    match credentials_path() {
+        Some(path) => crate::access::saved_token(&path, url),
+        None => Ok(None),
+    }
+}
+
+/// Where `keel login` keeps tokens: `KEEL_CONFIG_DIR`, else
+/// `$XDG_CONFIG_HOME/keel`, else `~/.config/keel`, in `credentials.json`.
+pub fn credentials_path() -> Option<PathBuf> {
+    let var = |n: &str| {
+        std::env::var_os(n)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    let dir = var("KEEL_CONFIG_DIR")
+        .or_else(|| var("XDG_CONFIG_HOME").map(|d| d.join("keel")))
+        .or_else(|| var("HOME").map(|h| h.join(".config").join("keel")))?;
+    Some(dir.join("credentials.json"))
+}
+
 /// A whole number from the environment variable `name`, if it is set.
 pub fn number<T: std::str::FromStr>(name: &str) -> anyhow::Result<Option<T>> {
     match std::env::var(name) {
@@ -239,7 +271,10 @@ fn program(v: &Path) -> PathBuf {
 impl Backend {
     pub async fn open(url: Option<String>, home: PathBuf) -> anyhow::Result<Backend> {
         match url.filter(|u| !u.is_empty()) {
-            Some(url) => Ok(Backend::Remote(Client::new(&url)?)),
+            Some(url) => {
+                let token = token_for(&url)?;
+                Ok(Backend::Remote(Client::new(&url, token.as_deref())?))
+            }
             None => {
                 let keel = Keel::open(config(&home)?).await?;
                 // A job whose runner died (kill -9, a lost machine) stops
@@ -262,7 +297,7 @@ impl Backend {
         attach: &[PathBuf],
     ) -> anyhow::Result<api::Registration> {
         match self {
-            Backend::Local(k) => Ok(k.register(dir, name, attach).await?),
+            Backend::Local(k) => Ok(k.register(&k.local_principal(), dir, name, attach).await?),
             Backend::Remote(c) => {
                 // Inspect locally first: a bad model fails fast, before any upload.
                 let def = Keel::inspect(dir, attach)?;
@@ -282,7 +317,9 @@ impl Backend {
         origin: &api::Origin,
     ) -> anyhow::Result<api::Registration> {
         match self {
-            Backend::Local(k) => Ok(k.register_with_origin(dir, name, &[], Some(origin)).await?),
+            Backend::Local(k) => Ok(k
+                .register_with_origin(&k.local_principal(), dir, name, &[], Some(origin))
+                .await?),
             Backend::Remote(c) => {
                 let def = Keel::inspect(dir, &[])?;
                 let name = name.map(str::to_string).unwrap_or(def.name.clone());
@@ -323,7 +360,9 @@ impl Backend {
         version: u32,
     ) -> anyhow::Result<api::Alias> {
         match self {
-            Backend::Local(k) => Ok(k.set_alias(model, alias, version).await?),
+            Backend::Local(k) => Ok(k
+                .set_alias(&k.local_principal(), model, alias, version)
+                .await?),
             Backend::Remote(c) => {
                 c.put(
                     &fill(routes::ALIAS, &[model, alias]),
@@ -351,7 +390,7 @@ impl Backend {
     /// Creates a job. Local input paths are uploaded first in remote mode.
     pub async fn create_job(&self, mut req: api::CreateJob) -> anyhow::Result<api::Job> {
         match self {
-            Backend::Local(k) => Ok(k.create_job(req).await?),
+            Backend::Local(k) => Ok(k.create_job(&k.local_principal(), req).await?),
             Backend::Remote(c) => {
                 // Local files go to the server as uploads.
                 for input in std::iter::once(&mut req.input).chain(req.baseline.as_mut()) {
@@ -386,7 +425,7 @@ impl Backend {
 
     pub async fn cancel(&self, id: JobId) -> anyhow::Result<api::Job> {
         match self {
-            Backend::Local(k) => Ok(k.cancel_job(id).await?),
+            Backend::Local(k) => Ok(k.cancel_job(&k.local_principal(), id).await?),
             Backend::Remote(c) => {
                 c.post(
                     &fill(routes::JOB_CANCEL, &[&id.to_string()]),
@@ -446,7 +485,7 @@ impl Backend {
         mut req: api::CreateComparison,
     ) -> anyhow::Result<api::Comparison> {
         match self {
-            Backend::Local(k) => Ok(k.create_comparison(req).await?),
+            Backend::Local(k) => Ok(k.create_comparison(&k.local_principal(), req).await?),
             Backend::Remote(c) => {
                 if let Some(api::Input::Path { uri }) = &req.input
                     && !uri.contains("://")

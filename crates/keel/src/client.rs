@@ -32,15 +32,32 @@ impl std::fmt::Display for ApiError {
 impl std::error::Error for ApiError {}
 
 impl Client {
-    pub fn new(url: &str) -> anyhow::Result<Client> {
+    /// A client of the server at `url`, sending `token` (if any) with
+    /// every request.
+    pub fn new(url: &str, token: Option<&str>) -> anyhow::Result<Client> {
         let base = url.trim_end_matches('/').to_string();
         if !(base.starts_with("http://") || base.starts_with("https://")) {
             bail!("KEEL_URL must start with http:// or https://, not '{url}'");
         }
+        let mut headers = reqwest::header::HeaderMap::new();
+        if let Some(token) = token {
+            let mut value =
+                reqwest::header::HeaderValue::from_str(&format!("Bearer {}", token.trim()))
+                    .context("the API token holds characters a header cannot carry")?;
+            // Kept out of debug output and logs.
+            value.set_sensitive(true);
+            headers.insert(reqwest::header::AUTHORIZATION, value);
+        }
         let http = reqwest::Client::builder()
+            .default_headers(headers)
             .build()
             .context("cannot build the HTTP client")?;
         Ok(Client { base, http })
+    }
+
+    /// The server's URL.
+    pub fn base(&self) -> &str {
+        &self.base
     }
 
     fn url(&self, path: &str) -> String {
@@ -54,7 +71,14 @@ impl Client {
         let status = resp.status();
         let text = resp.text().await.unwrap_or_default();
         match serde_json::from_str::<api::Problem>(&text) {
-            Ok(p) => Err(ApiError(p).into()),
+            Ok(mut p) => {
+                if p.code == keel_types::Code::Unauthenticated.as_str() {
+                    p.detail.push_str(
+                        " Log in with `keel login` (or set KEEL_TOKEN) with a token an admin made with `keel token create`.",
+                    );
+                }
+                Err(ApiError(p).into())
+            }
             Err(_) => Err(anyhow!("the server answered {status}: {text}")),
         }
     }
@@ -120,6 +144,25 @@ impl Client {
         body: &B,
     ) -> anyhow::Result<T> {
         self.send_json(reqwest::Method::PUT, path, body).await
+    }
+
+    pub async fn patch<T: DeserializeOwned, B: Serialize>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> anyhow::Result<T> {
+        self.send_json(reqwest::Method::PATCH, path, body).await
+    }
+
+    /// A `DELETE` whose answer is a JSON document.
+    pub async fn delete<T: DeserializeOwned>(&self, path: &str) -> anyhow::Result<T> {
+        let resp = self
+            .http
+            .delete(self.url(path))
+            .send()
+            .await
+            .map_err(|e| self.send_err(e))?;
+        Ok(self.check(resp).await?.json().await?)
     }
 
     async fn send_json<T: DeserializeOwned, B: Serialize>(

@@ -34,6 +34,10 @@ const FIELDS: &[(&str, &str)] = &[
     ("name", "--name"),
     ("baseline", "--baseline"),
     ("data_roots", "`keel server --data-root`"),
+    ("role", "--role"),
+    ("expires_in_days", "--expires-in-days"),
+    ("since", "--since"),
+    ("action", "--action"),
 ];
 
 /// Rewrites every backticked field name in `message` as its flag; other

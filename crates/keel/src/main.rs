@@ -4,6 +4,7 @@
 //!
 //! Exit codes: 0 ok, 1 error, 2 usage, 6 the job failed or stopped.
 
+mod access;
 mod backend;
 mod client;
 mod flags;
@@ -100,6 +101,27 @@ enum Command {
         #[arg(long, default_value_t = 2)]
         jobs: usize,
     },
+    /// Checks an API token against the server (KEEL_URL) and keeps it for
+    /// later commands; the token is read from standard input unless given.
+    Login {
+        /// The token (default: read from standard input).
+        #[arg(long)]
+        token: Option<String>,
+    },
+    /// Forgets the token kept for the server.
+    Logout,
+    /// Shows who the CLI acts as: the user, role and groups.
+    Whoami,
+    /// API tokens (admins): create, list, revoke. Run on the data
+    /// directory, `keel token create` makes the first admin.
+    #[command(subcommand)]
+    Token(access::TokenCmd),
+    /// Users (admins): list, show, set role and groups.
+    #[command(subcommand)]
+    User(access::UserCmd),
+    /// The audit log (admins): who changed what, when and from where.
+    #[command(subcommand)]
+    Audit(access::AuditCmd),
     /// Trains a scikit-learn model, registers it and runs scoring, metrics and training jobs on it.
     Quickstart {
         /// Where to write the example model, data and data directory.
@@ -162,13 +184,13 @@ enum ComparisonCmd {
 }
 
 #[derive(Args, Clone)]
-struct PageArgs {
+pub(crate) struct PageArgs {
     /// How many to list.
     #[arg(long)]
-    limit: Option<u32>,
+    pub(crate) limit: Option<u32>,
     /// Continue from this page token.
     #[arg(long)]
-    page_token: Option<String>,
+    pub(crate) page_token: Option<String>,
 }
 
 impl PageArgs {
@@ -326,6 +348,21 @@ async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             work(&cli.home, jobs).await
         }
         Command::Quickstart { dir } => quickstart::run(&dir).await,
+        Command::Login { token } => access::login(cli.url.as_deref(), token).await,
+        Command::Logout => access::logout(cli.url.as_deref()),
+        Command::Whoami => access::whoami(&Backend::open(cli.url, cli.home).await?, fmt).await,
+        Command::Token(cmd) => {
+            let b = Backend::open(cli.url, cli.home).await?;
+            access::token_cmd(&b, fmt, cmd).await
+        }
+        Command::User(cmd) => {
+            let b = Backend::open(cli.url, cli.home).await?;
+            access::user_cmd(&b, fmt, cmd).await
+        }
+        Command::Audit(cmd) => {
+            let b = Backend::open(cli.url, cli.home).await?;
+            access::audit_cmd(&b, fmt, cmd).await
+        }
         // Metrics and drift over files need no data directory either.
         Command::Metrics(a) => quality::metrics(fmt, a),
         Command::Drift(a) => quality::drift(fmt, a),
@@ -370,22 +407,32 @@ async fn serve(home: &Path, bind: &str, jobs: usize, access: Access) -> anyhow::
         .await
         .with_context(|| format!("cannot listen on {bind}"))?;
     let addr = listener.local_addr()?;
-    if !addr.ip().is_loopback() {
+    tracing::info!("opening {}", home.display());
+    let keel = keel_core::Keel::open(backend::server_config(home, &access.data_roots)?).await?;
+    if keel.auth_enabled().await? {
+        tracing::info!("clients need an API token (Authorization: Bearer ...)");
+    } else if !addr.ip().is_loopback() {
         if !access.insecure_no_auth {
             bail!(
                 "refusing to serve on {addr}: Keel has no users or tokens yet, so anyone who \
                  reaches a non-loopback address could register models and run their code as this \
-                 server's user. Bind a loopback address (127.0.0.1) behind an authenticating \
-                 proxy, or pass --insecure-no-auth to serve it anyway"
+                 server's user. Make the first admin with `keel token create --user NAME --role \
+                 admin` on this data directory (auth is on once a user exists), bind a loopback \
+                 address (127.0.0.1), or pass --insecure-no-auth to serve it anyway"
             );
         }
         tracing::warn!(
             "serving on {addr} without authentication (--insecure-no-auth): anyone who reaches \
              it can run code as this server's user"
         );
+    } else {
+        eprintln!(
+            "keel server: no users yet, so it runs open as a single-user tool on {addr}: every \
+             request acts as {} (admin). `keel token create --user NAME --role admin` turns \
+             authentication on.",
+            keel.config().local_user
+        );
     }
-    tracing::info!("opening {}", home.display());
-    let keel = keel_core::Keel::open(backend::server_config(home, &access.data_roots)?).await?;
     let limits = backend::server_limits(&addr)?;
     match &keel.config().data_access {
         keel_core::DataAccess::Roots(roots) if !roots.is_empty() => {

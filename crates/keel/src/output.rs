@@ -73,7 +73,7 @@ pub(crate) fn json<T: Serialize>(v: &T) -> anyhow::Result<()> {
 }
 
 /// Prints rows as aligned columns under a header.
-fn table(header: &[&str], rows: &[Vec<String>]) {
+pub(crate) fn table(header: &[&str], rows: &[Vec<String>]) {
     let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
     for r in rows {
         for (i, c) in r.iter().enumerate() {
@@ -99,7 +99,7 @@ fn table(header: &[&str], rows: &[Vec<String>]) {
     }
 }
 
-fn kv(pairs: &[(&str, String)]) {
+pub(crate) fn kv(pairs: &[(&str, String)]) {
     let w = pairs.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
     for (k, v) in pairs {
         outln!("{k:<w$}  {v}");
@@ -236,7 +236,7 @@ pub fn models(fmt: Format, p: &api::Page<api::Model>) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn next_page(t: &Option<String>) {
+pub(crate) fn next_page(t: &Option<String>) {
     if let Some(t) = t {
         eprintln!("more: --page-token {t}");
     }

@@ -54,7 +54,7 @@ async fn example_python(cfg: &keel_core::Config) -> anyhow::Result<PathBuf> {
 }
 
 async fn run_job(keel: &Keel, req: api::CreateJob) -> anyhow::Result<api::Job> {
-    let job = keel.create_job(req).await?;
+    let job = keel.create_job(&keel.local_principal(), req).await?;
     let job = keel.run_job(job.id.into()).await?;
     if job.status != JobStatus::Completed {
         let (message, traceback) = job
@@ -126,7 +126,12 @@ pub async fn run(dir: &Path) -> anyhow::Result<i32> {
     let data = dir.join("data");
 
     let reg = keel
-        .register(&dir.join("fraud"), Some("fraud"), &[])
+        .register(
+            &keel.local_principal(),
+            &dir.join("fraud"),
+            Some("fraud"),
+            &[],
+        )
         .await?;
     println!(
         "2. registered model '{}' version {} ({} files; score function {})",
@@ -140,8 +145,13 @@ pub async fn run(dir: &Path) -> anyhow::Result<i32> {
             .map(|f| f.name.as_str())
             .unwrap_or("-")
     );
-    keel.set_alias("fraud", "champion", reg.version.number)
-        .await?;
+    keel.set_alias(
+        &keel.local_principal(),
+        "fraud",
+        "champion",
+        reg.version.number,
+    )
+    .await?;
     println!("   fraud@champion -> version {}", reg.version.number);
 
     let scoring = run_job(
@@ -227,29 +237,33 @@ pub async fn run(dir: &Path) -> anyhow::Result<i32> {
         .as_ref()
         .and_then(|r| r.produced_version)
         .unwrap_or(0);
-    keel.set_alias("fraud", "challenger", new_version).await?;
+    keel.set_alias(&keel.local_principal(), "fraud", "challenger", new_version)
+        .await?;
     println!(
         "5. training job {}: {}; created fraud version {new_version} (fraud@challenger)",
         training.id,
         rate(&training)
     );
     let mut cmp = keel
-        .create_comparison(api::CreateComparison {
-            champion: Some("fraud@champion".into()),
-            challenger: Some("fraud@challenger".into()),
-            input: Some(path_input(&data.join("labeled.parquet"))),
-            format: None,
-            metrics: Some(labeled_roles()),
-            champion_job: None,
-            challenger_job: None,
-            policy: api::ComparePolicy {
-                metric: "auc".into(),
-                min_delta: 0.0,
-                confidence: 0.95,
-                resamples: 1000,
-                seed: 0,
+        .create_comparison(
+            &keel.local_principal(),
+            api::CreateComparison {
+                champion: Some("fraud@champion".into()),
+                challenger: Some("fraud@challenger".into()),
+                input: Some(path_input(&data.join("labeled.parquet"))),
+                format: None,
+                metrics: Some(labeled_roles()),
+                champion_job: None,
+                challenger_job: None,
+                policy: api::ComparePolicy {
+                    metric: "auc".into(),
+                    min_delta: 0.0,
+                    confidence: 0.95,
+                    resamples: 1000,
+                    seed: 0,
+                },
             },
-        })
+        )
         .await?;
     for job in [cmp.champion_job, cmp.challenger_job] {
         keel.run_job(job.into()).await?;

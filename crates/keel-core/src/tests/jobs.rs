@@ -7,7 +7,7 @@ use futures::StreamExt;
 use keel_api_model as api;
 use keel_types::{Code, ComparisonStatus, JobKind, JobStatus};
 
-use super::Env;
+use super::{Env, admin};
 use crate::JobOutput;
 
 pub(super) fn create(
@@ -52,7 +52,10 @@ async fn an_embedded_run_completes_and_its_result_streams() {
     let data = env.data("in.csv", "x\n0.9\n0.1\n");
     let job = env
         .keel
-        .create_job(create(JobKind::Scoring, "m", &data, Some("out.csv")))
+        .create_job(
+            &admin(),
+            create(JobKind::Scoring, "m", &data, Some("out.csv")),
+        )
         .await
         .unwrap();
     assert_eq!(job.status, JobStatus::Pending);
@@ -82,7 +85,11 @@ async fn an_embedded_run_completes_and_its_result_streams() {
         log.content
     );
     // A finished job cannot be cancelled.
-    let e = env.keel.cancel_job(job.id.into()).await.unwrap_err();
+    let e = env
+        .keel
+        .cancel_job(&admin(), job.id.into())
+        .await
+        .unwrap_err();
     assert_eq!(e.code(), Code::Conflict);
 }
 
@@ -158,7 +165,7 @@ async fn requests_are_checked_before_anything_is_queued() {
         ),
     ];
     for (req, code, fragment) in cases {
-        let e = env.keel.create_job(req).await.unwrap_err();
+        let e = env.keel.create_job(&admin(), req).await.unwrap_err();
         assert_eq!(e.code(), code, "{e}");
         assert!(e.to_string().contains(fragment), "{e}");
     }
@@ -211,7 +218,7 @@ async fn training_registers_the_next_version_with_its_job() {
     let data = env.data("train.csv", "x\n0.9\n0.1\n0.3\n");
     let job = env
         .keel
-        .create_job(create(JobKind::Training, "m", &data, None))
+        .create_job(&admin(), create(JobKind::Training, "m", &data, None))
         .await
         .unwrap();
     let done = env.keel.run_job(job.id.into()).await.unwrap();
@@ -235,27 +242,30 @@ async fn comparisons_are_decided_off_the_read_path_and_listed_with_their_verdict
     );
     let c = env
         .keel
-        .create_comparison(api::CreateComparison {
-            champion: Some("b".into()),
-            challenger: Some("a".into()),
-            input: Some(api::Input::Path {
-                uri: data.display().to_string(),
-            }),
-            format: None,
-            metrics: Some(api::MetricsOptions {
-                label: Some("label".into()),
-                ..Default::default()
-            }),
-            champion_job: None,
-            challenger_job: None,
-            policy: api::ComparePolicy {
-                metric: "auc".into(),
-                min_delta: 0.0,
-                confidence: 0.95,
-                resamples: 100,
-                seed: 0,
+        .create_comparison(
+            &admin(),
+            api::CreateComparison {
+                champion: Some("b".into()),
+                challenger: Some("a".into()),
+                input: Some(api::Input::Path {
+                    uri: data.display().to_string(),
+                }),
+                format: None,
+                metrics: Some(api::MetricsOptions {
+                    label: Some("label".into()),
+                    ..Default::default()
+                }),
+                champion_job: None,
+                challenger_job: None,
+                policy: api::ComparePolicy {
+                    metric: "auc".into(),
+                    min_delta: 0.0,
+                    confidence: 0.95,
+                    resamples: 100,
+                    seed: 0,
+                },
             },
-        })
+        )
         .await
         .unwrap();
     assert_eq!(c.status, ComparisonStatus::Pending);
@@ -279,22 +289,25 @@ async fn comparisons_are_decided_off_the_read_path_and_listed_with_their_verdict
     // field it came from.
     let e = env
         .keel
-        .create_comparison(api::CreateComparison {
-            champion_job: Some(c.champion_job),
-            challenger_job: Some(c.challenger_job),
-            champion: None,
-            challenger: None,
-            input: None,
-            format: None,
-            metrics: None,
-            policy: api::ComparePolicy {
-                metric: "beauty".into(),
-                min_delta: 0.0,
-                confidence: 0.95,
-                resamples: 100,
-                seed: 0,
+        .create_comparison(
+            &admin(),
+            api::CreateComparison {
+                champion_job: Some(c.champion_job),
+                challenger_job: Some(c.challenger_job),
+                champion: None,
+                challenger: None,
+                input: None,
+                format: None,
+                metrics: None,
+                policy: api::ComparePolicy {
+                    metric: "beauty".into(),
+                    min_delta: 0.0,
+                    confidence: 0.95,
+                    resamples: 100,
+                    seed: 0,
+                },
             },
-        })
+        )
         .await
         .unwrap_err();
     assert_eq!(e.code(), Code::InvalidArgument);
@@ -310,7 +323,10 @@ async fn a_model_failure_is_data_and_its_job_has_no_result() {
         .set(keel_exec::testing::Behaviour::Raise("bad record".into()));
     let job = env
         .keel
-        .create_job(create(JobKind::Scoring, "m", &data, Some("out.csv")))
+        .create_job(
+            &admin(),
+            create(JobKind::Scoring, "m", &data, Some("out.csv")),
+        )
         .await
         .unwrap();
     let done = env.keel.run_job(job.id.into()).await.unwrap();

@@ -3,6 +3,7 @@
 //! table, embedded runs, results, training registration, comparisons and
 //! version origins.
 
+mod access;
 mod jobs;
 mod origins;
 mod roles;
@@ -27,7 +28,18 @@ use keel_exec::testing::FakeRuntime;
 use keel_types::ManualClock;
 use tempfile::TempDir;
 
-use crate::{Config, Keel};
+use crate::{Config, Keel, Principal};
+
+/// The principal these tests act as: an admin from the test.
+pub(crate) fn admin() -> Principal {
+    Principal {
+        user: "tester".into(),
+        role: keel_types::Role::Admin,
+        groups: Vec::new(),
+        source: "test".into(),
+        via: crate::Via::Local,
+    }
+}
 
 /// A model source with score and train functions, and a metrics function
 /// unless `metrics` is false.
@@ -46,6 +58,7 @@ pub(crate) struct Env {
     pub(crate) dir: TempDir,
     pub(crate) keel: Keel,
     pub(crate) runtime: Arc<FakeRuntime>,
+    pub(crate) clock: Arc<ManualClock>,
 }
 
 impl Env {
@@ -58,10 +71,16 @@ impl Env {
         let mut cfg = Config::new(dir.path().join("home"));
         cfg.default_workers = 2;
         cfg.max_workers = 3;
-        let keel = Keel::open_with(cfg, ManualClock::new(start), runtime.clone())
+        let clock = ManualClock::new(start);
+        let keel = Keel::open_with(cfg, clock.clone(), runtime.clone())
             .await
             .unwrap();
-        Env { dir, keel, runtime }
+        Env {
+            dir,
+            keel,
+            runtime,
+            clock,
+        }
     }
 
     /// Writes a model directory `name` (module `name.py`) with the given
@@ -82,7 +101,10 @@ impl Env {
         if let Some(s) = output_schema {
             std::fs::write(d.join("output_schema.avsc"), s).unwrap();
         }
-        self.keel.register(&d, Some(name), &[]).await.unwrap();
+        self.keel
+            .register(&admin(), &d, Some(name), &[])
+            .await
+            .unwrap();
         d
     }
 

@@ -5,7 +5,7 @@
 use keel_api_model as api;
 use keel_types::{Code, JobKind, JobStatus};
 
-use super::Env;
+use super::{Env, admin};
 
 fn origin(commit: char, subdir: Option<&str>) -> api::Origin {
     api::Origin::Git {
@@ -27,7 +27,7 @@ async fn origins_are_recorded_checked_and_not_inherited_by_training() {
     // having no origin: the origin is metadata, not content.
     let same = env
         .keel
-        .register_with_origin(&dir, Some("m"), &[], Some(&origin('a', None)))
+        .register_with_origin(&admin(), &dir, Some("m"), &[], Some(&origin('a', None)))
         .await
         .unwrap();
     assert!(!same.created);
@@ -37,7 +37,7 @@ async fn origins_are_recorded_checked_and_not_inherited_by_training() {
     let sent = origin('b', Some("models/m"));
     let reg = env
         .keel
-        .register_with_origin(&dir, Some("m"), &[], Some(&sent))
+        .register_with_origin(&admin(), &dir, Some("m"), &[], Some(&sent))
         .await
         .unwrap();
     assert!(reg.created);
@@ -54,7 +54,7 @@ async fn origins_are_recorded_checked_and_not_inherited_by_training() {
     std::fs::write(dir.join("extra.txt"), "changed again").unwrap();
     let e = env
         .keel
-        .register_with_origin(&dir, Some("m"), &[], Some(&bad))
+        .register_with_origin(&admin(), &dir, Some("m"), &[], Some(&bad))
         .await
         .unwrap_err();
     assert_eq!(e.code(), Code::InvalidArgument, "{e}");
@@ -66,21 +66,24 @@ async fn origins_are_recorded_checked_and_not_inherited_by_training() {
     let data = env.data("train.csv", "x\n0.9\n0.1\n");
     let job = env
         .keel
-        .create_job(api::CreateJob {
-            kind: JobKind::Training,
-            model: "m:2".into(),
-            input: api::Input::Path {
-                uri: data.display().to_string(),
+        .create_job(
+            &admin(),
+            api::CreateJob {
+                kind: JobKind::Training,
+                model: "m:2".into(),
+                input: api::Input::Path {
+                    uri: data.display().to_string(),
+                },
+                output: None,
+                format: None,
+                workers: Some(1),
+                max_runtime_seconds: None,
+                max_attempts: None,
+                schema_check: None,
+                metrics: None,
+                baseline: None,
             },
-            output: None,
-            format: None,
-            workers: Some(1),
-            max_runtime_seconds: None,
-            max_attempts: None,
-            schema_check: None,
-            metrics: None,
-            baseline: None,
-        })
+        )
         .await
         .unwrap();
     let done = env.keel.run_job(job.id.into()).await.unwrap();

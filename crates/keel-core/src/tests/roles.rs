@@ -4,7 +4,7 @@
 use keel_api_model as api;
 use keel_types::{Code, JobKind};
 
-use super::Env;
+use super::{Env, admin};
 
 /// An input schema with a label, a protected attribute and a feature.
 const INPUT: &str = r#"{"type":"record","name":"in","fields":[
@@ -152,21 +152,24 @@ async fn roles_come_from_the_request_then_the_schemas() {
             .await;
         let got = env
             .keel
-            .create_job(api::CreateJob {
-                kind: JobKind::Metrics,
-                model: case.name.into(),
-                input: api::Input::Path {
-                    uri: data.display().to_string(),
+            .create_job(
+                &admin(),
+                api::CreateJob {
+                    kind: JobKind::Metrics,
+                    model: case.name.into(),
+                    input: api::Input::Path {
+                        uri: data.display().to_string(),
+                    },
+                    output: None,
+                    format: None,
+                    workers: None,
+                    max_runtime_seconds: None,
+                    max_attempts: None,
+                    schema_check: None,
+                    metrics: case.options.clone(),
+                    baseline: None,
                 },
-                output: None,
-                format: None,
-                workers: None,
-                max_runtime_seconds: None,
-                max_attempts: None,
-                schema_check: None,
-                metrics: case.options.clone(),
-                baseline: None,
-            })
+            )
             .await;
         match (case.want, got) {
             (Want::Roles(label, probability, prediction, protected), Ok(job)) => {

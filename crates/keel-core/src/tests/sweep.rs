@@ -5,7 +5,7 @@
 use keel_api_model as api;
 use keel_types::{JobKind, JobStatus};
 
-use super::Env;
+use super::{Env, admin};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_sweep_removes_only_what_crashed_runs_left() {
@@ -23,18 +23,24 @@ async fn the_sweep_removes_only_what_crashed_runs_left() {
     };
     let failed = env
         .keel
-        .create_job(request(Some(api::Output::External {
-            uri: target.display().to_string(),
-        })))
+        .create_job(
+            &admin(),
+            request(Some(api::Output::External {
+                uri: target.display().to_string(),
+            })),
+        )
         .await
         .unwrap();
     let done = env.keel.run_job(failed.id.into()).await.unwrap();
     assert_eq!(done.status, JobStatus::Failed);
     let pending = env
         .keel
-        .create_job(request(Some(api::Output::Embedded {
-            name: "x.csv".into(),
-        })))
+        .create_job(
+            &admin(),
+            request(Some(api::Output::Embedded {
+                name: "x.csv".into(),
+            })),
+        )
         .await
         .unwrap();
     // What a kill -9 in the middle of each would leave.

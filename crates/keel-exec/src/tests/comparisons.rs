@@ -44,11 +44,14 @@ async fn a_comparison_is_decided_once_both_jobs_have_finished() {
     let c = h
         .stores
         .comparisons
-        .create_comparison(&NewComparison {
-            champion_job: b.id,
-            challenger_job: a.id,
-            policy: policy("auc"),
-        })
+        .create_comparison(
+            &NewComparison {
+                champion_job: b.id,
+                challenger_job: a.id,
+                policy: policy("auc"),
+            },
+            &crate::tests::by(),
+        )
         .await
         .unwrap();
     assert_eq!(h.exec.settle_comparisons().await.unwrap(), 0);
@@ -107,11 +110,14 @@ async fn jobs_on_different_data_or_failed_jobs_fail_the_comparison() {
     let mismatched = h
         .stores
         .comparisons
-        .create_comparison(&NewComparison {
-            champion_job: a.id,
-            challenger_job: b.id,
-            policy: policy("auc"),
-        })
+        .create_comparison(
+            &NewComparison {
+                champion_job: a.id,
+                challenger_job: b.id,
+                policy: policy("auc"),
+            },
+            &crate::tests::by(),
+        )
         .await
         .unwrap();
     // A job that failed: its model raised.
@@ -128,11 +134,14 @@ async fn jobs_on_different_data_or_failed_jobs_fail_the_comparison() {
     let with_failed = h
         .stores
         .comparisons
-        .create_comparison(&NewComparison {
-            champion_job: a.id,
-            challenger_job: failed.id,
-            policy: policy("f1"),
-        })
+        .create_comparison(
+            &NewComparison {
+                champion_job: a.id,
+                challenger_job: failed.id,
+                policy: policy("f1"),
+            },
+            &crate::tests::by(),
+        )
         .await
         .unwrap();
     assert_eq!(h.exec.settle_comparisons().await.unwrap(), 2);

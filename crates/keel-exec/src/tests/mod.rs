@@ -22,6 +22,11 @@ use tokio::task::JoinSet;
 use crate::testing::FakeRuntime;
 use crate::{ExecConfig, Executor};
 
+/// The actor every change these tests make is made by.
+pub(crate) fn by() -> keel_store::Actor {
+    keel_store::Actor::new("tester", "test")
+}
+
 /// A model source with every function tagged; the fake runtime never runs it.
 const SOURCE: &str = "\
 # modelop.init
@@ -97,7 +102,7 @@ impl Harness {
             .iter()
             .map(|f| (f.path.clone(), src.join(&f.path)))
             .collect();
-        crate::registration::register(&self.stores, name, &def, &origins, None)
+        crate::registration::register(&self.stores, &by(), name, &def, &origins, None)
             .await
             .unwrap()
             .version
@@ -152,15 +157,18 @@ impl Harness {
     ) -> JobRecord {
         self.stores
             .jobs
-            .enqueue(&NewJob {
-                kind,
-                model_id: version.model_id,
-                model_name: version.model_name.clone(),
-                version_id: version.id,
-                version_number: version.number,
-                request,
-                max_attempts: keel_store::DEFAULT_MAX_ATTEMPTS,
-            })
+            .enqueue(
+                &NewJob {
+                    kind,
+                    model_id: version.model_id,
+                    model_name: version.model_name.clone(),
+                    version_id: version.id,
+                    version_number: version.number,
+                    request,
+                    max_attempts: keel_store::DEFAULT_MAX_ATTEMPTS,
+                },
+                &by(),
+            )
             .await
             .unwrap()
     }

@@ -206,7 +206,12 @@ async fn a_cancel_request_stops_the_running_job() {
     let mut running = JoinSet::new();
     h.tick(&mut running).await.unwrap();
     h.until(job.id, |j| j.status == JobStatus::InProgress).await;
-    let flagged = h.stores.jobs.request_cancel(job.id).await.unwrap();
+    let flagged = h
+        .stores
+        .jobs
+        .request_cancel(job.id, &crate::tests::by())
+        .await
+        .unwrap();
     assert!(flagged.cancel_requested);
     running.join_next().await.unwrap().unwrap();
     let after = h.job(job.id).await;

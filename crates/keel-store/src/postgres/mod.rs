@@ -172,3 +172,4 @@ crate::sql::registry::registry_store!(PgStore);
 crate::sql::queue::job_queue!(PgStore, claim_lock = " FOR UPDATE SKIP LOCKED");
 crate::sql::comparisons::comparison_store!(PgStore);
 crate::sql::uploads::upload_store!(PgStore);
+crate::sql::access::access_store!(PgStore);

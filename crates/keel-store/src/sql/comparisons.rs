@@ -52,9 +52,13 @@ macro_rules! comparison_store {
             use $crate::records::{ComparisonRecord, Decided, NewComparison};
             use $crate::sql::comparisons::comparison_from_row;
             use $crate::sql::rows::{is_foreign_key_violation, to_json, ts};
+            use $crate::sql::access::audit;
+            use $crate::records::Actor;
+            use keel_types::AuditAction;
+            use serde_json::json;
             #[async_trait]
             impl ComparisonStore for $store {
-                async fn create_comparison(&self, new: &NewComparison) -> Result<ComparisonRecord> {
+                async fn create_comparison(&self, new: &NewComparison, by: &Actor) -> Result<ComparisonRecord> {
                     let record = ComparisonRecord {
                         id: ComparisonId::new(),
                         status: ComparisonStatus::Pending,
@@ -67,6 +71,7 @@ macro_rules! comparison_store {
                         created_at: self.now(),
                         finished_at: None,
                     };
+                    let mut tx = self.pool.begin_with(Self::BEGIN_WRITE).await?;
                     let inserted = sqlx::query(
                         "INSERT INTO comparisons (id, status, champion_job, challenger_job, policy, \
                          created_at) VALUES ($1, 'PENDING', $2, $3, $4, $5)",
@@ -76,16 +81,38 @@ macro_rules! comparison_store {
                     .bind(record.challenger_job.to_string())
                     .bind(encode(&record.policy)?)
                     .bind(ts(record.created_at))
-                    .execute(&self.pool)
+                    .execute(&mut *tx)
                     .await;
                     match inserted {
-                        Ok(_) => Ok(record),
-                        Err(e) if is_foreign_key_violation(&e) => Err(Error::NotFound(format!(
-                            "The job {} or {}",
-                            record.champion_job, record.challenger_job
-                        ))),
-                        Err(e) => Err(e.into()),
+                        Ok(_) => {}
+                        Err(e) if is_foreign_key_violation(&e) => {
+                            return Err(Error::NotFound(format!(
+                                "The job {} or {}",
+                                record.champion_job, record.challenger_job
+                            )));
+                        }
+                        Err(e) => return Err(e.into()),
                     }
+                    let model: Option<String> =
+                        sqlx::query_scalar("SELECT model_name FROM jobs WHERE id = $1")
+                            .bind(record.champion_job.to_string())
+                            .fetch_optional(&mut *tx)
+                            .await?;
+                    audit!(
+                        tx,
+                        record.created_at,
+                        by,
+                        AuditAction::ComparisonCreated,
+                        model.as_deref(),
+                        record.id.to_string(),
+                        json!({
+                            "champion_job": record.champion_job,
+                            "challenger_job": record.challenger_job,
+                            "policy": record.policy,
+                        })
+                    );
+                    tx.commit().await?;
+                    Ok(record)
                 }
 
                 async fn comparison(&self, id: ComparisonId) -> Result<Option<ComparisonRecord>> {

@@ -7,6 +7,7 @@
 //! What differs is given to the macros: how a write transaction begins and
 //! how a claim passes over rows that another claimer holds.
 
+pub(crate) mod access;
 pub(crate) mod comparisons;
 pub(crate) mod queue;
 pub(crate) mod registry;

@@ -19,7 +19,8 @@ macro_rules! job_columns {
     () => {
         "id, kind, status, model_id, model_name, version_id, version_number, spec, \
          records_read, records_written, records_rejected, created_at, started_at, finished_at, \
-         heartbeat_at, runner, attempt, max_attempts, lease_until, cancel_requested, error, result"
+         heartbeat_at, runner, attempt, max_attempts, lease_until, cancel_requested, error, result, \
+         created_by"
     };
 }
 pub(crate) use job_columns;
@@ -56,6 +57,7 @@ pub(crate) fn job_from_row(r: &impl Columns) -> Result<JobRecord> {
             .opt_text("result")?
             .map(|s| decode::<JobResult>(&s, "jobs.result"))
             .transpose()?,
+        created_by: r.opt_text("created_by")?,
     })
 }
 
@@ -168,14 +170,16 @@ macro_rules! job_queue {
         const _: () = {
             use async_trait::async_trait;
             use chrono::Duration;
-            use keel_types::{AttemptOutcome, JobError, JobErrorKind, JobId, JobStatus};
+            use keel_types::{AttemptOutcome, AuditAction, JobError, JobErrorKind, JobId, JobStatus};
+            use serde_json::json;
             use sqlx::Row;
             use $crate::error::{Error, Result};
             use $crate::formats::encode;
             use $crate::page::{Page, Paged, decode_cursor, paginate};
             use $crate::queue::JobQueue;
+            use $crate::sql::access::audit;
             use $crate::records::{
-                AttemptRecord, Beat, Counts, Expired, Finish, JobFilter, JobRecord, Lease, NewJob,
+                Actor, AttemptRecord, Beat, Counts, Expired, Finish, JobFilter, JobRecord, Lease, NewJob,
             };
             use $crate::sql::queue::{
                 attempt_from_row, cancelled_without_runner, end_attempt, error_json, job_from_row,
@@ -286,7 +290,7 @@ macro_rules! job_queue {
 
             #[async_trait]
             impl JobQueue for $store {
-                async fn enqueue(&self, job: &NewJob) -> Result<JobRecord> {
+                async fn enqueue(&self, job: &NewJob, by: &Actor) -> Result<JobRecord> {
                     if job.max_attempts == 0 {
                         return Err(Error::InvalidArgument(
                             "`max_attempts` must be at least 1: a job gets at least one attempt.".into(),
@@ -313,12 +317,14 @@ macro_rules! job_queue {
                         cancel_requested: false,
                         error: None,
                         result: None,
+                        created_by: Some(by.user.clone()),
                     };
+                    let mut tx = self.pool.begin_with(Self::BEGIN_WRITE).await?;
                     // A job names its version twice (by id and by model and number);
                     // both must be the same version, or every view of the job would lie.
                     let version = sqlx::query("SELECT model_id, number FROM versions WHERE id = $1")
                         .bind(record.version_id.to_string())
-                        .fetch_optional(&self.pool)
+                        .fetch_optional(&mut *tx)
                         .await?;
                     let Some(version) = version else {
                         return Err(Error::NotFound(format!(
@@ -336,8 +342,8 @@ macro_rules! job_queue {
                     }
                     let inserted = sqlx::query(
                         "INSERT INTO jobs (id, kind, status, model_id, model_name, version_id, \
-                         version_number, spec, created_at, max_attempts) \
-                         VALUES ($1, $2, 'PENDING', $3, $4, $5, $6, $7, $8, $9)",
+                         version_number, spec, created_at, max_attempts, created_by) \
+                         VALUES ($1, $2, 'PENDING', $3, $4, $5, $6, $7, $8, $9, $10)",
                     )
                     .bind(record.id.to_string())
                     .bind(record.kind.as_str())
@@ -348,19 +354,35 @@ macro_rules! job_queue {
                     .bind(encode(&record.request)?)
                     .bind(ts(record.created_at))
                     .bind(i64::from(record.max_attempts))
-                    .execute(&self.pool)
+                    .bind(&by.user)
+                    .execute(&mut *tx)
                     .await;
                     match inserted {
-                        Ok(_) => {
-                            self.notify_work().await;
-                            Ok(record)
+                        Ok(_) => {}
+                        Err(e) if is_foreign_key_violation(&e) => {
+                            return Err(Error::NotFound(format!(
+                                "The model {} or its version {} that the job refers to",
+                                record.model_id, record.version_id
+                            )));
                         }
-                        Err(e) if is_foreign_key_violation(&e) => Err(Error::NotFound(format!(
-                            "The model {} or its version {} that the job refers to",
-                            record.model_id, record.version_id
-                        ))),
-                        Err(e) => Err(e.into()),
+                        Err(e) => return Err(e.into()),
                     }
+                    audit!(
+                        tx,
+                        record.created_at,
+                        by,
+                        AuditAction::JobCreated,
+                        Some(record.model_name.as_str()),
+                        record.id.to_string(),
+                        json!({
+                            "kind": record.kind.as_str(),
+                            "version": record.version_number,
+                            "max_attempts": record.max_attempts,
+                        })
+                    );
+                    tx.commit().await?;
+                    self.notify_work().await;
+                    Ok(record)
                 }
 
                 async fn job(&self, id: JobId) -> Result<Option<JobRecord>> {
@@ -567,14 +589,16 @@ macro_rules! job_queue {
                     Ok(true)
                 }
 
-                async fn request_cancel(&self, id: JobId) -> Result<JobRecord> {
+                async fn request_cancel(&self, id: JobId, by: &Actor) -> Result<JobRecord> {
                     let error = JobError::new(
                         JobErrorKind::Cancelled,
                         "The job was cancelled before it started.",
                     );
-                    let now = ts(self.now());
-                    // Each step is one atomic statement; if the job moves on between two
-                    // steps (claimed, or finished), the next step sees its new status.
+                    let at = self.now();
+                    let now = ts(at);
+                    let mut tx = self.pool.begin_with(Self::BEGIN_WRITE).await?;
+                    // A pending job stops at once; a running one is flagged, and its
+                    // runner stops it. Either way the request is audited with it.
                     let stopped = sqlx::query(concat!(
                         "UPDATE jobs SET status = 'STOPPED', finished_at = $1, error = $2 \
                          WHERE id = $3 AND status = 'PENDING' RETURNING ",
@@ -583,49 +607,55 @@ macro_rules! job_queue {
                     .bind(&now)
                     .bind(error_json(&error)?)
                     .bind(id.to_string())
-                    .fetch_optional(&self.pool)
+                    .fetch_optional(&mut *tx)
                     .await?;
-                    if let Some(row) = stopped {
-                        return job_from_row(&row);
-                    }
+                    let flagged = match stopped {
+                        Some(row) => Some(row),
+                        None => {
+                            sqlx::query(concat!(
+                                "UPDATE jobs SET cancel_requested = 1 WHERE id = $1 AND status = 'IN_PROGRESS' RETURNING ",
+                                $crate::sql::queue::job_columns!()
+                            ))
+                            .bind(id.to_string())
+                            .fetch_optional(&mut *tx)
+                            .await?
+                        }
+                    };
+                    let Some(row) = flagged else {
+                        tx.rollback().await?;
+                        return match self.job_status(id).await? {
+                            Some(status) => Err(Error::Conflict(format!(
+                                "Job {id} already finished ({status}); only PENDING and IN_PROGRESS jobs can be cancelled."
+                            ))),
+                            None => Err(Error::NotFound(format!("The job {id}"))),
+                        };
+                    };
+                    let job = job_from_row(&row)?;
+                    audit!(
+                        tx,
+                        at,
+                        by,
+                        AuditAction::JobCancelled,
+                        Some(job.model_name.as_str()),
+                        id.to_string(),
+                        json!({ "status": job.status.as_str() })
+                    );
+                    tx.commit().await?;
                     // A running job whose runner is gone stops now, not when the
                     // sweep next finds its lease ran out.
-                    let attempt: Option<i64> = sqlx::query_scalar(concat!(
-                        "SELECT attempt FROM jobs WHERE id = $1 AND status = 'IN_PROGRESS' AND ",
-                        $crate::sql::queue::lease_ran_out!(2)
-                    ))
-                    .bind(id.to_string())
-                    .bind(&now)
-                    .fetch_optional(&self.pool)
-                    .await?;
-                    if let Some(attempt) = attempt {
-                        sqlx::query("UPDATE jobs SET cancel_requested = 1 WHERE id = $1 AND attempt = $2")
-                            .bind(id.to_string())
-                            .bind(attempt)
-                            .execute(&self.pool)
-                            .await?;
-                        let lease = Lease { job: id, attempt: to_u32(attempt, "jobs.attempt")? };
-                        self.expire_one(lease, &now).await?;
-                        if let Some(job) = self.job(id).await? && job.status.is_terminal() {
+                    let gone = job
+                        .lease_until
+                        .or(job.heartbeat_at)
+                        .or(job.started_at)
+                        .unwrap_or(job.created_at)
+                        < at;
+                    if job.status == JobStatus::InProgress && gone {
+                        self.expire_one(job.lease(), &now).await?;
+                        if let Some(job) = self.job(id).await? {
                             return Ok(job);
                         }
                     }
-                    let flagged = sqlx::query(concat!(
-                        "UPDATE jobs SET cancel_requested = 1 WHERE id = $1 AND status = 'IN_PROGRESS' RETURNING ",
-                        $crate::sql::queue::job_columns!()
-                    ))
-                    .bind(id.to_string())
-                    .fetch_optional(&self.pool)
-                    .await?;
-                    if let Some(row) = flagged {
-                        return job_from_row(&row);
-                    }
-                    match self.job_status(id).await? {
-                        Some(status) => Err(Error::Conflict(format!(
-                            "Job {id} already finished ({status}); only PENDING and IN_PROGRESS jobs can be cancelled."
-                        ))),
-                        None => Err(Error::NotFound(format!("The job {id}"))),
-                    }
+                    Ok(job)
                 }
 
                 async fn expire_leases(&self) -> Result<Expired> {

@@ -60,8 +60,9 @@ pub(crate) use alias_select;
 /// model's aliases take turns and the history's versions always chain. It
 /// changes nothing; on SQLite the write transaction already excludes every
 /// other writer, on PostgreSQL this is the lock.
+/// It answers the model's name, for the audit log.
 pub(crate) const LOCK_MODEL: &str =
-    "UPDATE models SET latest_version = latest_version WHERE id = $1";
+    "UPDATE models SET latest_version = latest_version WHERE id = $1 RETURNING name";
 
 pub(crate) fn alias_from_row(r: &impl Columns) -> Result<AliasRecord> {
     Ok(AliasRecord {
@@ -95,13 +96,16 @@ macro_rules! registry_store {
             use $crate::error::{Error, Result};
             use $crate::formats::encode;
             use $crate::page::{Page, Paged, decode_cursor, paginate};
-            use $crate::records::{AliasEvent, AliasRecord, ModelRecord, NewVersion, VersionRecord};
+            use keel_types::AuditAction;
+            use serde_json::json;
+            use $crate::records::{Actor, AliasEvent, AliasRecord, ModelRecord, NewVersion, VersionRecord};
+            use $crate::sql::access::audit;
             use $crate::registry::RegistryStore;
             use $crate::sql::registry::{LOCK_MODEL, alias_event_from_row, alias_from_row, model_from_row, version_from_row};
             use $crate::sql::rows::{check_name, is_unique_violation, parse_id, to_json, to_u32, ts};
             #[async_trait]
             impl RegistryStore for $store {
-                async fn create_model(&self, name: &str) -> Result<ModelRecord> {
+                async fn create_model(&self, name: &str, by: &Actor) -> Result<ModelRecord> {
                     check_name(name, "model name")?;
                     let record = ModelRecord {
                         id: ModelId::new(),
@@ -109,21 +113,25 @@ macro_rules! registry_store {
                         created_at: self.now(),
                         latest_version: 0,
                     };
+                    let mut tx = self.pool.begin_with(Self::BEGIN_WRITE).await?;
                     let inserted = sqlx::query(
                         "INSERT INTO models (id, name, created_at, latest_version) VALUES ($1, $2, $3, 0)",
                     )
                     .bind(record.id.to_string())
                     .bind(name)
                     .bind(ts(record.created_at))
-                    .execute(&self.pool)
+                    .execute(&mut *tx)
                     .await;
                     match inserted {
-                        Ok(_) => Ok(record),
+                        Ok(_) => {}
                         Err(e) if is_unique_violation(&e) => {
-                            Err(Error::AlreadyExists(format!("A model named '{name}'")))
+                            return Err(Error::AlreadyExists(format!("A model named '{name}'")));
                         }
-                        Err(e) => Err(e.into()),
+                        Err(e) => return Err(e.into()),
                     }
+                    audit!(tx, record.created_at, by, AuditAction::ModelCreated, Some(name), name, json!({}));
+                    tx.commit().await?;
+                    Ok(record)
                 }
 
                 async fn model_by_name(&self, name: &str) -> Result<Option<ModelRecord>> {
@@ -165,7 +173,7 @@ macro_rules! registry_store {
                     Ok(paginate(items, limit, "models", |m| m.name.clone()))
                 }
 
-                async fn create_version(&self, new: &NewVersion) -> Result<VersionRecord> {
+                async fn create_version(&self, new: &NewVersion, by: &Actor) -> Result<VersionRecord> {
                     let NewVersion {
                         model_id,
                         content_hash,
@@ -210,6 +218,20 @@ macro_rules! registry_store {
                     .bind(origin_json)
                     .execute(&mut *tx)
                     .await?;
+                    audit!(
+                        tx,
+                        created_at,
+                        by,
+                        AuditAction::VersionRegistered,
+                        Some(model_name.as_str()),
+                        format!("{model_name}:{number}"),
+                        json!({
+                            "version": number,
+                            "content_hash": content_hash,
+                            "source_job": source_job,
+                            "origin": origin,
+                        })
+                    );
                     tx.commit().await?;
                     Ok(VersionRecord {
                         id,
@@ -310,14 +332,18 @@ macro_rules! registry_store {
                     model_id: ModelId,
                     alias: &str,
                     version_id: VersionId,
+                    by: &Actor,
                 ) -> Result<AliasEvent> {
                     check_name(alias, "alias")?;
                     let now = self.now();
                     let mut tx = self.pool.begin_with(Self::BEGIN_WRITE).await?;
-                    sqlx::query(LOCK_MODEL)
+                    let model_name: Option<String> = sqlx::query_scalar(LOCK_MODEL)
                         .bind(model_id.to_string())
-                        .execute(&mut *tx)
+                        .fetch_optional(&mut *tx)
                         .await?;
+                    let Some(model_name) = model_name else {
+                        return Err(Error::NotFound(format!("The model {model_id}")));
+                    };
                     let target = sqlx::query("SELECT model_id, number FROM versions WHERE id = $1")
                         .bind(version_id.to_string())
                         .fetch_optional(&mut *tx)
@@ -378,6 +404,15 @@ macro_rules! registry_store {
                     .bind(ts(now))
                     .execute(&mut *tx)
                     .await?;
+                    audit!(
+                        tx,
+                        now,
+                        by,
+                        AuditAction::AliasMoved,
+                        Some(model_name.as_str()),
+                        format!("{model_name}@{alias}"),
+                        json!({ "alias": alias, "from": from, "to": to })
+                    );
                     tx.commit().await?;
                     Ok(event)
                 }
@@ -405,13 +440,17 @@ macro_rules! registry_store {
                     rows.iter().map(alias_from_row).collect()
                 }
 
-                async fn delete_alias(&self, model_id: ModelId, alias: &str) -> Result<bool> {
+                async fn delete_alias(&self, model_id: ModelId, alias: &str, by: &Actor) -> Result<bool> {
                     let now = self.now();
                     let mut tx = self.pool.begin_with(Self::BEGIN_WRITE).await?;
-                    sqlx::query(LOCK_MODEL)
+                    let model_name: Option<String> = sqlx::query_scalar(LOCK_MODEL)
                         .bind(model_id.to_string())
-                        .execute(&mut *tx)
+                        .fetch_optional(&mut *tx)
                         .await?;
+                    let Some(model_name) = model_name else {
+                        tx.rollback().await?;
+                        return Ok(false);
+                    };
                     let from: Option<i64> = sqlx::query_scalar(
                         "SELECT v.number FROM aliases a JOIN versions v ON v.id = a.version_id \
                          WHERE a.model_id = $1 AND a.alias = $2",
@@ -439,6 +478,15 @@ macro_rules! registry_store {
                     .bind(ts(now))
                     .execute(&mut *tx)
                     .await?;
+                    audit!(
+                        tx,
+                        now,
+                        by,
+                        AuditAction::AliasDeleted,
+                        Some(model_name.as_str()),
+                        format!("{model_name}@{alias}"),
+                        json!({ "alias": alias, "from": from })
+                    );
                     tx.commit().await?;
                     Ok(true)
                 }

@@ -22,13 +22,16 @@ macro_rules! upload_store {
             use async_trait::async_trait;
             use keel_types::UploadId;
             use $crate::error::{Error, Result};
-            use $crate::records::{NewUpload, UploadRecord};
+            use $crate::records::{Actor, NewUpload, UploadRecord};
+            use $crate::sql::access::audit;
+            use keel_types::AuditAction;
+            use serde_json::json;
             use $crate::sql::rows::{is_unique_violation, to_i64, to_u64, ts};
             use $crate::sql::uploads::upload_from_row;
             use $crate::uploads::UploadStore;
             #[async_trait]
             impl UploadStore for $store {
-                async fn create_upload(&self, new: &NewUpload) -> Result<UploadRecord> {
+                async fn create_upload(&self, new: &NewUpload, by: &Actor) -> Result<UploadRecord> {
                     let upload = UploadRecord {
                         id: new.id,
                         name: new.name.clone(),
@@ -36,6 +39,7 @@ macro_rules! upload_store {
                         sha256: new.sha256.clone(),
                         created_at: self.now(),
                     };
+                    let mut tx = self.pool.begin_with(Self::BEGIN_WRITE).await?;
                     let inserted = sqlx::query(
                         "INSERT INTO uploads (id, name, size, sha256, created_at) VALUES ($1, $2, $3, $4, $5)",
                     )
@@ -44,16 +48,29 @@ macro_rules! upload_store {
                     .bind(to_i64(upload.size, "upload size")?)
                     .bind(&upload.sha256)
                     .bind(ts(upload.created_at))
-                    .execute(&self.pool)
+                    .execute(&mut *tx)
                     .await;
                     match inserted {
-                        Ok(_) => Ok(upload),
-                        Err(e) if is_unique_violation(&e) => Err(Error::AlreadyExists(format!(
-                            "An upload with id {}",
-                            upload.id
-                        ))),
-                        Err(e) => Err(e.into()),
+                        Ok(_) => {}
+                        Err(e) if is_unique_violation(&e) => {
+                            return Err(Error::AlreadyExists(format!(
+                                "An upload with id {}",
+                                upload.id
+                            )));
+                        }
+                        Err(e) => return Err(e.into()),
                     }
+                    audit!(
+                        tx,
+                        upload.created_at,
+                        by,
+                        AuditAction::UploadCreated,
+                        None::<&str>,
+                        upload.id.to_string(),
+                        json!({ "name": upload.name, "size": upload.size, "sha256": upload.sha256 })
+                    );
+                    tx.commit().await?;
+                    Ok(upload)
                 }
 
                 async fn upload(&self, id: UploadId) -> Result<Option<UploadRecord>> {
@@ -65,14 +82,30 @@ macro_rules! upload_store {
                     row.as_ref().map(upload_from_row).transpose()
                 }
 
-                async fn delete_upload(&self, id: UploadId) -> Result<Option<UploadRecord>> {
+                async fn delete_upload(&self, id: UploadId, by: &Actor) -> Result<Option<UploadRecord>> {
+                    let mut tx = self.pool.begin_with(Self::BEGIN_WRITE).await?;
                     let row = sqlx::query(
                         "DELETE FROM uploads WHERE id = $1 RETURNING id, name, size, sha256, created_at",
                     )
                     .bind(id.to_string())
-                    .fetch_optional(&self.pool)
+                    .fetch_optional(&mut *tx)
                     .await?;
-                    row.as_ref().map(upload_from_row).transpose()
+                    let Some(row) = row else {
+                        tx.rollback().await?;
+                        return Ok(None);
+                    };
+                    let upload = upload_from_row(&row)?;
+                    audit!(
+                        tx,
+                        self.now(),
+                        by,
+                        AuditAction::UploadDeleted,
+                        None::<&str>,
+                        id.to_string(),
+                        json!({ "name": upload.name, "size": upload.size })
+                    );
+                    tx.commit().await?;
+                    Ok(Some(upload))
                 }
 
                 async fn upload_bytes(&self) -> Result<u64> {

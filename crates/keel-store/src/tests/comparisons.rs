@@ -9,6 +9,7 @@ use keel_types::{
 };
 use serde_json::json;
 
+use super::by;
 use super::{counts, job_target};
 use crate::formats::{ComparePolicy, JobResult};
 use crate::{ComparisonRecord, Decided, Finish, NewComparison, Page, Stores};
@@ -31,9 +32,18 @@ fn ids(list: &[ComparisonRecord]) -> Vec<ComparisonId> {
 pub(super) async fn suite(stores: &Stores, clock: &ManualClock) {
     let (queue, store) = (&stores.jobs, &stores.comparisons);
     let new_job = job_target(stores.registry.as_ref(), "compared").await;
-    let a = queue.enqueue(&new_job(JobKind::Metrics)).await.unwrap();
-    let b = queue.enqueue(&new_job(JobKind::Metrics)).await.unwrap();
-    let late = queue.enqueue(&new_job(JobKind::Metrics)).await.unwrap();
+    let a = queue
+        .enqueue(&new_job(JobKind::Metrics), &by())
+        .await
+        .unwrap();
+    let b = queue
+        .enqueue(&new_job(JobKind::Metrics), &by())
+        .await
+        .unwrap();
+    let late = queue
+        .enqueue(&new_job(JobKind::Metrics), &by())
+        .await
+        .unwrap();
     let mut made = Vec::new();
     for i in 0..3 {
         clock.advance(Duration::seconds(1));
@@ -42,7 +52,7 @@ pub(super) async fn suite(stores: &Stores, clock: &ManualClock) {
             challenger_job: b.id,
             policy: policy("auc", f64::from(i) / 100.0),
         };
-        let c = store.create_comparison(&new).await.unwrap();
+        let c = store.create_comparison(&new, &by()).await.unwrap();
         let expected = ComparisonRecord {
             id: c.id,
             status: ComparisonStatus::Pending,
@@ -69,7 +79,7 @@ pub(super) async fn suite(stores: &Stores, clock: &ManualClock) {
             challenger_job: challenger,
             policy: policy("auc", 0.0),
         };
-        let err = store.create_comparison(&orphan).await.unwrap_err();
+        let err = store.create_comparison(&orphan, &by()).await.unwrap_err();
         assert_eq!(err.code(), Code::NotFound, "{err}");
     }
 
@@ -94,11 +104,14 @@ pub(super) async fn suite(stores: &Stores, clock: &ManualClock) {
 
     // A comparison waits until both its jobs have reached a terminal status.
     let waiting = store
-        .create_comparison(&NewComparison {
-            champion_job: a.id,
-            challenger_job: late.id,
-            policy: policy("f1", 0.0),
-        })
+        .create_comparison(
+            &NewComparison {
+                champion_job: a.id,
+                challenger_job: late.id,
+                policy: policy("f1", 0.0),
+            },
+            &by(),
+        )
         .await
         .unwrap();
     assert!(store.decidable_comparisons().await.unwrap().is_empty());
@@ -192,7 +205,7 @@ pub(super) async fn suite(stores: &Stores, clock: &ManualClock) {
     }
 
     // A job stopped before it started counts as finished too.
-    queue.request_cancel(late.id).await.unwrap();
+    queue.request_cancel(late.id, &by()).await.unwrap();
     let ready = store.decidable_comparisons().await.unwrap();
     assert_eq!(ids(&ready), vec![made[2].id, waiting.id]);
     let listed = store.list_comparisons(&Page::default()).await.unwrap();

@@ -4,6 +4,7 @@
 //! corrupt rows. All tests use real files in temporary directories; the
 //! PostgreSQL tests ([`postgres`]) use a fresh database each.
 
+mod access;
 mod artifacts;
 mod comparisons;
 mod formats;
@@ -27,6 +28,11 @@ use crate::{
     NewVersion, Page, RegistryStore, SqliteStore, Stores, VersionFile,
 };
 
+/// The actor every change of the conformance suite is made by.
+pub(crate) fn by() -> crate::Actor {
+    crate::Actor::new("tester", "test")
+}
+
 pub(crate) type TestResult = std::result::Result<(), Box<dyn std::error::Error>>;
 
 /// Runs every aggregate's suite against `stores`, whose metadata store must
@@ -45,6 +51,7 @@ pub(crate) async fn conformance(stores: &Stores, clock: &Arc<ManualClock>) {
     queue::data_formats(stores).await;
     comparisons::suite(stores, clock).await;
     uploads(stores, clock).await;
+    access::suite(stores, clock).await;
 }
 
 /// The instant the conformance run starts at: fixed, with microseconds, so
@@ -190,9 +197,12 @@ pub(crate) async fn job_target(
     registry: &dyn RegistryStore,
     name: &str,
 ) -> impl Fn(JobKind) -> NewJob + use<> {
-    let model = registry.create_model(name).await.unwrap();
+    let model = registry.create_model(name, &by()).await.unwrap();
     let version = registry
-        .create_version(&new_version(model.id, "jh", definition(name), vec![], None))
+        .create_version(
+            &new_version(model.id, "jh", definition(name), vec![], None),
+            &by(),
+        )
         .await
         .unwrap();
     move |kind| NewJob {
@@ -214,12 +224,12 @@ async fn uploads(stores: &Stores, clock: &ManualClock) {
         size: 1234,
         sha256: "ab".repeat(32),
     };
-    let up = store.create_upload(&new).await.unwrap();
+    let up = store.create_upload(&new, &by()).await.unwrap();
     assert_eq!(up.created_at, clock.now());
     assert_eq!((up.id, up.size), (new.id, 1234));
     assert_eq!(store.upload(up.id).await.unwrap(), Some(up.clone()));
     assert_eq!(store.upload(UploadId::new()).await.unwrap(), None);
-    let dup = store.create_upload(&new).await.unwrap_err();
+    let dup = store.create_upload(&new, &by()).await.unwrap_err();
     assert_eq!(dup.code(), Code::AlreadyExists, "{dup}");
     // The quota counts every upload's bytes, and a deleted one no longer.
     let other = NewUpload {
@@ -227,10 +237,13 @@ async fn uploads(stores: &Stores, clock: &ManualClock) {
         size: 10,
         ..new.clone()
     };
-    store.create_upload(&other).await.unwrap();
+    store.create_upload(&other, &by()).await.unwrap();
     assert_eq!(store.upload_bytes().await.unwrap(), 1244);
-    assert_eq!(store.delete_upload(up.id).await.unwrap(), Some(up.clone()));
-    assert_eq!(store.delete_upload(up.id).await.unwrap(), None);
+    assert_eq!(
+        store.delete_upload(up.id, &by()).await.unwrap(),
+        Some(up.clone())
+    );
+    assert_eq!(store.delete_upload(up.id, &by()).await.unwrap(), None);
     assert_eq!(store.upload(up.id).await.unwrap(), None);
     assert_eq!(store.upload_bytes().await.unwrap(), 10);
 }
@@ -264,7 +277,7 @@ async fn open_accepts_sqlite_urls_and_paths() -> TestResult {
     let url = format!("sqlite://{}", path.display());
     let file_url = format!("file://{}", artifacts.display());
     let stores = Stores::open(&url, &file_url, clock()).await?;
-    let id = stores.registry.create_model("kept").await?.id;
+    let id = stores.registry.create_model("kept", &by()).await?.id;
     stores.ready().await?;
     // Reopening by `sqlite:` and by bare path sees the same data.
     for form in [
@@ -334,7 +347,7 @@ async fn a_schema_from_a_newer_keel_is_refused() -> TestResult {
             err,
             Error::SchemaTooNew {
                 found: 9999,
-                known: 5
+                known: 6
             }
         ),
         "{err}"
@@ -351,16 +364,13 @@ pub(crate) async fn write_concurrently(
     b: &Stores,
     clock: &Arc<ManualClock>,
 ) -> TestResult {
-    let model = a.registry.create_model("shared").await?;
+    let model = a.registry.create_model("shared", &by()).await?;
     let version = a
         .registry
-        .create_version(&new_version(
-            model.id,
-            "h",
-            definition("shared"),
-            vec![],
-            None,
-        ))
+        .create_version(
+            &new_version(model.id, "h", definition("shared"), vec![], None),
+            &by(),
+        )
         .await?;
 
     let writer = |stores: Stores, tag: &'static str| {
@@ -369,16 +379,22 @@ pub(crate) async fn write_concurrently(
             let mut numbers = Vec::new();
             for i in 0..25 {
                 clock.advance(Duration::milliseconds(1));
-                stores.registry.create_model(&format!("{tag}-{i}")).await?;
+                stores
+                    .registry
+                    .create_model(&format!("{tag}-{i}"), &by())
+                    .await?;
                 let v = stores
                     .registry
-                    .create_version(&new_version(
-                        model.id,
-                        &format!("{tag}{i}"),
-                        definition("shared"),
-                        vec![],
-                        None,
-                    ))
+                    .create_version(
+                        &new_version(
+                            model.id,
+                            &format!("{tag}{i}"),
+                            definition("shared"),
+                            vec![],
+                            None,
+                        ),
+                        &by(),
+                    )
                     .await?;
                 numbers.push(v.number);
                 let job = NewJob {
@@ -390,7 +406,7 @@ pub(crate) async fn write_concurrently(
                     request: request(JobKind::Scoring, "in.csv"),
                     max_attempts: crate::DEFAULT_MAX_ATTEMPTS,
                 };
-                stores.jobs.enqueue(&job).await?;
+                stores.jobs.enqueue(&job, &by()).await?;
                 if let Some(claimed) = stores
                     .jobs
                     .claim_job(None, tag, chrono::Duration::seconds(30))
@@ -453,19 +469,22 @@ async fn exec(store: &SqliteStore, sql: &'static str, args: &[&str]) -> TestResu
 async fn corrupt_rows_are_reported_not_panicked() -> TestResult {
     let dir = tempfile::tempdir()?;
     let store = SqliteStore::open(&dir.path().join("keel.db"), ManualClock::new(start())).await?;
-    let model = store.create_model("c").await?;
+    let model = store.create_model("c", &by()).await?;
     let new = new_version(model.id, "h", definition("c"), files("cc"), None);
-    let version = store.create_version(&new).await?;
+    let version = store.create_version(&new, &by()).await?;
     let job = store
-        .enqueue(&NewJob {
-            kind: JobKind::Metrics,
-            model_id: model.id,
-            model_name: "c".into(),
-            version_id: version.id,
-            version_number: 1,
-            request: request(JobKind::Metrics, "in.csv"),
-            max_attempts: 1,
-        })
+        .enqueue(
+            &NewJob {
+                kind: JobKind::Metrics,
+                model_id: model.id,
+                model_name: "c".into(),
+                version_id: version.id,
+                version_number: 1,
+                request: request(JobKind::Metrics, "in.csv"),
+                max_attempts: 1,
+            },
+            &by(),
+        )
         .await?;
     let (jid, vid, mid) = (
         job.id.to_string(),
@@ -552,7 +571,7 @@ async fn corrupt_rows_are_reported_not_panicked() -> TestResult {
         challenger_job: job.id,
         policy: serde_json::from_value(serde_json::json!({"metric": "auc"}))?,
     };
-    let compared = store.create_comparison(&pair).await?;
+    let compared = store.create_comparison(&pair, &by()).await?;
     let cid = compared.id.to_string();
     let verdict = "UPDATE comparisons SET status = 'COMPLETED', verdict = 'maybe' WHERE id = ?";
     exec(&store, verdict, &[&cid]).await?;

@@ -10,6 +10,7 @@ use std::time::Duration;
 use keel_testkit::postgres::{TestDatabase, database};
 use keel_types::{Code, JobKind, ManualClock, SharedClock};
 
+use super::by;
 use super::{TestResult, conformance, definition, new_version, request, start, write_concurrently};
 use crate::{Error, NewJob, PgStore, Stores};
 
@@ -52,16 +53,13 @@ async fn concurrent_claimers_take_each_job_once() -> TestResult {
     let dir = tempfile::tempdir()?;
     let clock = ManualClock::new(start());
     let stores = pg_stores(&db, dir.path(), &clock).await;
-    let model = stores.registry.create_model("queue").await?;
+    let model = stores.registry.create_model("queue", &by()).await?;
     let version = stores
         .registry
-        .create_version(&new_version(
-            model.id,
-            "h",
-            definition("queue"),
-            vec![],
-            None,
-        ))
+        .create_version(
+            &new_version(model.id, "h", definition("queue"), vec![], None),
+            &by(),
+        )
         .await?;
     let mut queued = HashSet::new();
     for _ in 0..60 {
@@ -74,7 +72,7 @@ async fn concurrent_claimers_take_each_job_once() -> TestResult {
             request: request(JobKind::Scoring, "in.csv"),
             max_attempts: crate::DEFAULT_MAX_ATTEMPTS,
         };
-        queued.insert(stores.jobs.enqueue(&job).await?.id);
+        queued.insert(stores.jobs.enqueue(&job, &by()).await?.id);
     }
     // Six claimers, each with its own connections as separate processes
     // would have, claim until the queue is empty.
@@ -160,16 +158,13 @@ async fn an_idle_claimer_hears_of_a_job_queued_by_another_process() -> TestResul
         pg_stores(&db, dir.path(), &clock).await,
         pg_stores(&db, dir.path(), &clock).await,
     );
-    let model = queuer.registry.create_model("told").await?;
+    let model = queuer.registry.create_model("told", &by()).await?;
     let version = queuer
         .registry
-        .create_version(&new_version(
-            model.id,
-            "h",
-            definition("told"),
-            vec![],
-            None,
-        ))
+        .create_version(
+            &new_version(model.id, "h", definition("told"), vec![], None),
+            &by(),
+        )
         .await?;
     // The first wait starts listening; with nothing queued it times out.
     let idle = std::time::Instant::now();
@@ -183,15 +178,18 @@ async fn an_idle_claimer_hears_of_a_job_queued_by_another_process() -> TestResul
     tokio::time::sleep(Duration::from_millis(200)).await;
     queuer
         .jobs
-        .enqueue(&NewJob {
-            kind: JobKind::Scoring,
-            model_id: model.id,
-            model_name: "told".into(),
-            version_id: version.id,
-            version_number: version.number,
-            request: request(JobKind::Scoring, "in.csv"),
-            max_attempts: 3,
-        })
+        .enqueue(
+            &NewJob {
+                kind: JobKind::Scoring,
+                model_id: model.id,
+                model_name: "told".into(),
+                version_id: version.id,
+                version_number: version.number,
+                request: request(JobKind::Scoring, "in.csv"),
+                max_attempts: 3,
+            },
+            &by(),
+        )
         .await?;
     let waited = waiting.await?;
     assert!(

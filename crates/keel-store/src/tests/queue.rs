@@ -11,6 +11,7 @@ use keel_types::{
     ModelId, VersionId,
 };
 
+use super::by;
 use super::{counts, job_target};
 use crate::formats::{InputRecord, JobResult, OutputRecord};
 use crate::{Beat, Counts, Finish, JobFilter, JobRecord, Lease, Page, Stores};
@@ -32,7 +33,7 @@ async fn jobs(stores: &Stores, clock: &ManualClock) {
 
     clock.advance(Duration::seconds(1));
     let asked = new_job(JobKind::Scoring);
-    let first = queue.enqueue(&asked).await.unwrap();
+    let first = queue.enqueue(&asked, &by()).await.unwrap();
     let expected = JobRecord {
         id: first.id,
         kind: asked.kind,
@@ -54,6 +55,7 @@ async fn jobs(stores: &Stores, clock: &ManualClock) {
         cancel_requested: false,
         error: None,
         result: None,
+        created_by: Some("tester".into()),
     };
     assert_eq!(first, expected);
     assert_eq!(queue.job(first.id).await.unwrap(), Some(first.clone()));
@@ -61,7 +63,7 @@ async fn jobs(stores: &Stores, clock: &ManualClock) {
     // A job must name its version consistently: by id, and by model and number.
     let mut orphan = new_job(JobKind::Scoring);
     orphan.model_id = ModelId::new();
-    let orphan_err = queue.enqueue(&orphan).await.unwrap_err();
+    let orphan_err = queue.enqueue(&orphan, &by()).await.unwrap_err();
     assert_eq!(orphan_err.code(), Code::InvalidArgument, "{orphan_err}");
     assert!(
         orphan_err.to_string().contains("consistently"),
@@ -69,11 +71,11 @@ async fn jobs(stores: &Stores, clock: &ManualClock) {
     );
     let mut renumbered = new_job(JobKind::Scoring);
     renumbered.version_number += 1;
-    let err = queue.enqueue(&renumbered).await.unwrap_err();
+    let err = queue.enqueue(&renumbered, &by()).await.unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument, "{err}");
     let mut orphan = new_job(JobKind::Scoring);
     orphan.version_id = VersionId::new();
-    let orphan_err = queue.enqueue(&orphan).await.unwrap_err();
+    let orphan_err = queue.enqueue(&orphan, &by()).await.unwrap_err();
     assert_eq!(orphan_err.code(), Code::NotFound, "{orphan_err}");
 
     // Eleven more jobs: ids are time ordered, so newest first is reverse order.
@@ -85,7 +87,7 @@ async fn jobs(stores: &Stores, clock: &ManualClock) {
             new_job(JobKind::Scoring)
         };
         clock.advance(Duration::milliseconds(10));
-        let queued = queue.enqueue(&job).await.unwrap();
+        let queued = queue.enqueue(&job, &by()).await.unwrap();
         assert_eq!(
             (queued.created_at, &queued.request),
             (clock.now(), &job.request)
@@ -207,7 +209,7 @@ async fn jobs(stores: &Stores, clock: &ManualClock) {
     );
 
     // Cancel an in-progress job: flagged, still running, heartbeat says stop.
-    let cancelled = queue.request_cancel(last).await.unwrap();
+    let cancelled = queue.request_cancel(last, &by()).await.unwrap();
     assert_eq!(cancelled.status, JobStatus::InProgress);
     assert!(cancelled.cancel_requested);
     assert_eq!(cancelled.finished_at, None);
@@ -231,7 +233,7 @@ async fn jobs(stores: &Stores, clock: &ManualClock) {
 
     // Cancel a pending job: stopped at once.
     let pending = all[1].id;
-    let now_stopped = queue.request_cancel(pending).await.unwrap();
+    let now_stopped = queue.request_cancel(pending, &by()).await.unwrap();
     assert_eq!(now_stopped.status, JobStatus::Stopped);
     assert_eq!(now_stopped.finished_at, Some(t1));
     assert_eq!(
@@ -296,7 +298,7 @@ async fn jobs(stores: &Stores, clock: &ManualClock) {
     assert_eq!(queue.job(first.id).await.unwrap().unwrap(), done);
 
     // Cancel a finished job: a conflict that names the status.
-    let conflict = queue.request_cancel(first.id).await.unwrap_err();
+    let conflict = queue.request_cancel(first.id, &by()).await.unwrap_err();
     assert_eq!(conflict.code(), Code::Conflict, "{conflict}");
     assert!(
         conflict
@@ -304,7 +306,7 @@ async fn jobs(stores: &Stores, clock: &ManualClock) {
             .contains("already finished (COMPLETED)"),
         "{conflict}"
     );
-    let nf = queue.request_cancel(JobId::new()).await.unwrap_err();
+    let nf = queue.request_cancel(JobId::new(), &by()).await.unwrap_err();
     assert_eq!(nf.code(), Code::NotFound, "{nf}");
 
     // Too-large counts are refused, not wrapped.
@@ -357,7 +359,7 @@ async fn claims_are_exclusive(stores: &Stores) {
     for _ in 0..20 {
         let job = stores
             .jobs
-            .enqueue(&new_job(JobKind::Scoring))
+            .enqueue(&new_job(JobKind::Scoring), &by())
             .await
             .unwrap();
         created.insert(job.id);
@@ -417,14 +419,17 @@ async fn leases(stores: &Stores, clock: &ManualClock) {
             Counts::default(),
             "the next attempt starts afresh"
         );
-        queue.request_cancel(job.id).await.unwrap();
+        queue.request_cancel(job.id, &by()).await.unwrap();
     }
 
     let new_job = job_target(stores.registry.as_ref(), "leased").await;
     let mut twice = new_job(JobKind::Scoring);
     twice.max_attempts = 2;
-    let waiting = queue.enqueue(&new_job(JobKind::Scoring)).await.unwrap();
-    let job = queue.enqueue(&twice).await.unwrap();
+    let waiting = queue
+        .enqueue(&new_job(JobKind::Scoring), &by())
+        .await
+        .unwrap();
+    let job = queue.enqueue(&twice, &by()).await.unwrap();
     let first = queue
         .claim_job(Some(job.id), "r1", LEASE)
         .await
@@ -511,7 +516,7 @@ async fn leases(stores: &Stores, clock: &ManualClock) {
 
     // A runner that shuts down hands its job back: that attempt is not lost,
     // so the job still has all its attempts; the one that finishes says so.
-    let job = queue.enqueue(&twice).await.unwrap();
+    let job = queue.enqueue(&twice, &by()).await.unwrap();
     let a1 = queue
         .claim_job(Some(job.id), "r1", LEASE)
         .await
@@ -553,25 +558,31 @@ async fn leases(stores: &Stores, clock: &ManualClock) {
 
     // Cancelling a job whose runner is gone stops it at once; a cancel asked
     // of a live runner that then goes silent is carried out by the sweep.
-    let gone = queue.enqueue(&new_job(JobKind::Scoring)).await.unwrap();
+    let gone = queue
+        .enqueue(&new_job(JobKind::Scoring), &by())
+        .await
+        .unwrap();
     queue
         .claim_job(Some(gone.id), "r1", LEASE)
         .await
         .unwrap()
         .unwrap();
-    let silent = queue.enqueue(&new_job(JobKind::Scoring)).await.unwrap();
+    let silent = queue
+        .enqueue(&new_job(JobKind::Scoring), &by())
+        .await
+        .unwrap();
     queue
         .claim_job(Some(silent.id), "r1", LEASE)
         .await
         .unwrap()
         .unwrap();
-    let flagged = queue.request_cancel(silent.id).await.unwrap();
+    let flagged = queue.request_cancel(silent.id, &by()).await.unwrap();
     assert_eq!(
         (flagged.status, flagged.cancel_requested),
         (JobStatus::InProgress, true)
     );
     clock.advance(LEASE + Duration::seconds(1));
-    let stopped = queue.request_cancel(gone.id).await.unwrap();
+    let stopped = queue.request_cancel(gone.id, &by()).await.unwrap();
     assert_eq!(stopped.status, JobStatus::Stopped);
     assert_eq!(stopped.finished_at, Some(clock.now()));
     let err = stopped.error.unwrap();
@@ -591,7 +602,7 @@ async fn leases(stores: &Stores, clock: &ManualClock) {
     // One attempt allowed: losing it fails the job; none allowed is refused.
     let mut once = new_job(JobKind::Scoring);
     once.max_attempts = 1;
-    let job = queue.enqueue(&once).await.unwrap();
+    let job = queue.enqueue(&once, &by()).await.unwrap();
     queue
         .claim_job(Some(job.id), "r1", LEASE)
         .await
@@ -609,13 +620,13 @@ async fn leases(stores: &Stores, clock: &ManualClock) {
         .message;
     assert!(msg.contains("1 of 1 attempts"), "{msg}");
     once.max_attempts = 0;
-    let err = queue.enqueue(&once).await.unwrap_err();
+    let err = queue.enqueue(&once, &by()).await.unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument, "{err}");
     assert!(err.to_string().contains("`max_attempts`"), "{err}");
 
     // A job nobody claimed never expires, however old.
     assert_eq!(queue.job(waiting.id).await.unwrap(), Some(waiting.clone()));
-    let stopped = queue.request_cancel(waiting.id).await.unwrap();
+    let stopped = queue.request_cancel(waiting.id, &by()).await.unwrap();
     assert_eq!(stopped.status, JobStatus::Stopped);
 }
 
@@ -629,7 +640,7 @@ pub(super) async fn data_formats(stores: &Stores) {
             upload_id: keel_types::UploadId::new(),
             name: "input.dat".into(),
         };
-        let queued = stores.jobs.enqueue(&job).await.unwrap();
+        let queued = stores.jobs.enqueue(&job, &by()).await.unwrap();
         let read = stores.jobs.job(queued.id).await.unwrap().unwrap();
         assert_eq!(read.request, job.request, "{format:?}");
     }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use chrono::Duration;
 use keel_types::{Clock, Code, JobId, ManualClock, ModelId, VersionId};
 
+use super::by;
 use super::{definition, files, new_version};
 use crate::formats::VersionOrigin;
 use crate::{AliasEvent, Page, RegistryStore, Stores};
@@ -22,7 +23,7 @@ async fn models(store: &Arc<dyn RegistryStore>, clock: &ManualClock) {
     let names = ["m3", "m0", "m6", "m1", "m5", "m2", "m4"];
     for n in names {
         clock.advance(Duration::seconds(1));
-        let m = store.create_model(n).await.unwrap();
+        let m = store.create_model(n, &by()).await.unwrap();
         assert_eq!(m.name, n);
         assert_eq!(m.latest_version, 0);
         assert_eq!(m.created_at, clock.now());
@@ -32,10 +33,10 @@ async fn models(store: &Arc<dyn RegistryStore>, clock: &ManualClock) {
     assert_eq!(store.model_by_name("nope").await.unwrap(), None);
     assert_eq!(store.model_by_id(ModelId::new()).await.unwrap(), None);
 
-    let dup = store.create_model("m1").await.unwrap_err();
+    let dup = store.create_model("m1", &by()).await.unwrap_err();
     assert_eq!(dup.code(), Code::AlreadyExists, "{dup}");
     assert!(dup.to_string().contains("'m1'"), "{dup}");
-    let bad = store.create_model("no spaces").await.unwrap_err();
+    let bad = store.create_model("no spaces", &by()).await.unwrap_err();
     assert_eq!(bad.code(), Code::InvalidArgument, "{bad}");
 
     // Page through by name, inserting in the middle to check the cursor
@@ -44,8 +45,8 @@ async fn models(store: &Arc<dyn RegistryStore>, clock: &ManualClock) {
     let n1: Vec<_> = p1.items.iter().map(|m| m.name.as_str()).collect();
     assert_eq!(n1, ["m0", "m1", "m2"]);
     let c1 = p1.next_cursor.expect("a second page");
-    store.create_model("a-early").await.unwrap();
-    store.create_model("m7").await.unwrap();
+    store.create_model("a-early", &by()).await.unwrap();
+    store.create_model("m7", &by()).await.unwrap();
     let p2 = store.list_models(&Page::after(3, c1)).await.unwrap();
     let n2: Vec<_> = p2.items.iter().map(|m| m.name.as_str()).collect();
     assert_eq!(n2, ["m3", "m4", "m5"]);
@@ -60,7 +61,7 @@ async fn models(store: &Arc<dyn RegistryStore>, clock: &ManualClock) {
     // Names sort by their bytes whatever the database's collation: capitals
     // before small letters, punctuation by its code.
     for n in ["Zed", "a_b", "a.b"] {
-        store.create_model(n).await.unwrap();
+        store.create_model(n, &by()).await.unwrap();
     }
     let all = store.list_models(&Page::default()).await.unwrap();
     let names: Vec<_> = all.items.iter().map(|m| m.name.clone()).collect();
@@ -79,35 +80,38 @@ async fn models(store: &Arc<dyn RegistryStore>, clock: &ManualClock) {
 }
 
 async fn versions(store: &Arc<dyn RegistryStore>, clock: &ManualClock) {
-    let model = store.create_model("versioned").await.unwrap();
+    let model = store.create_model("versioned", &by()).await.unwrap();
     let job = JobId::new();
     let def = definition("versioned");
     clock.advance(Duration::seconds(1));
     let v1 = store
-        .create_version(&new_version(
-            model.id,
-            "hash-a",
-            def.clone(),
-            files("aa"),
-            None,
-        ))
+        .create_version(
+            &new_version(model.id, "hash-a", def.clone(), files("aa"), None),
+            &by(),
+        )
         .await
         .unwrap();
     assert_eq!(v1.created_at, clock.now());
     clock.advance(Duration::seconds(1));
     let v2 = store
-        .create_version(&new_version(
-            model.id,
-            "hash-b",
-            definition("retrained"),
-            files("bb"),
-            Some(job),
-        ))
+        .create_version(
+            &new_version(
+                model.id,
+                "hash-b",
+                definition("retrained"),
+                files("bb"),
+                Some(job),
+            ),
+            &by(),
+        )
         .await
         .unwrap();
     assert_eq!(v2.created_at, clock.now());
     let v3 = store
-        .create_version(&new_version(model.id, "hash-a", def.clone(), vec![], None))
+        .create_version(
+            &new_version(model.id, "hash-a", def.clone(), vec![], None),
+            &by(),
+        )
         .await
         .unwrap();
     assert_eq!((v1.number, v2.number, v3.number), (1, 2, 3));
@@ -139,13 +143,16 @@ async fn versions(store: &Arc<dyn RegistryStore>, clock: &ManualClock) {
     assert_eq!(store.version_by_hash(model.id, "zzz").await.unwrap(), None);
 
     let missing = store
-        .create_version(&new_version(ModelId::new(), "h", def.clone(), vec![], None))
+        .create_version(
+            &new_version(ModelId::new(), "h", def.clone(), vec![], None),
+            &by(),
+        )
         .await
         .unwrap_err();
     assert_eq!(missing.code(), Code::NotFound, "{missing}");
 
     // Concurrent registrations get dense, distinct numbers.
-    let busy = store.create_model("busy").await.unwrap();
+    let busy = store.create_model("busy", &by()).await.unwrap();
     let mut tasks = Vec::new();
     for i in 0..10 {
         let store = store.clone();
@@ -157,7 +164,7 @@ async fn versions(store: &Arc<dyn RegistryStore>, clock: &ManualClock) {
             None,
         );
         tasks.push(tokio::spawn(async move {
-            store.create_version(&new).await.map(|v| v.number)
+            store.create_version(&new, &by()).await.map(|v| v.number)
         }));
     }
     let mut numbers = BTreeSet::new();
@@ -198,8 +205,8 @@ async fn versions(store: &Arc<dyn RegistryStore>, clock: &ManualClock) {
 }
 
 async fn aliases(store: &Arc<dyn RegistryStore>, clock: &ManualClock) {
-    let model = store.create_model("aliased").await.unwrap();
-    let other = store.create_model("other").await.unwrap();
+    let model = store.create_model("aliased", &by()).await.unwrap();
+    let other = store.create_model("other", &by()).await.unwrap();
     let mut v = Vec::new();
     for i in 0..3 {
         let new = new_version(
@@ -209,16 +216,13 @@ async fn aliases(store: &Arc<dyn RegistryStore>, clock: &ManualClock) {
             vec![],
             None,
         );
-        v.push(store.create_version(&new).await.unwrap());
+        v.push(store.create_version(&new, &by()).await.unwrap());
     }
     let foreign = store
-        .create_version(&new_version(
-            other.id,
-            "f",
-            definition("other"),
-            vec![],
-            None,
-        ))
+        .create_version(
+            &new_version(other.id, "f", definition("other"), vec![], None),
+            &by(),
+        )
         .await
         .unwrap();
     assert!(store.list_aliases(model.id).await.unwrap().is_empty());
@@ -227,7 +231,7 @@ async fn aliases(store: &Arc<dyn RegistryStore>, clock: &ManualClock) {
     let mut stamps = Vec::new();
     clock.advance(Duration::seconds(1));
     let e1 = store
-        .set_alias(model.id, "champion", v[0].id)
+        .set_alias(model.id, "champion", v[0].id, &by())
         .await
         .unwrap();
     stamps.push(clock.now());
@@ -243,7 +247,7 @@ async fn aliases(store: &Arc<dyn RegistryStore>, clock: &ManualClock) {
     );
     clock.advance(Duration::seconds(1));
     let e2 = store
-        .set_alias(model.id, "champion", v[1].id)
+        .set_alias(model.id, "champion", v[1].id, &by())
         .await
         .unwrap();
     stamps.push(clock.now());
@@ -251,12 +255,12 @@ async fn aliases(store: &Arc<dyn RegistryStore>, clock: &ManualClock) {
     let moved_at = clock.now();
     clock.advance(Duration::seconds(1));
     let same = store
-        .set_alias(model.id, "champion", v[1].id)
+        .set_alias(model.id, "champion", v[1].id, &by())
         .await
         .unwrap();
     assert_eq!((same.from_version, same.to_version), (Some(2), Some(2)));
     store
-        .set_alias(model.id, "challenger", v[2].id)
+        .set_alias(model.id, "challenger", v[2].id, &by())
         .await
         .unwrap();
     stamps.push(clock.now());
@@ -282,13 +286,13 @@ async fn aliases(store: &Arc<dyn RegistryStore>, clock: &ManualClock) {
     );
 
     let wrong_model = store
-        .set_alias(model.id, "champion", foreign.id)
+        .set_alias(model.id, "champion", foreign.id, &by())
         .await
         .unwrap_err();
     assert_eq!(wrong_model.code(), Code::InvalidArgument, "{wrong_model}");
     clock.advance(Duration::seconds(1));
     let back = store
-        .set_alias(model.id, "champion", v[0].id)
+        .set_alias(model.id, "champion", v[0].id, &by())
         .await
         .unwrap();
     stamps.push(clock.now());
@@ -296,20 +300,30 @@ async fn aliases(store: &Arc<dyn RegistryStore>, clock: &ManualClock) {
     let back_now = store.alias(model.id, "champion").await.unwrap().unwrap();
     assert_eq!(back_now.updated_at, clock.now());
     let gone = store
-        .set_alias(model.id, "champion", VersionId::new())
+        .set_alias(model.id, "champion", VersionId::new(), &by())
         .await
         .unwrap_err();
     assert_eq!(gone.code(), Code::NotFound, "{gone}");
     let bad = store
-        .set_alias(model.id, "bad name", v[0].id)
+        .set_alias(model.id, "bad name", v[0].id, &by())
         .await
         .unwrap_err();
     assert_eq!(bad.code(), Code::InvalidArgument, "{bad}");
 
     clock.advance(Duration::seconds(1));
-    assert!(store.delete_alias(model.id, "champion").await.unwrap());
+    assert!(
+        store
+            .delete_alias(model.id, "champion", &by())
+            .await
+            .unwrap()
+    );
     stamps.push(clock.now());
-    assert!(!store.delete_alias(model.id, "champion").await.unwrap());
+    assert!(
+        !store
+            .delete_alias(model.id, "champion", &by())
+            .await
+            .unwrap()
+    );
     assert_eq!(store.alias(model.id, "champion").await.unwrap(), None);
 
     let history = store.alias_history(model.id).await.unwrap();
@@ -336,9 +350,12 @@ async fn aliases(store: &Arc<dyn RegistryStore>, clock: &ManualClock) {
 /// and absent from versions registered without one; it plays no part in
 /// finding a version by its content.
 async fn origins(store: &Arc<dyn RegistryStore>) {
-    let model = store.create_model("from-git").await.unwrap();
+    let model = store.create_model("from-git", &by()).await.unwrap();
     let plain = store
-        .create_version(&new_version(model.id, "o-1", definition("g"), vec![], None))
+        .create_version(
+            &new_version(model.id, "o-1", definition("g"), vec![], None),
+            &by(),
+        )
         .await
         .unwrap();
     assert_eq!(plain.origin, None);
@@ -350,7 +367,7 @@ async fn origins(store: &Arc<dyn RegistryStore>) {
     };
     let mut new = new_version(model.id, "o-2", definition("g"), files("cc"), None);
     new.origin = Some(origin.clone());
-    let git = store.create_version(&new).await.unwrap();
+    let git = store.create_version(&new, &by()).await.unwrap();
     assert_eq!(git.origin.as_ref(), Some(&origin));
     assert_eq!(
         store.version_by_id(git.id).await.unwrap(),

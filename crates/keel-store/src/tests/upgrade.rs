@@ -2,7 +2,8 @@
 //! by hand to before migration 3, filled with the format-0 column texts of
 //! `test_data/format0`, reopened (which runs migration 3, backfilling each
 //! comparison's verdict, migration 4, giving versions an empty origin, and
-//! migration 5, giving jobs their attempts and leases), and read back
+//! migration 5, giving jobs their attempts and leases, and migration 6,
+//! adding users, tokens and the audit log), and read back
 //! through the store traits.
 
 use chrono::Duration;
@@ -12,6 +13,7 @@ use keel_types::{
 };
 use serde_json::{Value, json};
 
+use super::by;
 use super::formats::{column, fixture};
 use super::{TestResult, sql_ts, start};
 use crate::formats::{InputRecord, ModelDefinition, decode};
@@ -53,6 +55,11 @@ async fn upgraded() -> Result<Upgraded, Box<dyn std::error::Error>> {
         "ALTER TABLE jobs DROP COLUMN attempt",
         "ALTER TABLE jobs DROP COLUMN max_attempts",
         "ALTER TABLE jobs DROP COLUMN lease_until",
+        // Migration 6's users, tokens and audit log.
+        "DROP TABLE tokens",
+        "DROP TABLE users",
+        "DROP TABLE audit",
+        "ALTER TABLE jobs DROP COLUMN created_by",
     ] {
         sqlx::query(undo).execute(&pool).await?;
     }
@@ -156,7 +163,7 @@ async fn upgrade_backfills_verdicts_and_reads_format0_rows() -> TestResult {
         sqlx::query_scalar("SELECT version FROM _sqlx_migrations ORDER BY version")
             .fetch_all(store.pool())
             .await?;
-    assert_eq!(applied, [1, 2, 3, 4, 5]);
+    assert_eq!(applied, [1, 2, 3, 4, 5, 6]);
     let verdicts: Vec<Option<String>> =
         sqlx::query_scalar("SELECT verdict FROM comparisons ORDER BY id")
             .fetch_all(store.pool())
@@ -234,7 +241,7 @@ async fn upgrade_backfills_verdicts_and_reads_format0_rows() -> TestResult {
     assert_eq!(trained.as_ref(), Some(&versions[1]));
     // The upgraded database takes new versions where the old numbering ended.
     let next = super::new_version(db.model, "new", super::definition("fraud"), vec![], None);
-    assert_eq!(store.create_version(&next).await?.number, 4);
+    assert_eq!(store.create_version(&next, &by()).await?.number, 4);
     Ok(())
 }
 

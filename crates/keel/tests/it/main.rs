@@ -3,6 +3,7 @@
 //! git-backed models from local bare repositories; two servers on one
 //! PostgreSQL database.
 
+mod access;
 mod chaos;
 mod conventions;
 mod failures;

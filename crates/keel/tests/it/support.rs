@@ -101,6 +101,9 @@ impl Env {
     /// directory and Python, no `KEEL_URL`, and no output kept.
     pub(crate) fn command(&self, args: &[&str], vars: &[(&str, &std::ffi::OsStr)]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_keel"));
+        // Tokens come only from what the test gives, never the machine's.
+        cmd.env("KEEL_CONFIG_DIR", self.root().join("config"))
+            .env_remove("KEEL_TOKEN");
         cmd.args(args)
             .current_dir(self.data())
             .env("KEEL_HOME", self.home())
@@ -142,6 +145,8 @@ impl Env {
     /// Runs `keel ARGS` in the data directory with extra environment variables.
     pub(crate) fn keel_with(&self, args: &[&str], vars: &[(&str, &std::ffi::OsStr)]) -> Out {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_keel"));
+        cmd.env("KEEL_CONFIG_DIR", self.root().join("config"))
+            .env_remove("KEEL_TOKEN");
         cmd.envs(vars.iter().copied());
         cmd.args(args)
             .env_remove("KEEL_URL")
