@@ -10,7 +10,7 @@ use keel_api_model as api;
 use keel_data::AvroSchema;
 use keel_exec::local_path;
 use keel_store::formats::{InputRecord, JobRequest, ModelDefinition, OutputRecord};
-use keel_store::{DEFAULT_MAX_ATTEMPTS, JobFilter, JobRecord, NewJob, VersionRecord, keys};
+use keel_store::{DEFAULT_MAX_ATTEMPTS, JobFilter, JobRecord, NewJob, S3Uri, VersionRecord, keys};
 use keel_types::{DataFormat, JobId, JobKind, JobStatus, Permission};
 
 use crate::paths::Access;
@@ -254,6 +254,18 @@ impl Keel {
             (_, None) => None,
             (_, Some(out)) => Some(check_output(kind, out, &self.access())?),
         };
+        // Keel never replaces an object in a bucket: an output that exists
+        // is refused now rather than when the job ends.
+        if let Some(OutputRecord::External { uri }) = &output
+            && S3Uri::is_s3(uri)
+        {
+            let object = S3Uri::parse(uri)?;
+            if self.stores.buckets.size(&object).await?.is_some() {
+                return Err(Error::InvalidArgument(format!(
+                    "The `output` {object} exists already, and Keel never replaces an object in a bucket; name a new key, or delete the object first."
+                )));
+            }
+        }
         let max_workers = self.cfg.max_workers;
         let workers = req
             .workers
@@ -339,6 +351,18 @@ impl Keel {
                     name: up.name,
                 }
             }
+            api::Input::Path { uri } if S3Uri::is_s3(&uri) => {
+                let object = self.access().s3(&uri, what)?;
+                keel_data::format_of(Path::new(object.file_name()), format)?;
+                if self.stores.buckets.size(&object).await?.is_none() {
+                    return Err(Error::InvalidArgument(format!(
+                        "The {what} {object} does not exist."
+                    )));
+                }
+                InputRecord::Path {
+                    uri: object.to_string(),
+                }
+            }
             api::Input::Path { uri } => {
                 let path = self.access().input(&local_path(&uri)?, what)?;
                 keel_data::format_of(&path, format)?;
@@ -354,6 +378,8 @@ impl Keel {
         Access {
             policy: &self.cfg.data_access,
             home: &self.cfg.home,
+            s3_roots: &self.cfg.s3_roots,
+            artifacts_url: &self.cfg.artifacts_url,
         }
     }
 
@@ -483,6 +509,37 @@ impl Keel {
         }
     }
 
+    /// A finished job's output as [`Keel::job_result`] gives it, except that
+    /// an output written to a bucket comes back as the object's bytes,
+    /// streamed from the bucket (Keel's credentials reach it; the client's
+    /// need not).
+    pub async fn job_result_download(&self, id: JobId) -> Result<JobOutput> {
+        match self.job_result(id, false).await? {
+            JobOutput::External(uri) if S3Uri::is_s3(&uri) => {
+                let object = S3Uri::parse(&uri)?;
+                let reader = self
+                    .stores
+                    .buckets
+                    .open(&object)
+                    .await
+                    .map_err(|e| match e {
+                        keel_store::Error::NotFound(_) => Error::NoResult(format!(
+                            "Job {id} wrote {object}, which is no longer there."
+                        )),
+                        other => other.into(),
+                    })?;
+                let name = object.file_name().to_string();
+                Ok(JobOutput::Stored(StoredFile {
+                    format: DataFormat::from_name(&name),
+                    name,
+                    size: reader.size,
+                    stream: reader.stream.map(|c| c.map_err(Error::from)).boxed(),
+                }))
+            }
+            other => Ok(other),
+        }
+    }
+
     async fn stored(&self, key: &str, name: &str) -> Result<JobOutput> {
         let reader = self.stores.artifacts.get_stream(key).await?;
         Ok(JobOutput::Stored(StoredFile {
@@ -506,6 +563,15 @@ fn check_output(kind: JobKind, out: api::Output, access: &Access<'_>) -> Result<
                 )));
             }
             (name.clone(), OutputRecord::Embedded { name })
+        }
+        api::Output::External { uri } if S3Uri::is_s3(&uri) => {
+            let object = access.s3(&uri, "`output`")?;
+            (
+                object.file_name().to_string(),
+                OutputRecord::External {
+                    uri: object.to_string(),
+                },
+            )
         }
         api::Output::External { uri } => {
             let path = access.output(&local_path(&uri)?)?;

@@ -40,7 +40,7 @@ pub use error::{Error, Result};
 pub use jobs::{JobOutput, LogStart, MAX_RUNTIME_SECONDS, StoredFile};
 pub use keel_exec::Installer;
 pub use keel_modeldef::{FunctionInfo, ModelDef, file_origin};
-pub use paths::DataAccess;
+pub use paths::{DataAccess, check_s3_root};
 pub use roles::request as role_request;
 pub use sweep::Swept;
 pub use uploads::{MAX_UPLOAD_NAME_BYTES, check_model_name, upload_name};
@@ -107,6 +107,10 @@ pub struct Config {
     /// embedded default, only those under the data roots for a server
     /// (`--data-root`, `KEEL_DATA_ROOTS`).
     pub data_access: DataAccess,
+    /// The S3 prefixes (`s3://BUCKET[/PREFIX]`) a server's clients may name
+    /// as job inputs and outputs (`--data-root s3://...`); under
+    /// [`DataAccess::Any`] any bucket Keel reaches.
+    pub s3_roots: Vec<String>,
     /// How long a warm worker waits for its next job before it ends
     /// (`KEEL_WARM_IDLE_SECONDS`, default 5 minutes).
     pub warm_idle: std::time::Duration,
@@ -148,6 +152,7 @@ impl Config {
             warm_workers: 0,
             local_user: "local".into(),
             data_access: DataAccess::Any,
+            s3_roots: Vec::new(),
             warm_idle: std::time::Duration::from_secs(300),
         }
     }

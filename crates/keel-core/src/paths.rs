@@ -11,6 +11,8 @@
 
 use std::path::{Component, Path, PathBuf};
 
+use keel_store::S3Uri;
+
 use crate::{Error, Result};
 
 /// Which local paths jobs may name as inputs and outputs.
@@ -25,11 +27,21 @@ pub enum DataAccess {
     Roots(Vec<PathBuf>),
 }
 
+/// Checks that `probe` (an object under a would-be S3 data root) is a valid
+/// object URI, so that the root names a bucket and a prefix.
+pub fn check_s3_root(probe: &str) -> Result<()> {
+    S3Uri::parse(probe).map(drop).map_err(Error::from)
+}
+
 /// The check of the paths one request names.
 pub(crate) struct Access<'a> {
     pub policy: &'a DataAccess,
     /// Keel's data directory.
     pub home: &'a Path,
+    /// The S3 prefixes a server's clients may name (`s3://BUCKET[/PREFIX]`).
+    pub s3_roots: &'a [String],
+    /// Keel's own artifact store, which no client may name.
+    pub artifacts_url: &'a str,
 }
 
 impl Access<'_> {
@@ -103,6 +115,36 @@ impl Access<'_> {
             DataAccess::Any => path.to_path_buf(),
             DataAccess::Roots(_) => real,
         })
+    }
+
+    /// The S3 object a job may read or write (`what` names it in
+    /// messages): any under [`DataAccess::Any`], one under an S3 data root
+    /// otherwise; never one inside Keel's own artifact store.
+    pub fn s3(&self, uri: &str, what: &str) -> Result<S3Uri> {
+        let object = S3Uri::parse(uri.trim())
+            .map_err(|e| Error::InvalidArgument(format!("The {what}: {e}")))?;
+        if S3Uri::is_s3(self.artifacts_url) && object.is_under(self.artifacts_url) {
+            return Err(Error::Forbidden(format!(
+                "The {what} {object} is inside Keel's own artifact store ({}), which only Keel's \
+                 stores write; name an object elsewhere.",
+                self.artifacts_url
+            )));
+        }
+        if matches!(self.policy, DataAccess::Roots(_))
+            && !self.s3_roots.iter().any(|root| object.is_under(root))
+        {
+            let roots = if self.s3_roots.is_empty() {
+                "none".to_string()
+            } else {
+                self.s3_roots.join(", ")
+            };
+            return Err(Error::Forbidden(format!(
+                "The {what} {object} is outside the S3 prefixes this server reads and writes for \
+                 its clients ({roots}); have an admin add its prefix to the data roots \
+                 (`data_roots`), or upload the input."
+            )));
+        }
+        Ok(object)
     }
 
     /// What a job records for a path the client wrote as `uri` and that
@@ -370,6 +412,8 @@ mod tests {
             let access = Access {
                 policy,
                 home: &home,
+                s3_roots: &[],
+                artifacts_url: "",
             };
             let got = match dir {
                 In => access.input(Path::new(&path), "input"),
@@ -382,6 +426,87 @@ mod tests {
                     assert!(e.to_string().contains(fragment), "{path}: {e}");
                 }
                 (got, want) => panic!("{path}: got {got:?}, want {want:?}"),
+            }
+        }
+    }
+
+    /// (policy, S3 roots, URI, expected: Ok, or the error's code and a fragment)
+    #[test]
+    fn objects_are_checked_against_the_s3_roots_and_the_artifact_store() {
+        let home = Path::new("/nowhere/home");
+        let roots = DataAccess::Roots(Vec::new());
+        let team = ["s3://data/team".to_string(), "s3://scratch".to_string()];
+        type Want = std::result::Result<&'static str, (&'static str, &'static str)>;
+        let cases: [(&DataAccess, &[String], &str, Want); 9] = [
+            (
+                &DataAccess::Any,
+                &[],
+                "s3://any/x.csv",
+                Ok("s3://any/x.csv"),
+            ),
+            (
+                &roots,
+                &team,
+                "s3://data/team/in.csv",
+                Ok("s3://data/team/in.csv"),
+            ),
+            (
+                &roots,
+                &team,
+                "s3://scratch/a/b.parquet",
+                Ok("s3://scratch/a/b.parquet"),
+            ),
+            (
+                &roots,
+                &team,
+                "s3://data/teammate/in.csv",
+                Err(("FORBIDDEN", "s3://data/team, s3://scratch")),
+            ),
+            (
+                &roots,
+                &team,
+                "s3://other/in.csv",
+                Err(("FORBIDDEN", "outside the S3 prefixes")),
+            ),
+            (
+                &roots,
+                &[],
+                "s3://data/team/in.csv",
+                Err(("FORBIDDEN", "(none)")),
+            ),
+            (
+                &DataAccess::Any,
+                &[],
+                "s3://keel/store/jobs/x.csv",
+                Err(("FORBIDDEN", "artifact store")),
+            ),
+            (
+                &roots,
+                &team,
+                "s3://scratch/store/../x.csv",
+                Err(("INVALID_ARGUMENT", "segment")),
+            ),
+            (
+                &DataAccess::Any,
+                &[],
+                "s3://data",
+                Err(("INVALID_ARGUMENT", "names no key")),
+            ),
+        ];
+        for (policy, s3_roots, uri, want) in cases {
+            let access = Access {
+                policy,
+                home,
+                s3_roots,
+                artifacts_url: "s3://keel/store",
+            };
+            match (access.s3(uri, "input"), want) {
+                (Ok(o), Ok(w)) => assert_eq!(o.to_string(), w),
+                (Err(e), Err((code, fragment))) => {
+                    assert_eq!(e.code().as_str(), code, "{uri}: {e}");
+                    assert!(e.to_string().contains(fragment), "{uri}: {e}");
+                }
+                (got, want) => panic!("{uri}: got {got:?}, want {want:?}"),
             }
         }
     }

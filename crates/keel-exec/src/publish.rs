@@ -1,14 +1,15 @@
 //! Publishing what a run produced, only after it succeeded: rejected records,
 //! scored rows, then the output (an embedded output goes to the artifact
-//! store, an external one is renamed into place), then a training job's new
+//! store, an external file is renamed into place, an S3 object is copied
+//! create-only to its key), then a training job's new
 //! version. Until then nothing of the job is visible to anyone.
 
 use std::fs::File;
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use keel_store::formats::{JobResult, OutputRecord};
-use keel_store::{JobRecord, Stores, VersionRecord, keys};
+use keel_store::{JobRecord, S3Uri, Stores, VersionRecord, keys};
 use keel_types::{DataFormat, JobError, JobErrorKind, JobKind};
 
 use crate::error::Error;
@@ -56,6 +57,9 @@ pub(crate) async fn publish(
         }
         (Produced::Table(file), Some(OutputRecord::External { uri })) => {
             file.commit().map_err(internal)?;
+            if S3Uri::is_s3(uri) {
+                publish_object(stores, job, workdir, uri).await?;
+            }
             result.output = output.clone();
             result.output_format = DataFormat::from_name(uri);
         }
@@ -68,6 +72,12 @@ pub(crate) async fn publish(
                         .put_bytes(&keys::job_output(job.id, name), text.into())
                         .await
                         .map_err(internal)?;
+                }
+                Some(OutputRecord::External { uri }) if S3Uri::is_s3(uri) => {
+                    let path = staged_object(workdir, uri)?;
+                    write_atomic(&path, &text)
+                        .map_err(|e| internal(format!("cannot write {}: {e}", path.display())))?;
+                    publish_object(stores, job, workdir, uri).await?;
                 }
                 Some(OutputRecord::External { uri }) => {
                     let path = local_path(uri)
@@ -100,6 +110,43 @@ pub(crate) async fn publish(
         registered = Some(reg);
     }
     Ok((result, registered))
+}
+
+/// Where an S3 output is written in the working directory before it is
+/// published: `.keel-out/` and the object's file name (the directory made).
+fn staged_object(workdir: &Path, uri: &str) -> std::result::Result<PathBuf, JobError> {
+    let object =
+        S3Uri::parse(uri).map_err(|e| failure(JobErrorKind::InvalidInput, e.to_string()))?;
+    let dir = workdir.join(".keel-out");
+    std::fs::create_dir_all(&dir).map_err(internal)?;
+    Ok(dir.join(object.file_name()))
+}
+
+/// Publishes a finished output to its bucket, create-only: staged under a
+/// key of this attempt's, then copied to the object's key unless something
+/// is there, so two attempts at the job never both publish.
+async fn publish_object(
+    stores: &Stores,
+    job: &JobRecord,
+    workdir: &Path,
+    uri: &str,
+) -> std::result::Result<(), JobError> {
+    let local = staged_object(workdir, uri)?;
+    let object =
+        S3Uri::parse(uri).map_err(|e| failure(JobErrorKind::InvalidInput, e.to_string()))?;
+    let tag = format!("{}.{}", job.id, job.attempt);
+    match stores.buckets.publish_new(&local, &object, &tag).await {
+        Ok(_) => Ok(()),
+        Err(keel_store::Error::AlreadyExists(_)) => Err(failure(
+            JobErrorKind::InvalidInput,
+            format!(
+                "The output {object} exists already (another job or client wrote it, or an \
+                 earlier attempt at this job published it before it lost its lease); Keel never \
+                 replaces an object in a bucket."
+            ),
+        )),
+        Err(e) => Err(internal(format!("cannot publish the output {object}: {e}"))),
+    }
 }
 
 /// Writes `bytes` to `path` through a temp file and a rename, so readers see

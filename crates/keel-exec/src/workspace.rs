@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use keel_data::AvroSchema;
 use keel_modeldef::ModelDef;
 use keel_store::formats::InputRecord;
-use keel_store::{Lease, Stores, VersionRecord, keys};
+use keel_store::{Lease, S3Uri, Stores, VersionRecord, keys};
 use keel_types::{JobError, JobErrorKind, JobId};
 
 use crate::error::{Error, Result};
@@ -20,7 +20,7 @@ pub fn local_path(uri: &str) -> Result<PathBuf> {
     }
     if let Some((scheme, _)) = uri.split_once("://") {
         return Err(Error::InvalidArgument(format!(
-            "'{uri}' uses the {scheme}:// scheme, which this Keel cannot read or write yet; use a local path or file:// URI."
+            "'{uri}' uses the {scheme}:// scheme, which Keel cannot read or write; use a local path, a file:// URI or an S3 object (s3://BUCKET/KEY)."
         )));
     }
     Ok(PathBuf::from(uri))
@@ -100,8 +100,9 @@ pub(crate) async fn prepare(
     })
 }
 
-/// A job's data set as a local file and its name: an upload is fetched into
-/// `dir/slot/`, out of the model's way; a path is used where it is.
+/// A job's data set as a local file and its name: an upload or an S3 object
+/// is fetched into `dir/slot/`, out of the model's way; a path is used where
+/// it is.
 async fn local_input(
     stores: &Stores,
     dir: &Path,
@@ -131,6 +132,19 @@ async fn local_input(
                 .await
                 .map_err(|e| invalid(e.into()))?;
             (local, up.name)
+        }
+        InputRecord::Path { uri } if S3Uri::is_s3(uri) => {
+            // Streamed to a local file beside the model's files: a large
+            // object is never held in memory.
+            let object = S3Uri::parse(uri).map_err(|e| invalid(e.into()))?;
+            let name = object.file_name().to_string();
+            let local = dir.join(slot).join(&name);
+            stores
+                .buckets
+                .download(&object, &local)
+                .await
+                .map_err(|e| invalid(e.into()))?;
+            (local, name)
         }
         InputRecord::Path { uri } => {
             let p = local_path(uri).map_err(invalid)?;

@@ -28,6 +28,14 @@ pub(crate) struct ExternalResult {
     pub uri: String,
 }
 
+/// Query of `GET /jobs/{id}/result`.
+#[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct ResultQuery {
+    /// Stream an output written to a bucket instead of saying where it is.
+    pub download: Option<bool>,
+}
+
 /// The header saying whether a result is the file itself or a pointer to it.
 const KEEL_RESULT: &str = "keel-result";
 
@@ -208,8 +216,8 @@ fn file_response(f: StoredFile, content_type: &'static str) -> Result<Response> 
     get,
     path = routes::JOB_RESULT,
     tag = "jobs",
-    description = "For an embedded output, the file itself (header `Keel-Result: embedded`, Content-Type by format). For an external output, JSON `{\"uri\": \"...\"}` saying where it was written (header `Keel-Result: external`).",
-    params(("id" = String, Path, description = "The job's id (a UUID).")),
+    description = "For an embedded output, the file itself (header `Keel-Result: embedded`, Content-Type by format). For an external output, JSON `{\"uri\": \"...\"}` saying where it was written (header `Keel-Result: external`); with `download=true`, an output in a bucket (`s3://...`) comes back as the object itself, streamed through the server.",
+    params(("id" = String, Path, description = "The job's id (a UUID)."), ResultQuery),
     responses(
         (status = 200, description = "The output file, or where it is.",
             headers(("Keel-Result" = String, description = "`embedded` or `external`.")),
@@ -228,8 +236,15 @@ fn file_response(f: StoredFile, content_type: &'static str) -> Result<Response> 
 pub(crate) async fn job_result(
     State(keel): State<Keel>,
     PathParams(id): PathParams<String>,
+    QueryParams(q): QueryParams<ResultQuery>,
 ) -> Result<Response> {
-    match keel.job_result(job_id(&id)?, false).await? {
+    let id = job_id(&id)?;
+    let out = if q.download.unwrap_or(false) {
+        keel.job_result_download(id).await?
+    } else {
+        keel.job_result(id, false).await?
+    };
+    match out {
         JobOutput::Stored(f) => {
             let ct = content_type(&f);
             file_response(f, ct)

@@ -95,6 +95,74 @@ impl Server {
         ]
     }
 
+    /// Stores `body` as the object `key` of [`BUCKET`], as a client other
+    /// than Keel would.
+    pub fn put(&self, key: &str, body: &[u8]) {
+        let (status, _) = self.exchange("PUT", key, body);
+        assert_eq!(status, 200, "moto_server refused to store {key}");
+    }
+
+    /// The object `key` of [`BUCKET`], or `None` when there is none.
+    pub fn get(&self, key: &str) -> Option<Vec<u8>> {
+        match self.exchange("GET", key, &[]) {
+            (200, body) => Some(body),
+            (404, _) => None,
+            (status, body) => panic!(
+                "moto_server answered {status} for {key}: {}",
+                String::from_utf8_lossy(&body)
+            ),
+        }
+    }
+
+    /// The keys of [`BUCKET`] that start with `prefix`.
+    pub fn keys(&self, prefix: &str) -> Vec<String> {
+        let (status, body) = self.exchange("GET", &format!("?list-type=2&prefix={prefix}"), &[]);
+        assert_eq!(status, 200, "moto_server cannot list {prefix}");
+        let text = String::from_utf8_lossy(&body);
+        text.split("<Key>")
+            .skip(1)
+            .filter_map(|rest| rest.split_once("</Key>").map(|(k, _)| k.to_string()))
+            .collect()
+    }
+
+    /// One plain HTTP/1.1 request about `target` (a key, or a query of the
+    /// bucket), answering the status and the body (moto does not check
+    /// signatures, and its answers here carry a length).
+    fn exchange(&self, method: &str, target: &str, body: &[u8]) -> (u16, Vec<u8>) {
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port))
+            .unwrap_or_else(|e| panic!("cannot reach moto_server: {e}"));
+        let sep = if target.starts_with('?') { "" } else { "/" };
+        let head = format!(
+            "{method} /{BUCKET}{sep}{target} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            self.port,
+            body.len()
+        );
+        stream
+            .write_all(head.as_bytes())
+            .and_then(|()| stream.write_all(body))
+            .unwrap_or_else(|e| panic!("cannot send to moto_server: {e}"));
+        let mut answer = Vec::new();
+        let _ = stream.read_to_end(&mut answer);
+        let split = answer
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .unwrap_or_else(|| panic!("moto_server sent no headers"));
+        let head = String::from_utf8_lossy(&answer[..split]).into_owned();
+        let status = head
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("moto_server sent no status: {head}"));
+        let mut rest = answer[split + 4..].to_vec();
+        if head
+            .to_ascii_lowercase()
+            .contains("transfer-encoding: chunked")
+        {
+            rest = unchunk(&rest);
+        }
+        (status, rest)
+    }
+
     /// Sends one request without a body and checks it succeeds (moto does
     /// not check signatures).
     fn request(&self, line: &str) {
@@ -114,6 +182,22 @@ impl Server {
             "moto_server answered {line}: {answer}"
         );
     }
+}
+
+/// The body of a chunked HTTP/1.1 answer.
+fn unchunk(mut data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(end) = data.windows(2).position(|w| w == b"\r\n") {
+        let size =
+            usize::from_str_radix(String::from_utf8_lossy(&data[..end]).trim(), 16).unwrap_or(0);
+        if size == 0 {
+            break;
+        }
+        let start = end + 2;
+        out.extend_from_slice(&data[start..(start + size).min(data.len())]);
+        data = &data[(start + size + 2).min(data.len())..];
+    }
+    out
 }
 
 impl Drop for Server {

@@ -130,7 +130,28 @@ pub fn server_config(home: &Path, data_roots: &[PathBuf]) -> anyhow::Result<keel
     }
     let mut roots = data_roots.to_vec();
     if let Some(v) = std::env::var_os("KEEL_DATA_ROOTS") {
-        roots.extend(std::env::split_paths(&v).filter(|p| !p.as_os_str().is_empty()));
+        roots.extend(split_roots(&v.to_string_lossy()));
+    }
+    // S3 prefixes are roots too; they name no local directory.
+    let (s3, roots): (Vec<PathBuf>, Vec<PathBuf>) = roots
+        .into_iter()
+        .partition(|r| r.to_string_lossy().starts_with("s3://"));
+    for root in s3 {
+        let root = root.to_string_lossy().trim_end_matches('/').to_string();
+        let probe = format!("{root}/probe");
+        keel_core::check_s3_root(&probe)
+            .with_context(|| format!("the data root {root} cannot be used"))?;
+        if cfg.artifacts_url.starts_with("s3://")
+            && (probe.starts_with(&format!("{}/", cfg.artifacts_url.trim_end_matches('/')))
+                || cfg.artifacts_url.starts_with(&format!("{root}/")))
+        {
+            bail!(
+                "the data root {root} holds or is inside Keel's artifact store {}; clients must \
+                 not reach Keel's own objects",
+                cfg.artifacts_url
+            );
+        }
+        cfg.s3_roots.push(root);
     }
     let mut checked = Vec::with_capacity(roots.len());
     for root in roots {
@@ -153,6 +174,25 @@ pub fn server_config(home: &Path, data_roots: &[PathBuf]) -> anyhow::Result<keel
     }
     cfg.data_access = keel_core::DataAccess::Roots(checked);
     Ok(cfg)
+}
+
+/// The entries of `KEEL_DATA_ROOTS`: separated like PATH, where an S3
+/// prefix's `s3://` is no separator.
+fn split_roots(v: &str) -> Vec<PathBuf> {
+    let mut out: Vec<String> = Vec::new();
+    for part in v.split(':') {
+        match out.last_mut() {
+            Some(last) if last == "s3" && part.starts_with("//") => {
+                last.push(':');
+                last.push_str(part);
+            }
+            _ => out.push(part.to_string()),
+        }
+    }
+    out.into_iter()
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from)
+        .collect()
 }
 
 /// The server's protections against slow, greedy and foreign clients:
@@ -455,27 +495,17 @@ impl Backend {
 
     pub async fn result(&self, id: JobId, rejected: bool) -> anyhow::Result<Fetched> {
         match self {
-            Backend::Local(k) => match k.job_result(id, rejected).await? {
-                JobOutput::Stored(mut f) => {
-                    let path = temp_path(id);
-                    let mut out = tokio::fs::File::create(&path)
-                        .await
-                        .with_context(|| format!("cannot write {}", path.display()))?;
-                    while let Some(chunk) = f.stream.next().await {
-                        out.write_all(&chunk?)
-                            .await
-                            .with_context(|| format!("cannot write {}", path.display()))?;
-                    }
-                    out.flush().await?;
-                    Ok(Fetched::File {
-                        path,
-                        name: f.name,
-                        temp: true,
-                    })
-                }
-                JobOutput::External(uri) => Ok(Fetched::External(uri)),
-            },
-            Backend::Remote(c) => c.result(id, rejected).await,
+            Backend::Local(k) => fetched(id, k.job_result(id, rejected).await?).await,
+            Backend::Remote(c) => c.result(id, rejected, false).await,
+        }
+    }
+
+    /// A job's output as a local file, an output in a bucket included
+    /// (fetched by the server in remote mode, with its credentials).
+    pub async fn download(&self, id: JobId) -> anyhow::Result<Fetched> {
+        match self {
+            Backend::Local(k) => fetched(id, k.job_result_download(id).await?).await,
+            Backend::Remote(c) => c.result(id, false, true).await,
         }
     }
 
@@ -545,6 +575,31 @@ impl Backend {
     }
 }
 
+/// What the CLI does with a job's output: a stored one is written to a
+/// temporary file, an external one is where it is.
+async fn fetched(id: JobId, out: JobOutput) -> anyhow::Result<Fetched> {
+    match out {
+        JobOutput::Stored(mut f) => {
+            let path = temp_path(id);
+            let mut file = tokio::fs::File::create(&path)
+                .await
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            while let Some(chunk) = f.stream.next().await {
+                file.write_all(&chunk?)
+                    .await
+                    .with_context(|| format!("cannot write {}", path.display()))?;
+            }
+            file.flush().await?;
+            Ok(Fetched::File {
+                path,
+                name: f.name,
+                temp: true,
+            })
+        }
+        JobOutput::External(uri) => Ok(Fetched::External(uri)),
+    }
+}
+
 /// A fresh temporary file for a downloaded result.
 pub fn temp_path(id: JobId) -> PathBuf {
     std::env::temp_dir().join(format!("keel-{id}-{}", uuid::Uuid::now_v7()))
@@ -560,6 +615,16 @@ pub fn job_id(s: &str) -> anyhow::Result<JobId> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn data_roots_split_like_path_but_keep_s3_prefixes_whole() {
+        let got = split_roots("/data/a:s3://bucket/team::/data/b:s3://other");
+        let want: Vec<PathBuf> = ["/data/a", "s3://bucket/team", "/data/b", "s3://other"]
+            .iter()
+            .map(PathBuf::from)
+            .collect();
+        assert_eq!(got, want);
+    }
 
     #[test]
     fn keel_uv_picks_the_installer() {

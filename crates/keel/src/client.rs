@@ -258,9 +258,15 @@ impl Client {
         Ok(self.check(resp).await?.json().await?)
     }
 
-    /// Downloads a job's output (or rejected records) into a temp file.
-    pub async fn result(&self, id: JobId, rejected: bool) -> anyhow::Result<Fetched> {
-        let path = fill(
+    /// Downloads a job's output (or rejected records) into a temp file;
+    /// with `download`, an output in a bucket too, through the server.
+    pub async fn result(
+        &self,
+        id: JobId,
+        rejected: bool,
+        download: bool,
+    ) -> anyhow::Result<Fetched> {
+        let mut path = fill(
             if rejected {
                 routes::JOB_REJECTED
             } else {
@@ -268,6 +274,9 @@ impl Client {
             },
             &[&id.to_string()],
         );
+        if download {
+            path.push_str("?download=true");
+        }
         let resp = self
             .http
             .get(self.url(&path))

@@ -83,10 +83,11 @@ enum Command {
         /// leaves the jobs to `keel worker` processes.
         #[arg(long, visible_alias = "workers", default_value_t = 2)]
         jobs: usize,
-        /// A directory whose files clients may name as job inputs and
-        /// outputs (repeatable; also KEEL_DATA_ROOTS). Without one, clients
-        /// use uploads and embedded outputs only.
-        #[arg(long = "data-root", value_name = "DIR")]
+        /// A directory, or an S3 prefix (s3://BUCKET/PREFIX), whose files
+        /// clients may name as job inputs and outputs (repeatable; also
+        /// KEEL_DATA_ROOTS). Without one, clients use uploads and embedded
+        /// outputs only.
+        #[arg(long = "data-root", value_name = "DIR|S3_PREFIX")]
         data_roots: Vec<PathBuf>,
         /// Serve on a non-loopback address although Keel has no users yet,
         /// so anyone who reaches the address can run code as this server.
@@ -446,6 +447,12 @@ async fn serve(home: &Path, bind: &str, jobs: usize, access: Access) -> anyhow::
             "clients may name no server paths: they upload inputs (--data-root allows a directory)"
         ),
     }
+    if !keel.config().s3_roots.is_empty() {
+        tracing::info!(
+            "clients may read and write S3 objects under {}",
+            keel.config().s3_roots.join(", ")
+        );
+    }
     // Jobs left IN_PROGRESS by a runner that died go back to the queue once
     // their lease runs out; the job loop keeps sweeping for them.
     keel.expire_leases().await?;
@@ -604,7 +611,15 @@ async fn job_cmd(b: &Backend, fmt: Format, cmd: JobCmd) -> anyhow::Result<i32> {
         }
         JobCmd::Result { id, out, rejected } => {
             let id = job_id(&id)?;
-            match b.result(id, rejected).await? {
+            let mut fetched = b.result(id, rejected).await?;
+            // An output in a bucket is printed as its URI, and downloaded
+            // (through the server in remote mode) only when asked to.
+            if out.is_some()
+                && matches!(&fetched, Fetched::External(uri) if uri.starts_with("s3://"))
+            {
+                fetched = b.download(id).await?;
+            }
+            match fetched {
                 Fetched::External(uri) => output::out(&format!("{uri}\n")),
                 Fetched::File { path, name, temp } => {
                     let r = match &out {

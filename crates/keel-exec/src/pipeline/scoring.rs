@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use arrow_array::RecordBatch;
 use keel_data::{OutputFile, StreamingOutput};
 use keel_runner::Failure;
+use keel_store::S3Uri;
 use keel_store::formats::OutputRecord;
 use keel_types::{DataFormat, JobError, JobErrorKind};
 
@@ -126,6 +127,15 @@ impl Run {
                 let dir = self.workdir.join(".keel-out");
                 std::fs::create_dir_all(&dir).map_err(internal)?;
                 dir.join(name)
+            }
+            // An object is written beside the working directory's files first,
+            // and published to its bucket once the job succeeded.
+            Some(OutputRecord::External { uri }) if S3Uri::is_s3(uri) => {
+                let object = S3Uri::parse(uri)
+                    .map_err(|e| failure(JobErrorKind::InvalidInput, e.to_string()))?;
+                let dir = self.workdir.join(".keel-out");
+                std::fs::create_dir_all(&dir).map_err(internal)?;
+                dir.join(object.file_name())
             }
             Some(OutputRecord::External { uri }) => {
                 local_path(uri).map_err(|e| failure(JobErrorKind::InvalidInput, e.to_string()))?

@@ -316,3 +316,56 @@ async fn s3_artifacts_round_trip_and_stream() -> TestResult {
     store.delete(&key).await?;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_outputs_are_published_once_and_whole() -> TestResult {
+    let Some(server) = keel_testkit::s3::Server::start() else {
+        return Ok(());
+    };
+    let settings = server.settings();
+    let buckets = crate::Buckets::with_settings(settings.iter().map(|(k, v)| (*k, v.as_str())));
+    let dir = tempfile::tempdir()?;
+    let small = dir.path().join("small.csv");
+    std::fs::write(&small, b"a\n1\n")?;
+    let uri = crate::S3Uri::parse(&server.url("out/scores.csv"))?;
+    assert_eq!(buckets.size(&uri).await?, None);
+    assert_eq!(buckets.publish_new(&small, &uri, "job.1").await?, 4);
+    assert_eq!(buckets.size(&uri).await?, Some(4));
+    // A second attempt cannot replace it, and leaves no staging object.
+    let other = dir.path().join("other.csv");
+    std::fs::write(&other, b"a\n2\n")?;
+    let second = buckets
+        .publish_new(&other, &uri, "job.2")
+        .await
+        .err()
+        .ok_or("published twice")?;
+    assert_eq!(second.code(), Code::AlreadyExists, "{second}");
+    let staged = crate::S3Uri::parse(&format!("{uri}.keel-staging-job.2"))?;
+    assert_eq!(buckets.size(&staged).await?, None);
+    let back = dir.path().join("back.csv");
+    assert_eq!(buckets.download(&uri, &back).await?, 4);
+    assert_eq!(std::fs::read(&back)?, b"a\n1\n");
+
+    // Larger than one part: uploaded in parts, copied in parts, whole.
+    let data = pattern(20 * 1024 * 1024 + 7);
+    let big = dir.path().join("big.bin");
+    std::fs::write(&big, &data)?;
+    let big_uri = crate::S3Uri::parse(&server.url("out/big.bin"))?;
+    assert_eq!(
+        buckets.publish_new(&big, &big_uri, "job.1").await?,
+        data.len() as u64
+    );
+    let copy = dir.path().join("big.copy");
+    assert_eq!(buckets.download(&big_uri, &copy).await?, data.len() as u64);
+    assert!(std::fs::read(&copy)? == data, "the published copy differs");
+
+    let missing = crate::S3Uri::parse(&server.url("nothing/here.csv"))?;
+    let err = buckets
+        .download(&missing, &dir.path().join("x"))
+        .await
+        .err()
+        .ok_or("read nothing")?;
+    assert_eq!(err.code(), Code::NotFound, "{err}");
+    assert!(err.to_string().contains("nothing/here.csv"), "{err}");
+    Ok(())
+}

@@ -1,10 +1,14 @@
 //! The chaos test of issue 12, test-sized: two API-only servers and three
-//! workers on a PostgreSQL server of the test's own, sixty small scoring
-//! jobs, a process killed with -9 and restarted every second and a half
-//! while they run, and the database itself restarted once. Then every job
-//! must have ended COMPLETED with its whole output, or FAILED with a reason;
-//! none lost, none published twice or partly, every attempt accounted for,
-//! and no worker process left behind.
+//! workers on a PostgreSQL server of the test's own and an S3 server (the
+//! artifact store, and the bucket half the jobs write their output to),
+//! small scoring jobs, a process killed with -9 and restarted every second
+//! and a half while they run, and the database itself restarted once. Then
+//! every job must have ended COMPLETED with its whole output, or FAILED with
+//! a reason; none lost, none published twice or partly, every attempt
+//! accounted for, and no worker process left behind.
+//!
+//! `KEEL_CHAOS_JOBS` and `KEEL_CHAOS_KILLS` change its size (200 and 10 by
+//! default); `bench/chaos.sh` runs it at the bench's size and reports.
 
 use std::ffi::OsStr;
 use std::net::TcpStream;
@@ -15,9 +19,15 @@ use serde_json::Value;
 
 use crate::support::{Env, job_id};
 
-const JOBS: usize = 60;
-const KILLS: usize = 6;
 const ROWS: usize = 3;
+
+/// A size from the environment, or `default`.
+fn size(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(default)
+}
 
 /// One process of the fleet, restarted with the same arguments.
 struct Member {
@@ -59,12 +69,21 @@ fn jobs_survive_killed_servers_and_workers() {
     let Some(mut db) = keel_testkit::postgres::Cluster::start() else {
         return;
     };
+    let Some(s3) = keel_testkit::s3::Server::start() else {
+        return;
+    };
+    let (jobs, kills) = (size("KEEL_CHAOS_JOBS", 200), size("KEEL_CHAOS_KILLS", 10));
     let url = db.url();
-    let vars = [
+    let artifacts = s3.url("chaos/keel");
+    let aws = s3.env();
+    let mut vars = vec![
         ("KEEL_DATABASE_URL", OsStr::new(&url)),
+        ("KEEL_ARTIFACTS_URL", OsStr::new(&artifacts)),
         ("KEEL_LEASE_SECONDS", OsStr::new("2")),
         ("KEEL_SHUTDOWN_GRACE_SECONDS", OsStr::new("0")),
     ];
+    vars.extend(aws.iter().map(|(k, v)| (*k, OsStr::new(v))));
+    let outputs = s3.url("chaos/out");
     let ports = [keel_testkit::free_port(), keel_testkit::free_port()];
     let mut fleet: Vec<Member> = ports
         .iter()
@@ -75,6 +94,8 @@ fn jobs_survive_killed_servers_and_workers() {
                 format!("127.0.0.1:{p}"),
                 "--jobs".into(),
                 "0".into(),
+                "--data-root".into(),
+                outputs.clone(),
             ],
             child: None,
         })
@@ -95,8 +116,15 @@ fn jobs_survive_killed_servers_and_workers() {
     env.url = Some(format!("http://127.0.0.1:{}", ports[0]));
     env.register("slow");
     let mut ids = Vec::new();
-    for n in 0..JOBS {
+    let started = Instant::now();
+    for n in 0..jobs {
         env.url = Some(format!("http://127.0.0.1:{}", ports[n % 2]));
+        // Half the jobs write their output to the bucket, half keep it.
+        let output = if n % 2 == 0 {
+            format!("{outputs}/{n}.csv")
+        } else {
+            "out.csv".to_string()
+        };
         let job = env
             .keel(&[
                 "job",
@@ -104,7 +132,7 @@ fn jobs_survive_killed_servers_and_workers() {
                 "scoring",
                 "slow",
                 "few.csv",
-                "out.csv",
+                &output,
                 "--workers",
                 "1",
                 "-o",
@@ -117,8 +145,8 @@ fn jobs_survive_killed_servers_and_workers() {
     // Chaos: a pseudo-random member (a fixed sequence, so a failure can be
     // replayed) is killed with -9 and restarted, every 1.5 s.
     let mut seed: u64 = 12;
-    for kill in 0..KILLS {
-        if kill == KILLS / 2 {
+    for kill in 0..kills {
+        if kill == kills / 2 {
             // The database goes away for a second: every connection is cut.
             db.restart(Duration::from_secs(1));
         }
@@ -136,7 +164,7 @@ fn jobs_survive_killed_servers_and_workers() {
 
     // Every job ends, and is accounted for.
     env.url = Some(format!("http://127.0.0.1:{}", ports[1]));
-    let deadline = Instant::now() + Duration::from_secs(240);
+    let deadline = Instant::now() + Duration::from_secs(240 + jobs as u64);
     let mut ended: Vec<Value> = Vec::new();
     for id in &ids {
         loop {
@@ -176,7 +204,15 @@ fn jobs_survive_killed_servers_and_workers() {
             Some("COMPLETED") => {
                 completed += 1;
                 assert_eq!(last["outcome"], "COMPLETED", "{job:#}");
-                let csv = env.keel(&["job", "result", id]).expect(0).stdout;
+                let uri = job["output"]["uri"].as_str();
+                let csv = match uri {
+                    Some(uri) => {
+                        let key =
+                            uri.trim_start_matches(&format!("s3://{}/", keel_testkit::s3::BUCKET));
+                        String::from_utf8(s3.get(key).expect("the published object")).expect("text")
+                    }
+                    None => env.keel(&["job", "result", id]).expect(0).stdout,
+                };
                 assert_eq!(csv, format!("id,double\n{want}"), "job {id}: {job:#}");
             }
             _ => {
@@ -185,19 +221,48 @@ fn jobs_survive_killed_servers_and_workers() {
             }
         }
     }
-    assert_eq!(ended.len(), JOBS, "no job is lost");
+    let elapsed = started.elapsed();
+    assert_eq!(ended.len(), jobs, "no job is lost");
     let retried = ended
         .iter()
         .filter(|j| j["attempt"].as_u64() > Some(1))
         .count();
-    eprintln!("chaos: {completed} of {JOBS} completed, {retried} after more than one attempt");
+    let attempts: u64 = ended.iter().filter_map(|j| j["attempt"].as_u64()).sum();
+    eprintln!(
+        "chaos: {completed} of {jobs} completed, {retried} after more than one attempt, \
+         {attempts} attempts in all, {kills} kills, {:.1} s, {:.0} jobs/min",
+        elapsed.as_secs_f64(),
+        jobs as f64 / elapsed.as_secs_f64() * 60.0
+    );
     // The kills must have hit running jobs, or this tested nothing.
     assert!(retried > 0, "no job was retried");
     let listed = env
         .keel(&["job", "list", "--limit", "1000", "-o", "json"])
         .ok_json();
-    assert_eq!(listed["items"].as_array().map(Vec::len), Some(JOBS));
-    assert!(completed >= JOBS - KILLS, "{completed} of {JOBS} completed");
+    assert_eq!(
+        listed["items"].as_array().map(Vec::len),
+        Some(jobs.min(1000))
+    );
+    assert!(completed >= jobs - kills, "{completed} of {jobs} completed");
+    // Every object in the bucket is an output of a job that completed, or of
+    // one whose earlier attempt published it before it lost its lease; a
+    // staging object is one that a killed attempt left.
+    for key in s3.keys("chaos/out/") {
+        if key.contains(".keel-staging-") {
+            continue;
+        }
+        let n = key
+            .trim_start_matches("chaos/out/")
+            .trim_end_matches(".csv");
+        let n: usize = n.parse().expect("an output name");
+        let job = &ended[n];
+        let text = String::from_utf8(s3.get(&key).expect("listed")).expect("text");
+        assert_eq!(
+            text,
+            format!("id,double\n{want}"),
+            "{key} is whole: {job:#}"
+        );
+    }
     drop(fleet);
     env.assert_no_leftovers("the fleet stopped");
 }

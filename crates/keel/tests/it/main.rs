@@ -10,6 +10,7 @@ mod failures;
 mod git;
 mod jobs;
 mod mlflow;
+mod objects;
 mod platform;
 mod quality;
 mod registry;
