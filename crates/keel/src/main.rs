@@ -2,13 +2,15 @@
 //! (embedded mode, the default) or against a server (`KEEL_URL`), and the
 //! server itself (`keel server`).
 //!
-//! Exit codes: 0 ok, 1 error, 2 usage, 6 the job failed or stopped.
+//! Exit codes: 0 ok, 1 error, 2 usage, 6 the job failed or stopped, 7 a
+//! monitor's constraints are violated.
 
 mod access;
 mod backend;
 mod client;
 mod flags;
 mod git;
+mod monitor;
 mod output;
 mod quality;
 mod quickstart;
@@ -71,6 +73,10 @@ enum Command {
     /// Champion vs challenger: both versions on the same labeled data (or two
     /// finished metrics jobs), metrics side by side and a tested verdict.
     Compare(quality::CompareArgs),
+    /// Model-quality monitoring in SageMaker Model Monitor's files:
+    /// baseline (statistics and suggested constraints), check.
+    #[command(subcommand)]
+    Monitor(monitor::MonitorCmd),
     /// Comparisons made before: list, show.
     #[command(subcommand)]
     Comparison(ComparisonCmd),
@@ -367,6 +373,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         // Metrics and drift over files need no data directory either.
         Command::Metrics(a) => quality::metrics(fmt, a),
         Command::Drift(a) => quality::drift(fmt, a),
+        Command::Monitor(cmd) => monitor::run(fmt, cmd),
         Command::Compare(a) => {
             let b = Backend::open(cli.url, cli.home).await?;
             quality::compare(&b, fmt, a).await

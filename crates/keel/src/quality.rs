@@ -230,7 +230,7 @@ fn write_doc(
 }
 
 /// Writes through a temporary file and a rename, so a reader never sees half a file.
-fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -260,8 +260,19 @@ fn hints(batches: &[RecordBatch]) -> Vec<FieldHint> {
         .collect()
 }
 
-pub fn metrics(fmt: Format, a: MetricsArgs) -> anyhow::Result<i32> {
-    let req = a.roles.request()?;
+/// A metrics document and what computing it took.
+struct Evaluated {
+    doc: Value,
+    read: Duration,
+    sort_once: Duration,
+    compute: Duration,
+    column_bytes: usize,
+}
+
+/// Reads `file` and computes its metrics document as `roles` say; with
+/// `timings`, also times one sort of the score column.
+fn evaluate(file: &Path, roles: &RoleArgs, timings: bool) -> anyhow::Result<Evaluated> {
+    let req = roles.request()?;
     // Without a probability or prediction column, the resolver looks for the
     // usual names among every column; otherwise only the named columns are read.
     let columns = if req.probability.is_none() && req.prediction.is_none() {
@@ -282,13 +293,13 @@ pub fn metrics(fmt: Format, a: MetricsArgs) -> anyhow::Result<i32> {
         Some(named)
     };
     let t0 = Instant::now();
-    let batches = read(&a.file, columns)?;
+    let batches = read(file, columns)?;
     let read_t = t0.elapsed();
     let hints = hints(&batches);
     // The file holds both the model's input (the label) and its output.
-    let roles = keel_metrics::resolve(&req, &hints, &hints)?;
-    let spec = roles.spec(&batches)?;
-    let sort_t = if a.timings {
+    let resolved = keel_metrics::resolve(&req, &hints, &hints)?;
+    let spec = resolved.spec(&batches)?;
+    let sort_t = if timings {
         match (&spec.probability, spec.problem_type) {
             (Some(p), _) => sort_once(&batches, p),
             (None, ProblemType::Regression) => {
@@ -300,22 +311,36 @@ pub fn metrics(fmt: Format, a: MetricsArgs) -> anyhow::Result<i32> {
         Duration::ZERO
     };
     let t1 = Instant::now();
-    let context = || format!("cannot compute metrics over {}", a.file.display());
+    let context = || format!("cannot compute metrics over {}", file.display());
     let prepared = keel_metrics::column::prepare(&batches, &spec).with_context(context)?;
     // The kernels work on the prepared slices: the Arrow columns can go
     // before the sort allocates its own copy.
     let bytes = column_bytes(&batches);
     drop(batches);
     let doc = keel_metrics::report::document(&prepared, &spec).with_context(context)?;
-    drop(prepared);
-    let compute_t = t1.elapsed();
+    Ok(Evaluated {
+        doc,
+        read: read_t,
+        sort_once: sort_t,
+        compute: t1.elapsed(),
+        column_bytes: bytes,
+    })
+}
+
+/// The metrics document of `file`, as `keel metrics` computes it.
+pub fn metrics_document(file: &Path, roles: &RoleArgs) -> anyhow::Result<Value> {
+    Ok(evaluate(file, roles, false)?.doc)
+}
+
+pub fn metrics(fmt: Format, a: MetricsArgs) -> anyhow::Result<i32> {
+    let e = evaluate(&a.file, &a.roles, a.timings)?;
     let t2 = Instant::now();
-    write_doc(&doc, &a.out, fmt, output::metrics_summary)?;
+    write_doc(&e.doc, &a.out, fmt, output::metrics_summary)?;
     if a.timings {
         eprintln!(
             "{}",
-            json!({"read_ms": ms(read_t), "sort_once_ms": ms(sort_t), "compute_ms": ms(compute_t),
-                   "write_ms": ms(t2.elapsed()), "column_bytes": bytes})
+            json!({"read_ms": ms(e.read), "sort_once_ms": ms(e.sort_once), "compute_ms": ms(e.compute),
+                   "write_ms": ms(t2.elapsed()), "column_bytes": e.column_bytes})
         );
     }
     Ok(0)

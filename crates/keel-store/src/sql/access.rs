@@ -93,7 +93,7 @@ macro_rules! access_store {
             use $crate::page::{Page, Paged, decode_cursor, paginate};
             use $crate::records::Actor;
             use $crate::sql::access::{audit, audit_from_row, token_from_row, user_from_row};
-            use $crate::sql::rows::{check_name, is_unique_violation, to_json, ts};
+            use $crate::sql::rows::{check_name, to_json, ts, unique};
 
             macro_rules! user_select {
                 ($rest:literal) => {
@@ -142,13 +142,7 @@ macro_rules! access_store {
                     .bind(ts(now))
                     .execute(&mut *tx)
                     .await;
-                    match inserted {
-                        Ok(_) => {}
-                        Err(e) if is_unique_violation(&e) => {
-                            return Err(Error::AlreadyExists(format!("A user named '{name}'")));
-                        }
-                        Err(e) => return Err(e.into()),
-                    }
+                    unique(inserted, || format!("A user named '{name}'"))?;
                     audit!(
                         tx,
                         now,

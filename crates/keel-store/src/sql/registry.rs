@@ -102,7 +102,7 @@ macro_rules! registry_store {
             use $crate::sql::access::audit;
             use $crate::registry::RegistryStore;
             use $crate::sql::registry::{LOCK_MODEL, alias_event_from_row, alias_from_row, model_from_row, version_from_row};
-            use $crate::sql::rows::{check_name, is_unique_violation, parse_id, to_json, to_u32, ts};
+            use $crate::sql::rows::{check_name, parse_id, to_json, to_u32, ts, unique};
             #[async_trait]
             impl RegistryStore for $store {
                 async fn create_model(&self, name: &str, by: &Actor) -> Result<ModelRecord> {
@@ -122,13 +122,7 @@ macro_rules! registry_store {
                     .bind(ts(record.created_at))
                     .execute(&mut *tx)
                     .await;
-                    match inserted {
-                        Ok(_) => {}
-                        Err(e) if is_unique_violation(&e) => {
-                            return Err(Error::AlreadyExists(format!("A model named '{name}'")));
-                        }
-                        Err(e) => return Err(e.into()),
-                    }
+                    unique(inserted, || format!("A model named '{name}'"))?;
                     audit!(tx, record.created_at, by, AuditAction::ModelCreated, Some(name), name, json!({}));
                     tx.commit().await?;
                     Ok(record)

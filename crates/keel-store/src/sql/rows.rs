@@ -71,6 +71,19 @@ pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
         .is_some_and(|d| d.is_unique_violation())
 }
 
+/// An insert's outcome, with a unique violation (the row exists) answered as
+/// `AlreadyExists` naming `what` ("A model named 'fraud'").
+pub(crate) fn unique<T>(
+    inserted: std::result::Result<T, sqlx::Error>,
+    what: impl FnOnce() -> String,
+) -> Result<T> {
+    match inserted {
+        Ok(v) => Ok(v),
+        Err(e) if is_unique_violation(&e) => Err(Error::AlreadyExists(what())),
+        Err(e) => Err(e.into()),
+    }
+}
+
 pub(crate) fn is_foreign_key_violation(e: &sqlx::Error) -> bool {
     e.as_database_error()
         .is_some_and(|d| d.is_foreign_key_violation())

@@ -21,12 +21,12 @@ macro_rules! upload_store {
         const _: () = {
             use async_trait::async_trait;
             use keel_types::UploadId;
-            use $crate::error::{Error, Result};
+            use $crate::error::Result;
             use $crate::records::{Actor, NewUpload, UploadRecord};
             use $crate::sql::access::audit;
             use keel_types::AuditAction;
             use serde_json::json;
-            use $crate::sql::rows::{is_unique_violation, to_i64, to_u64, ts};
+            use $crate::sql::rows::{to_i64, to_u64, ts, unique};
             use $crate::sql::uploads::upload_from_row;
             use $crate::uploads::UploadStore;
             #[async_trait]
@@ -50,16 +50,7 @@ macro_rules! upload_store {
                     .bind(ts(upload.created_at))
                     .execute(&mut *tx)
                     .await;
-                    match inserted {
-                        Ok(_) => {}
-                        Err(e) if is_unique_violation(&e) => {
-                            return Err(Error::AlreadyExists(format!(
-                                "An upload with id {}",
-                                upload.id
-                            )));
-                        }
-                        Err(e) => return Err(e.into()),
-                    }
+                    unique(inserted, || format!("An upload with id {}", upload.id))?;
                     audit!(
                         tx,
                         upload.created_at,

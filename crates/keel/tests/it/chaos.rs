@@ -228,6 +228,14 @@ fn jobs_survive_killed_servers_and_workers() {
         .filter(|j| j["attempt"].as_u64() > Some(1))
         .count();
     let attempts: u64 = ended.iter().filter_map(|j| j["attempt"].as_u64()).sum();
+    let mut reasons = std::collections::BTreeMap::<String, usize>::new();
+    for job in ended.iter().filter(|j| j["status"] != "COMPLETED") {
+        let why = job["error"]["message"].as_str().unwrap_or_default();
+        *reasons.entry(why.chars().take(120).collect()).or_default() += 1;
+    }
+    for (why, n) in &reasons {
+        eprintln!("chaos: {n} ended without completing: {why}");
+    }
     eprintln!(
         "chaos: {completed} of {jobs} completed, {retried} after more than one attempt, \
          {attempts} attempts in all, {kills} kills, {:.1} s, {:.0} jobs/min",

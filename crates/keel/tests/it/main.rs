@@ -10,6 +10,7 @@ mod failures;
 mod git;
 mod jobs;
 mod mlflow;
+mod monitor;
 mod objects;
 mod platform;
 mod quality;
