@@ -9,7 +9,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use keel_store::formats::{JobResult, OutputRecord};
-use keel_store::{JobRecord, S3Uri, Stores, VersionRecord, keys};
+use keel_store::{JobRecord, Published, S3Uri, Stores, VersionRecord, keys};
 use keel_types::{DataFormat, JobError, JobErrorKind, JobKind};
 
 use crate::error::Error;
@@ -124,7 +124,9 @@ fn staged_object(workdir: &Path, uri: &str) -> std::result::Result<PathBuf, JobE
 
 /// Publishes a finished output to its bucket, create-only: staged under a
 /// key of this attempt's, then copied to the object's key unless something
-/// is there, so two attempts at the job never both publish.
+/// is there, so two attempts at the job never both publish. An object with
+/// exactly this attempt's bytes is taken as published: an earlier attempt
+/// of a deterministic job wrote it and then lost its lease.
 async fn publish_object(
     stores: &Stores,
     job: &JobRecord,
@@ -136,13 +138,17 @@ async fn publish_object(
         S3Uri::parse(uri).map_err(|e| failure(JobErrorKind::InvalidInput, e.to_string()))?;
     let tag = format!("{}.{}", job.id, job.attempt);
     match stores.buckets.publish_new(&local, &object, &tag).await {
-        Ok(_) => Ok(()),
+        Ok(Published::New(_)) => Ok(()),
+        Ok(Published::Identical(_)) => {
+            tracing::info!(job = %job.id, object = %object, "the output was already published, identical");
+            Ok(())
+        }
         Err(keel_store::Error::AlreadyExists(_)) => Err(failure(
             JobErrorKind::InvalidInput,
             format!(
-                "The output {object} exists already (another job or client wrote it, or an \
-                 earlier attempt at this job published it before it lost its lease); Keel never \
-                 replaces an object in a bucket."
+                "The output {object} exists already with other content (another job or client \
+                 wrote it, or an earlier attempt at this job published a different result before \
+                 it lost its lease); Keel never replaces an object in a bucket."
             ),
         )),
         Err(e) => Err(internal(format!("cannot publish the output {object}: {e}"))),

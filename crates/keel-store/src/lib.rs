@@ -34,7 +34,7 @@ pub use access::{
 pub use artifacts::{ArtifactStore, ObjectReader};
 pub use comparisons::ComparisonStore;
 pub use error::{Error, Result};
-pub use objects::{Buckets, S3Uri};
+pub use objects::{Buckets, Published, S3Uri};
 pub use page::{Page, Paged};
 pub use postgres::PgStore;
 pub use queue::JobQueue;

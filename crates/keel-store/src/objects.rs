@@ -95,6 +95,15 @@ impl fmt::Display for S3Uri {
     }
 }
 
+/// What publishing an output did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Published {
+    /// The object was created with these many bytes.
+    New(u64),
+    /// The object was there already with exactly these bytes.
+    Identical(u64),
+}
+
 /// How Keel reaches the buckets jobs name: the usual AWS variables
 /// (`AWS_ENDPOINT_URL`, `AWS_REGION`, credentials), with settings on top.
 #[derive(Clone, Debug, Default)]
@@ -146,26 +155,53 @@ impl Buckets {
     /// Publishes the file `src` as the object `uri`, which must not exist:
     /// uploaded (in parts when large) to a staging key named by `tag` beside
     /// it, then copied create-only to `uri` and the staging object removed.
-    /// `AlreadyExists` when something is at `uri` already, written by
-    /// anyone, an earlier attempt of the same job included.
-    pub async fn publish_new(&self, src: &Path, uri: &S3Uri, tag: &str) -> Result<u64> {
+    /// When something is at `uri` already, an object with exactly `src`'s
+    /// bytes is [`Published::Identical`] (an earlier attempt at the same job
+    /// published it, then lost its lease); any other is `AlreadyExists`.
+    pub async fn publish_new(&self, src: &Path, uri: &S3Uri, tag: &str) -> Result<Published> {
         let bucket = self.bucket(uri)?;
         let staging = format!("{}.keel-staging-{tag}", uri.key);
         let size = bucket.put_file(&staging, src).await?;
         let copied = bucket.copy_new(&staging, &uri.key).await;
         // The staging object goes whether or not the copy won.
         let removed = bucket.delete(&staging).await;
-        match copied {
-            Ok(()) => {}
-            Err(Error::AlreadyExists(_)) => {
-                return Err(Error::AlreadyExists(format!("The object {uri}")));
-            }
-            Err(e) => return Err(e),
-        }
         if let Err(e) = removed {
-            tracing::warn!(object = %uri, error = %e, "cannot remove the staging copy of a published output");
+            tracing::warn!(object = %uri, error = %e, "cannot remove the staging copy of an output");
         }
-        Ok(size)
+        match copied {
+            Ok(()) => Ok(Published::New(size)),
+            Err(Error::AlreadyExists(_)) if self.holds(uri, src, size).await? => {
+                Ok(Published::Identical(size))
+            }
+            Err(Error::AlreadyExists(_)) => Err(Error::AlreadyExists(format!("The object {uri}"))),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Whether the object `uri` holds exactly the `size` bytes of `src`,
+    /// compared as both stream.
+    async fn holds(&self, uri: &S3Uri, src: &Path, size: u64) -> Result<bool> {
+        use futures::StreamExt;
+        use tokio::io::AsyncReadExt;
+        let mut reader = self.open(uri).await?;
+        if reader.size != size {
+            return Ok(false);
+        }
+        let mut file = tokio::fs::File::open(src)
+            .await
+            .map_err(|e| Error::io(src, e))?;
+        let mut mine = Vec::new();
+        while let Some(chunk) = reader.stream.next().await {
+            let chunk = chunk?;
+            mine.resize(chunk.len(), 0);
+            file.read_exact(&mut mine)
+                .await
+                .map_err(|e| Error::io(src, e))?;
+            if mine != chunk {
+                return Ok(false);
+            }
+        }
+        Ok(true)
     }
 }
 

@@ -329,9 +329,18 @@ async fn s3_outputs_are_published_once_and_whole() -> TestResult {
     std::fs::write(&small, b"a\n1\n")?;
     let uri = crate::S3Uri::parse(&server.url("out/scores.csv"))?;
     assert_eq!(buckets.size(&uri).await?, None);
-    assert_eq!(buckets.publish_new(&small, &uri, "job.1").await?, 4);
+    assert_eq!(
+        buckets.publish_new(&small, &uri, "job.1").await?,
+        crate::Published::New(4)
+    );
     assert_eq!(buckets.size(&uri).await?, Some(4));
-    // A second attempt cannot replace it, and leaves no staging object.
+    // The same bytes again are taken as published (an earlier attempt of a
+    // deterministic job wrote them); other bytes cannot replace them, and
+    // neither leaves a staging object.
+    assert_eq!(
+        buckets.publish_new(&small, &uri, "job.2").await?,
+        crate::Published::Identical(4)
+    );
     let other = dir.path().join("other.csv");
     std::fs::write(&other, b"a\n2\n")?;
     let second = buckets
@@ -353,7 +362,22 @@ async fn s3_outputs_are_published_once_and_whole() -> TestResult {
     let big_uri = crate::S3Uri::parse(&server.url("out/big.bin"))?;
     assert_eq!(
         buckets.publish_new(&big, &big_uri, "job.1").await?,
-        data.len() as u64
+        crate::Published::New(data.len() as u64)
+    );
+    // A different large file of the same size is told apart by content.
+    let mut changed = data.clone();
+    changed[data.len() - 3] ^= 1;
+    let big2 = dir.path().join("big2.bin");
+    std::fs::write(&big2, &changed)?;
+    let refused = buckets
+        .publish_new(&big2, &big_uri, "job.2")
+        .await
+        .err()
+        .ok_or("replaced")?;
+    assert_eq!(refused.code(), Code::AlreadyExists, "{refused}");
+    assert_eq!(
+        buckets.publish_new(&big, &big_uri, "job.3").await?,
+        crate::Published::Identical(data.len() as u64)
     );
     let copy = dir.path().join("big.copy");
     assert_eq!(buckets.download(&big_uri, &copy).await?, data.len() as u64);
