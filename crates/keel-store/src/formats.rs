@@ -447,3 +447,24 @@ impl Persisted for VersionOrigin {
         ))
     }
 }
+
+/// A monitor's request as its client sent it (a SageMaker job definition or
+/// schedule configuration, in SageMaker's field names), kept whole so that
+/// describing it answers every field, those Keel does not act on included
+/// (stored in `monitor_definitions.document` and `monitor_schedules.document`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MonitorDocument {
+    /// The request's fields.
+    pub request: Value,
+}
+
+impl Persisted for MonitorDocument {
+    const WHAT: &'static str = "monitor document";
+    const FORMAT: u64 = 1;
+    fn upgrade(from: u64, _doc: Value) -> std::result::Result<Value, String> {
+        // Monitors were first stored in format 1, so no older one exists.
+        Err(format!(
+            "format {from} is unknown (monitors were first stored in format 1)"
+        ))
+    }
+}

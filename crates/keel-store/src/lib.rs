@@ -1,6 +1,6 @@
 //! Keel's stores: the metadata store (SQLite or PostgreSQL), split into
 //! one trait per aggregate (registry, job queue, comparisons, uploads, users
-//! and tokens, the audit log), and
+//! and tokens, the audit log, monitors), and
 //! the artifact store (a local directory or an S3 bucket, through `object_store`).
 //!
 //! Callers open a [`Stores`] bundle from URLs and never see database or
@@ -15,6 +15,7 @@ mod comparisons;
 mod error;
 pub mod formats;
 pub mod keys;
+mod monitors;
 mod objects;
 mod page;
 mod postgres;
@@ -34,6 +35,7 @@ pub use access::{
 pub use artifacts::{ArtifactStore, ObjectReader};
 pub use comparisons::ComparisonStore;
 pub use error::{Error, Result};
+pub use monitors::{DefinitionRecord, ExecutionRecord, MonitorStore, NewSchedule, ScheduleRecord};
 pub use objects::{Buckets, Published, S3Uri};
 pub use page::{Page, Paged};
 pub use postgres::PgStore;

@@ -10,6 +10,7 @@ use crate::access::{AccessStore, AuditLog};
 use crate::artifacts::ArtifactStore;
 use crate::comparisons::ComparisonStore;
 use crate::error::{Error, Result};
+use crate::monitors::MonitorStore;
 use crate::objects::Buckets;
 use crate::page::Page;
 use crate::postgres::PgStore;
@@ -33,6 +34,8 @@ pub struct Stores {
     pub access: Arc<dyn AccessStore>,
     /// The audit log every change writes into.
     pub audit: Arc<dyn AuditLog>,
+    /// Monitoring job definitions, schedules and executions.
+    pub monitors: Arc<dyn MonitorStore>,
     /// Model files, uploads and job outputs.
     pub artifacts: ArtifactStore,
     /// The buckets that jobs read inputs from and write outputs to
@@ -81,6 +84,7 @@ impl Stores {
             + UploadStore
             + AccessStore
             + AuditLog
+            + MonitorStore
             + 'static,
     {
         Stores {
@@ -89,7 +93,8 @@ impl Stores {
             comparisons: meta.clone(),
             uploads: meta.clone(),
             access: meta.clone(),
-            audit: meta,
+            audit: meta.clone(),
+            monitors: meta,
             artifacts,
             buckets: Buckets::default(),
             clock,

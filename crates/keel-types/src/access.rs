@@ -148,11 +148,26 @@ pub enum AuditAction {
     /// An API token was revoked.
     #[serde(rename = "token.revoked")]
     TokenRevoked,
+    /// A monitoring job definition was created.
+    #[serde(rename = "monitor_definition.created")]
+    MonitorDefinitionCreated,
+    /// A monitoring job definition was deleted.
+    #[serde(rename = "monitor_definition.deleted")]
+    MonitorDefinitionDeleted,
+    /// A monitoring schedule was created.
+    #[serde(rename = "monitor_schedule.created")]
+    MonitorScheduleCreated,
+    /// A monitoring schedule was started or stopped.
+    #[serde(rename = "monitor_schedule.changed")]
+    MonitorScheduleChanged,
+    /// A monitoring schedule was deleted.
+    #[serde(rename = "monitor_schedule.deleted")]
+    MonitorScheduleDeleted,
 }
 
 impl AuditAction {
     /// Every action, for documentation and exhaustive tests.
-    pub const ALL: [AuditAction; 13] = [
+    pub const ALL: [AuditAction; 18] = [
         AuditAction::ModelCreated,
         AuditAction::VersionRegistered,
         AuditAction::AliasMoved,
@@ -166,6 +181,11 @@ impl AuditAction {
         AuditAction::UserChanged,
         AuditAction::TokenCreated,
         AuditAction::TokenRevoked,
+        AuditAction::MonitorDefinitionCreated,
+        AuditAction::MonitorDefinitionDeleted,
+        AuditAction::MonitorScheduleCreated,
+        AuditAction::MonitorScheduleChanged,
+        AuditAction::MonitorScheduleDeleted,
     ];
 
     /// The stored and wire spelling, such as `alias.moved`.
@@ -184,6 +204,11 @@ impl AuditAction {
             AuditAction::UserChanged => "user.changed",
             AuditAction::TokenCreated => "token.created",
             AuditAction::TokenRevoked => "token.revoked",
+            AuditAction::MonitorDefinitionCreated => "monitor_definition.created",
+            AuditAction::MonitorDefinitionDeleted => "monitor_definition.deleted",
+            AuditAction::MonitorScheduleCreated => "monitor_schedule.created",
+            AuditAction::MonitorScheduleChanged => "monitor_schedule.changed",
+            AuditAction::MonitorScheduleDeleted => "monitor_schedule.deleted",
         }
     }
 }
@@ -191,16 +216,19 @@ impl AuditAction {
 impl FromStr for AuditAction {
     type Err = ParseEnumError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let s = s.trim().to_ascii_lowercase().replace('_', ".");
+        let s = s.trim().to_ascii_lowercase();
         AuditAction::ALL
             .into_iter()
-            .find(|a| a.as_str() == s)
+            .find(|a| a.as_str() == s || a.as_str().replace(['.', '_'], "") == s.replace(['.', '_'], ""))
             .ok_or(ParseEnumError {
                 what: "audit action",
                 value: s,
                 expected: "model.created, version.registered, alias.moved, alias.deleted, \
                            job.created, job.cancelled, comparison.created, upload.created, \
-                           upload.deleted, user.created, user.changed, token.created, token.revoked",
+                           upload.deleted, user.created, user.changed, token.created, token.revoked, \
+                           monitor_definition.created, monitor_definition.deleted, \
+                           monitor_schedule.created, monitor_schedule.changed, \
+                           monitor_schedule.deleted",
             })
     }
 }

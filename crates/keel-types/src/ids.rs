@@ -70,6 +70,10 @@ id_type!(
 );
 
 id_type!(
+    /// Identifies one execution of a monitoring schedule.
+    ExecutionId
+);
+id_type!(
     /// Identifies a user.
     UserId
 );

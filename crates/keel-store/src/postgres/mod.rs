@@ -173,3 +173,4 @@ crate::sql::queue::job_queue!(PgStore, claim_lock = " FOR UPDATE SKIP LOCKED");
 crate::sql::comparisons::comparison_store!(PgStore);
 crate::sql::uploads::upload_store!(PgStore);
 crate::sql::access::access_store!(PgStore);
+crate::sql::monitors::monitor_store!(PgStore);

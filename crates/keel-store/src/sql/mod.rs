@@ -9,6 +9,7 @@
 
 pub(crate) mod access;
 pub(crate) mod comparisons;
+pub(crate) mod monitors;
 pub(crate) mod queue;
 pub(crate) mod registry;
 pub(crate) mod rows;

@@ -130,3 +130,4 @@ crate::sql::queue::job_queue!(SqliteStore, claim_lock = "");
 crate::sql::comparisons::comparison_store!(SqliteStore);
 crate::sql::uploads::upload_store!(SqliteStore);
 crate::sql::access::access_store!(SqliteStore);
+crate::sql::monitors::monitor_store!(SqliteStore);

@@ -8,6 +8,7 @@ mod access;
 mod artifacts;
 mod comparisons;
 mod formats;
+mod monitors;
 mod postgres;
 mod queue;
 mod registry;
@@ -52,6 +53,7 @@ pub(crate) async fn conformance(stores: &Stores, clock: &Arc<ManualClock>) {
     comparisons::suite(stores, clock).await;
     uploads(stores, clock).await;
     access::suite(stores, clock).await;
+    monitors::suite(stores, clock).await;
 }
 
 /// The instant the conformance run starts at: fixed, with microseconds, so
@@ -347,7 +349,7 @@ async fn a_schema_from_a_newer_keel_is_refused() -> TestResult {
             err,
             Error::SchemaTooNew {
                 found: 9999,
-                known: 6
+                known: 7
             }
         ),
         "{err}"

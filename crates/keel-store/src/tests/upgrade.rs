@@ -3,7 +3,8 @@
 //! `test_data/format0`, reopened (which runs migration 3, backfilling each
 //! comparison's verdict, migration 4, giving versions an empty origin, and
 //! migration 5, giving jobs their attempts and leases, and migration 6,
-//! adding users, tokens and the audit log), and read back
+//! adding users, tokens and the audit log, and migration 7, adding monitors),
+//! and read back
 //! through the store traits.
 
 use chrono::Duration;
@@ -60,6 +61,10 @@ async fn upgraded() -> Result<Upgraded, Box<dyn std::error::Error>> {
         "DROP TABLE users",
         "DROP TABLE audit",
         "ALTER TABLE jobs DROP COLUMN created_by",
+        // Migration 7's monitors.
+        "DROP TABLE monitor_executions",
+        "DROP TABLE monitor_schedules",
+        "DROP TABLE monitor_definitions",
     ] {
         sqlx::query(undo).execute(&pool).await?;
     }
@@ -163,7 +168,7 @@ async fn upgrade_backfills_verdicts_and_reads_format0_rows() -> TestResult {
         sqlx::query_scalar("SELECT version FROM _sqlx_migrations ORDER BY version")
             .fetch_all(store.pool())
             .await?;
-    assert_eq!(applied, [1, 2, 3, 4, 5, 6]);
+    assert_eq!(applied, [1, 2, 3, 4, 5, 6, 7]);
     let verdicts: Vec<Option<String>> =
         sqlx::query_scalar("SELECT verdict FROM comparisons ORDER BY id")
             .fetch_all(store.pool())
