@@ -21,6 +21,7 @@ mod jobs;
 mod paths;
 mod registry;
 mod roles;
+mod sagemaker;
 mod sweep;
 #[cfg(test)]
 mod tests;
@@ -42,6 +43,7 @@ pub use keel_exec::Installer;
 pub use keel_modeldef::{FunctionInfo, ModelDef, file_origin};
 pub use paths::{DataAccess, check_s3_root};
 pub use roles::request as role_request;
+pub use sagemaker::OPERATIONS as SAGEMAKER_OPERATIONS;
 pub use sweep::Swept;
 pub use uploads::{MAX_UPLOAD_NAME_BYTES, check_model_name, upload_name};
 

@@ -19,6 +19,7 @@ mod guard;
 mod health;
 mod jobs;
 mod models;
+mod sagemaker;
 mod serving;
 
 use std::future::Future;
@@ -103,13 +104,15 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 pub fn router(keel: Keel, limits: &Limits) -> Router {
     let (routes, doc) = api().split_for_parts();
     let doc = Arc::new(doc);
-    let routes = routes.route(
-        keel_api_model::routes::OPENAPI,
-        axum::routing::get(move || {
-            let doc = doc.clone();
-            async move { axum::Json(doc.as_ref().clone()) }
-        }),
-    );
+    let routes = routes
+        .route("/", axum::routing::post(sagemaker::call))
+        .route(
+            keel_api_model::routes::OPENAPI,
+            axum::routing::get(move || {
+                let doc = doc.clone();
+                async move { axum::Json(doc.as_ref().clone()) }
+            }),
+        );
     serving::with_request_timeout(routes.with_state(keel.clone()), limits.request_timeout)
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(

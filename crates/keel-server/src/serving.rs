@@ -129,10 +129,12 @@ fn problem_response(
 pub(crate) async fn problems(req: Request, next: Next) -> Response {
     let resp = next.run(req).await;
     let status = resp.status();
-    let is_problem = resp
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
+    // Problem documents, and the AWS-shaped errors of the SageMaker API,
+    // are already what their clients read.
+    let is_problem = resp.headers().get(header::CONTENT_TYPE).is_some_and(|v| {
+        v.as_bytes().starts_with(b"application/problem+json")
+            || v.as_bytes().starts_with(b"application/x-amz-json")
+    });
     if !(status.is_client_error() || status.is_server_error()) || is_problem {
         return resp;
     }

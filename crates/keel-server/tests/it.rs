@@ -16,6 +16,8 @@ use serde_json::json;
 mod auth;
 #[path = "it/hostile.rs"]
 mod hostile;
+#[path = "it/sagemaker.rs"]
+mod sagemaker;
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 

@@ -62,6 +62,33 @@ pub fn python() -> Option<PathBuf> {
     None
 }
 
+/// The Python of the test tools (`.venv-tools`, which
+/// `scripts/setup-python.sh` makes with moto and so boto3; or
+/// `KEEL_TEST_TOOLS_PYTHON`), for tests that drive Keel as an AWS client does.
+///
+/// Returns `None` (after printing a loud message) when it has no boto3.
+///
+/// # Panics
+/// Under `CI=true`, panics instead of returning `None`: in CI a skip is a failure.
+pub fn tools_python() -> Option<PathBuf> {
+    let candidate = std::env::var_os("KEEL_TEST_TOOLS_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join(".venv-tools/bin/python"));
+    let ok = std::process::Command::new(&candidate)
+        .args(["-c", "import boto3"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if ok {
+        return Some(candidate);
+    }
+    skip(&format!(
+        "no Python with boto3 at {} (run scripts/setup-python.sh or set KEEL_TEST_TOOLS_PYTHON)",
+        candidate.display()
+    ));
+    None
+}
+
 /// An interpreter that tests build platform environments from (they need
 /// no packages in it): the test Python, provided it starts. Cheaper than
 /// [`python`], which imports scikit-learn.

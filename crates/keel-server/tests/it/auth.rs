@@ -240,6 +240,43 @@ async fn every_route_by_every_role() -> TestResult {
     }
     assert!(checked >= 32 * 7, "{checked} calls checked");
 
+    // The SageMaker API at `/` (not in the OpenAPI document): reads for every
+    // role, changes for modelers and admins, nothing without a token.
+    let amz = |op: &str, token: Option<&str>| {
+        let mut req = s
+            .http
+            .post(s.url("/"))
+            .header("content-type", "application/x-amz-json-1.1")
+            .header("x-amz-target", format!("SageMaker.{op}"))
+            .body("{}");
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send()
+    };
+    for (role, token) in &tokens {
+        let role: Role = role.parse()?;
+        let read = amz("ListMonitoringSchedules", Some(token)).await?;
+        assert_eq!(read.status(), StatusCode::OK, "{role} lists schedules");
+        let change = amz("DeleteMonitoringSchedule", Some(token)).await?;
+        let kind = change
+            .headers()
+            .get("x-amzn-errortype")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        // A missing name is a ValidationException for those who may change,
+        // and a refusal for those who may not.
+        let want = if matches!(role, Role::Modeler | Role::Admin) {
+            "ValidationException"
+        } else {
+            "AccessDeniedException"
+        };
+        assert_eq!(kind, want, "{role} deletes a schedule");
+    }
+    let anonymous = amz("ListMonitoringSchedules", None).await?;
+    expect_problem(anonymous, StatusCode::UNAUTHORIZED, "UNAUTHENTICATED").await?;
+
     // The changes above are in the audit log, with who made them.
     let log: serde_json::Value = s
         .http
