@@ -1,4 +1,5 @@
-//! Users, API tokens, the caller's identity and the audit log, on the wire.
+//! Users, API tokens, the caller's identity, the audit log, and running a
+//! monitor now, on the wire.
 
 use chrono::{DateTime, Utc};
 use keel_types::{AuditAction, Role};
@@ -165,4 +166,12 @@ pub struct AuditQuery {
     pub max_results: Option<u32>,
     /// The `next_page_token` of the previous page.
     pub page_token: Option<String>,
+}
+
+/// Body of `POST /monitors/schedules/{name}/executions`: run the execution
+/// for this tick now.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct ExecuteMonitor {
+    /// The tick (SageMaker's `ScheduledTime`).
+    pub scheduled_time: DateTime<Utc>,
 }

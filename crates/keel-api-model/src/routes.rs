@@ -61,9 +61,11 @@ pub const TOKENS: &str = "/api/v1/tokens";
 pub const TOKEN: &str = "/api/v1/tokens/{id}";
 /// The audit log.
 pub const AUDIT: &str = "/api/v1/audit";
+/// A monitoring schedule's executions (run one now).
+pub const MONITOR_EXECUTIONS: &str = "/api/v1/monitors/schedules/{name}/executions";
 
 /// Every route template, for tests that check the server serves each one.
-pub const ALL: [&str; 27] = [
+pub const ALL: [&str; 28] = [
     LIVEZ,
     READYZ,
     OPENAPI,
@@ -91,6 +93,7 @@ pub const ALL: [&str; 27] = [
     TOKENS,
     TOKEN,
     AUDIT,
+    MONITOR_EXECUTIONS,
 ];
 
 /// Fills a template's `{param}`s, in order, with percent-encoded `values`.

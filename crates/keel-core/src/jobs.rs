@@ -374,7 +374,7 @@ impl Keel {
     }
 
     /// The check of the local paths a request names.
-    fn access(&self) -> Access<'_> {
+    pub(crate) fn access(&self) -> Access<'_> {
         Access {
             policy: &self.cfg.data_access,
             home: &self.cfg.home,

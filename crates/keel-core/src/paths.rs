@@ -147,6 +147,35 @@ impl Access<'_> {
         Ok(object)
     }
 
+    /// A place a monitor reads or writes (a file, a directory, an S3 object
+    /// or prefix): any under [`DataAccess::Any`], one under the data roots
+    /// otherwise (checked as written, then through the links of the part
+    /// that exists); never inside Keel's data directory or artifact store.
+    pub fn location(&self, uri: &str, what: &str) -> Result<()> {
+        if S3Uri::is_s3(uri) {
+            return self.s3(uri, what).map(drop);
+        }
+        let path = Path::new(uri.strip_prefix("file://").unwrap_or(uri));
+        if let DataAccess::Roots(roots) = self.policy {
+            self.lexically_allowed(roots, path, what)?;
+        }
+        // The part of the path that exists, with its links resolved.
+        let mut existing = path;
+        let real = loop {
+            if let Ok(r) = existing.canonicalize() {
+                break r;
+            }
+            match existing.parent() {
+                Some(p) if !p.as_os_str().is_empty() => existing = p,
+                _ => break std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()),
+            }
+        };
+        match self.policy {
+            DataAccess::Roots(roots) => self.really_allowed(roots, &real, path, what),
+            DataAccess::Any => self.outside_home(&real, path, what),
+        }
+    }
+
     /// What a job records for a path the client wrote as `uri` and that
     /// was checked as `checked`: the client's words where any path goes,
     /// the real path (links resolved) where only the roots do.

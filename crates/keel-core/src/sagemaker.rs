@@ -83,6 +83,23 @@ impl Keel {
         }
     }
 
+    /// Runs the execution of the schedule `name` for the tick `at` now (a
+    /// backfill, or a test), and answers its summary as
+    /// `ListMonitoringExecutions` shows it.
+    pub async fn execute_monitor(
+        &self,
+        by: &Principal,
+        name: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Value> {
+        by.require(Permission::Write, "run monitors")?;
+        let e = self.exec.execute_monitor(name, at).await?;
+        let s = self.stores.monitors.schedule(name).await?.ok_or_else(|| {
+            Error::NotFound(format!("There is no monitoring schedule named '{name}'."))
+        })?;
+        Ok(execution_summary(&e, &s))
+    }
+
     async fn create_definition(
         &self,
         by: &Principal,
@@ -91,6 +108,11 @@ impl Keel {
     ) -> Result<Value> {
         let name = text(&req, "JobDefinitionName")?;
         check_definition(kind, &req)?;
+        // Every place the executions will read or write is one the client
+        // may name, as for a job's input and output.
+        for (field, uri) in locations(&req) {
+            self.access().location(&uri, &format!("`{field}`"))?;
+        }
         let doc = MonitorDocument { request: req };
         self.stores
             .monitors
@@ -401,6 +423,44 @@ fn check_definition(kind: MonitorKind, req: &Value) -> Result<()> {
             )
         })?;
     Ok(())
+}
+
+/// Every location a definition names, with its field.
+fn locations(req: &Value) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for prefix in ["ModelQuality", "DataQuality"] {
+        let paths: [&[&str]; 5] = [
+            &[
+                "JobInput",
+                "BatchTransformInput",
+                "DataCapturedDestinationS3Uri",
+            ],
+            &["JobInput", "GroundTruthS3Input", "S3Uri"],
+            &["BaselineConfig", "ConstraintsResource", "S3Uri"],
+            &["BaselineConfig", "StatisticsResource", "S3Uri"],
+            &[
+                "JobOutputConfig",
+                "MonitoringOutputs",
+                "0",
+                "S3Output",
+                "S3Uri",
+            ],
+        ];
+        for path in paths {
+            let head = format!("{prefix}{}", path[0]);
+            let mut v = &req[head.as_str()];
+            for key in &path[1..] {
+                v = match key.parse::<usize>() {
+                    Ok(i) => &v[i],
+                    Err(_) => &v[*key],
+                };
+            }
+            if let Some(uri) = v.as_str() {
+                out.push((format!("{head}.{}", path[1..].join(".")), uri.to_string()));
+            }
+        }
+    }
+    out
 }
 
 /// The endpoint a definition watches, for its summary.

@@ -13,6 +13,9 @@ pub enum Error {
     /// Something named does not exist.
     #[error("{0}")]
     NotFound(String),
+    /// The request conflicts with what is there (a tick that ran already).
+    #[error("{0}")]
+    Conflict(String),
     /// A model directory is not a valid model.
     #[error(transparent)]
     Model(#[from] keel_modeldef::Error),
@@ -48,6 +51,7 @@ impl Error {
         match self {
             Error::InvalidArgument(_) => Code::InvalidArgument,
             Error::NotFound(_) => Code::NotFound,
+            Error::Conflict(_) => Code::Conflict,
             Error::Model(e) => e.code(),
             Error::Data(e) => e.code(),
             Error::Metrics(e) => e.code(),

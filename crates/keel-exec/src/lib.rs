@@ -22,6 +22,7 @@ mod fail;
 mod job;
 pub mod jobdoc;
 mod log;
+mod monitoring;
 mod pipeline;
 mod publish;
 mod queue;
@@ -68,6 +69,8 @@ pub struct ExecConfig {
     pub lease: Duration,
     /// How often the job loop looks for leases that ran out.
     pub sweep: Duration,
+    /// How often the job loop looks for monitoring ticks that are due.
+    pub monitor_tick: Duration,
     /// How long shutdown lets running jobs finish before it gives them back
     /// to the queue.
     pub shutdown_grace: Duration,
@@ -85,6 +88,7 @@ impl ExecConfig {
             heartbeat: Duration::from_millis(300),
             lease: DEFAULT_LEASE,
             sweep: Duration::from_secs(1),
+            monitor_tick: Duration::from_secs(5),
             shutdown_grace: Duration::from_secs(10),
             max_log_bytes: DEFAULT_MAX_LOG_BYTES,
         }

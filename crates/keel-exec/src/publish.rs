@@ -157,7 +157,7 @@ async fn publish_object(
 
 /// Writes `bytes` to `path` through a temp file and a rename, so readers see
 /// either nothing or the whole file.
-fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())

@@ -83,12 +83,26 @@ impl Executor {
         let mut running: JoinSet<JobId> = JoinSet::new();
         tokio::pin!(shutdown);
         let mut next_sweep = Instant::now();
+        let mut next_monitors = Instant::now();
+        let mut monitors: Option<tokio::task::JoinHandle<()>> = None;
         loop {
             if Instant::now() >= next_sweep {
                 if let Err(e) = self.expire_leases().await {
                     tracing::warn!(error = %e, "cannot sweep for jobs that lost their runner");
                 }
                 next_sweep = Instant::now() + self.inner.cfg.sweep;
+            }
+            // Monitors tick on their own task, so a long execution never
+            // holds up the claims; one round at a time.
+            if Instant::now() >= next_monitors && monitors.as_ref().is_none_or(|m| m.is_finished())
+            {
+                let me = self.clone();
+                monitors = Some(tokio::spawn(async move {
+                    if let Err(e) = me.tick_monitors().await {
+                        tracing::warn!(error = %e, "cannot run the monitors that are due");
+                    }
+                }));
+                next_monitors = Instant::now() + self.inner.cfg.monitor_tick;
             }
             if concurrency > 0
                 && let Err(e) = self.tick(&mut running, concurrency).await

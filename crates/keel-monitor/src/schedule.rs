@@ -157,8 +157,9 @@ impl Schedule {
             });
         }
         let tick = self.latest_at(now)?;
-        // The first run is the first tick after the schedule was made.
-        let floor = last.unwrap_or(created - Duration::milliseconds(1));
+        // The first run is the first tick after the schedule was made (one
+        // made on the hour waits for the next hour).
+        let floor = last.unwrap_or(created);
         if tick <= floor {
             return None;
         }
@@ -377,6 +378,8 @@ mod tests {
         let created = at("2026-11-29T08:30:00Z");
         // Nothing before the first tick after creation.
         assert_eq!(s.due(at("2026-11-29T08:59:59Z"), None, created), None);
+        let on_the_hour = at("2026-11-29T08:00:00Z");
+        assert_eq!(s.due(at("2026-11-29T08:30:00Z"), None, on_the_hour), None);
         let first = s.due(at("2026-11-29T09:00:00Z"), None, created).unwrap();
         assert_eq!(
             first,

@@ -53,6 +53,7 @@ pub use serving::{Limits, Peer};
         (name = "jobs", description = "Batch jobs and their results."),
         (name = "comparisons", description = "Champion/challenger comparisons of two metrics jobs."),
         (name = "access", description = "Who the caller is; users, API tokens and the audit log (admins)."),
+        (name = "monitors", description = "Monitoring schedules (the rest of the monitoring API is SageMaker's, at /)."),
         (name = "health", description = "Liveness and readiness probes."),
     )
 )]
@@ -90,6 +91,7 @@ fn api() -> OpenApiRouter<Keel> {
         .routes(routes!(access::list_tokens, access::create_token))
         .routes(routes!(access::revoke_token))
         .routes(routes!(access::audit))
+        .routes(routes!(sagemaker::execute))
 }
 
 /// The OpenAPI 3.1 document of the API, as served at `/api/v1/openapi.json`.
@@ -210,7 +212,7 @@ mod tests {
         let doc = serde_json::to_value(openapi()).unwrap();
         assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
         let paths = doc["paths"].as_object().unwrap();
-        assert_eq!(paths.len(), 26, "{:?}", paths.keys().collect::<Vec<_>>());
+        assert_eq!(paths.len(), 27, "{:?}", paths.keys().collect::<Vec<_>>());
         // Every documented path is a route template the client builds from,
         // and every template but the document itself is served.
         for path in paths.keys() {

@@ -85,3 +85,28 @@ fn aws_error(status: StatusCode, kind: &'static str, message: &str) -> Response 
     h.insert("x-amzn-errortype", HeaderValue::from_static(kind));
     resp
 }
+
+/// Runs a monitoring schedule's execution for one tick now: a backfill, or
+/// a test that should not wait for the hour.
+#[utoipa::path(
+    post,
+    path = keel_api_model::routes::MONITOR_EXECUTIONS,
+    tag = "monitors",
+    params(("name" = String, Path, description = "The monitoring schedule's name.")),
+    request_body = keel_api_model::ExecuteMonitor,
+    responses(
+        (status = 201, description = "The execution ran; its summary, as ListMonitoringExecutions shows it.", body = Object),
+        (status = 403, description = "The caller's role may not run monitors.", body = keel_api_model::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "There is no such schedule.", body = keel_api_model::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "That tick has an execution already.", body = keel_api_model::Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(crate) async fn execute(
+    State(keel): State<Keel>,
+    crate::access::Writer(me): crate::access::Writer,
+    crate::extract::PathParams(name): crate::extract::PathParams<String>,
+    crate::extract::JsonBody(req): crate::extract::JsonBody<keel_api_model::ExecuteMonitor>,
+) -> crate::error::Result<(StatusCode, axum::Json<serde_json::Value>)> {
+    let summary = keel.execute_monitor(&me, &name, req.scheduled_time).await?;
+    Ok((StatusCode::CREATED, axum::Json(summary)))
+}

@@ -365,6 +365,21 @@ impl ArtifactStore {
         }
     }
 
+    /// The keys of every object whose key starts with the segments of
+    /// `prefix` (`labels` covers `labels/a.jsonl`, not `labels2/a.jsonl`), sorted.
+    pub async fn list(&self, prefix: &str) -> Result<Vec<String>> {
+        let path = object_path(prefix.strip_suffix('/').unwrap_or(prefix))?;
+        let mut keys: Vec<String> = self
+            .store
+            .list(Some(&path))
+            .map_ok(|meta| meta.location.to_string())
+            .try_collect()
+            .await
+            .map_err(|e| Self::fail(prefix, e))?;
+        keys.sort();
+        Ok(keys)
+    }
+
     /// Deletes every object whose key starts with the segments of `prefix`
     /// (`jobs/1` covers `jobs/1/out.csv` but not `jobs/10/out.csv`).
     pub async fn delete_prefix(&self, prefix: &str) -> Result<()> {

@@ -147,6 +147,31 @@ impl Buckets {
             })
     }
 
+    /// The objects a location names: the object itself, or those under it
+    /// as a prefix (whole segments), sorted.
+    pub async fn objects(&self, location: &S3Uri) -> Result<Vec<S3Uri>> {
+        let bucket = self.bucket(location)?;
+        let keys = bucket.list(&location.key).await?;
+        let keys = if keys.is_empty() && bucket.size(&location.key).await?.is_some() {
+            vec![location.key.clone()]
+        } else {
+            keys
+        };
+        Ok(keys
+            .into_iter()
+            .map(|key| S3Uri {
+                bucket: location.bucket.clone(),
+                key,
+            })
+            .collect())
+    }
+
+    /// Stores `bytes` as the object `uri`, replacing what is there: for
+    /// Keel's own reports, never for a job's output.
+    pub async fn put(&self, uri: &S3Uri, bytes: bytes::Bytes) -> Result<()> {
+        self.bucket(uri)?.put_bytes(&uri.key, bytes).await
+    }
+
     /// Opens the object for streaming.
     pub async fn open(&self, uri: &S3Uri) -> Result<ObjectReader> {
         self.bucket(uri)?.get_stream(&uri.key).await

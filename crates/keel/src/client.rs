@@ -154,6 +154,46 @@ impl Client {
         self.send_json(reqwest::Method::PATCH, path, body).await
     }
 
+    /// One operation of the SageMaker API (`POST /` with `X-Amz-Target`),
+    /// its AWS-shaped error turned into a readable one.
+    pub async fn sagemaker(
+        &self,
+        operation: &str,
+        body: &serde_json::Value,
+    ) -> anyhow::Result<serde_json::Value> {
+        let resp = self
+            .http
+            .post(self.url("/"))
+            .header("content-type", "application/x-amz-json-1.1")
+            .header("x-amz-target", format!("SageMaker.{operation}"))
+            .body(serde_json::to_vec(body)?)
+            .send()
+            .await
+            .map_err(|e| self.send_err(e))?;
+        if resp.status().is_success() {
+            return Ok(resp.json().await?);
+        }
+        let refused_early = resp
+            .headers()
+            .get("content-type")
+            .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
+        if refused_early {
+            // Refused before it reached the SageMaker API (no token, say):
+            // a problem document, read as every other.
+            self.check(resp).await?;
+            bail!("the server refused the request");
+        }
+        let status = resp.status();
+        let v: serde_json::Value = resp.json().await.unwrap_or_default();
+        bail!(
+            "{} ({})",
+            v["message"]
+                .as_str()
+                .unwrap_or("the server refused the request"),
+            v["__type"].as_str().unwrap_or(status.as_str())
+        )
+    }
+
     /// A `DELETE` whose answer is a JSON document.
     pub async fn delete<T: DeserializeOwned>(&self, path: &str) -> anyhow::Result<T> {
         let resp = self

@@ -28,7 +28,7 @@ use crate::backend::{Backend, Fetched, job_id};
 use crate::output::Format;
 
 /// Exit code for a job that ended FAILED or STOPPED.
-const EXIT_JOB_FAILED: i32 = 6;
+pub(crate) const EXIT_JOB_FAILED: i32 = 6;
 
 #[derive(Parser)]
 #[command(
@@ -373,7 +373,11 @@ async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         // Metrics and drift over files need no data directory either.
         Command::Metrics(a) => quality::metrics(fmt, a),
         Command::Drift(a) => quality::drift(fmt, a),
-        Command::Monitor(cmd) => monitor::run(fmt, cmd),
+        Command::Monitor(cmd) if monitor::on_files(&cmd) => monitor::run_files(fmt, cmd),
+        Command::Monitor(cmd) => {
+            let b = Backend::open(cli.url, cli.home).await?;
+            monitor::run_managed(&b, fmt, cmd).await
+        }
         Command::Compare(a) => {
             let b = Backend::open(cli.url, cli.home).await?;
             quality::compare(&b, fmt, a).await

@@ -1,7 +1,9 @@
 //! `keel monitor`: model-quality monitoring in SageMaker Model Monitor's
-//! files. `baseline` computes a labeled data set's statistics and suggests
-//! constraints; `check` compares any statistics with any constraints. Both
-//! work on files alone: no data directory, no server.
+//! files and API. `baseline` computes a labeled data set's statistics and
+//! suggests constraints; `check` compares any statistics with any
+//! constraints (both on files alone: no data directory, no server).
+//! `definition`, `schedule`, `execute` and `executions` manage monitors on
+//! the data directory or a server, through the SageMaker operations.
 
 use std::path::{Path, PathBuf};
 
@@ -9,6 +11,7 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 use serde_json::Value;
 
+use crate::backend::Backend;
 use crate::output::{self, Format};
 use crate::quality::{self, RoleArgs};
 
@@ -31,6 +34,79 @@ pub enum MonitorCmd {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Monitoring job definitions: create (from a SageMaker request JSON), list, show, delete.
+    #[command(subcommand)]
+    Definition(DefinitionCmd),
+    /// Monitoring schedules: create, list, show, start, stop, delete.
+    #[command(subcommand)]
+    Schedule(ScheduleCmd),
+    /// Runs a schedule's execution for one tick now (a backfill, or a test).
+    Execute {
+        /// The schedule.
+        name: String,
+        /// The tick, such as 2026-11-29T10:00:00Z.
+        #[arg(long)]
+        at: String,
+    },
+    /// A schedule's executions, newest tick first.
+    Executions {
+        /// The schedule.
+        name: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum DefinitionCmd {
+    /// Creates a definition from a file holding the body of SageMaker's
+    /// CreateModelQualityJobDefinition (or CreateDataQualityJobDefinition).
+    Create { file: PathBuf },
+    /// Lists definitions.
+    #[command(alias = "ls")]
+    List {
+        /// model-quality or data-quality.
+        #[arg(long, default_value = "model-quality")]
+        kind: keel_types::MonitorKind,
+    },
+    /// Shows a definition, every field as it was sent.
+    Show {
+        name: String,
+        #[arg(long, default_value = "model-quality")]
+        kind: keel_types::MonitorKind,
+    },
+    /// Deletes a definition no schedule uses.
+    Delete {
+        name: String,
+        #[arg(long, default_value = "model-quality")]
+        kind: keel_types::MonitorKind,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum ScheduleCmd {
+    /// Creates a schedule over a definition.
+    Create {
+        name: String,
+        /// The job definition it runs.
+        #[arg(long)]
+        definition: String,
+        /// When: cron(0 * ? * * *), five-field cron, R/PT1H or NOW.
+        #[arg(long)]
+        expression: String,
+        /// The IANA time zone the expression is read in (default UTC).
+        #[arg(long)]
+        time_zone: Option<String>,
+    },
+    /// Lists schedules.
+    #[command(alias = "ls")]
+    List,
+    /// Shows a schedule and its last execution.
+    Show { name: String },
+    /// Starts a stopped schedule.
+    Start { name: String },
+    /// Stops a schedule: its ticks do not run until it is started.
+    Stop { name: String },
+    /// Deletes a schedule (its executions stay).
+    Delete { name: String },
 }
 
 #[derive(Args)]
@@ -61,7 +137,14 @@ pub struct BaselineArgs {
     out: PathBuf,
 }
 
-pub fn run(fmt: Format, cmd: MonitorCmd) -> anyhow::Result<i32> {
+/// Whether the command works on files alone, with no data directory.
+pub fn on_files(cmd: &MonitorCmd) -> bool {
+    matches!(cmd, MonitorCmd::Baseline(_) | MonitorCmd::Check { .. })
+}
+
+/// Runs the monitor commands that need neither a data directory nor a
+/// server ([`on_files`]).
+pub fn run_files(fmt: Format, cmd: MonitorCmd) -> anyhow::Result<i32> {
     match cmd {
         MonitorCmd::Baseline(a) => baseline(fmt, a),
         MonitorCmd::Check {
@@ -69,6 +152,228 @@ pub fn run(fmt: Format, cmd: MonitorCmd) -> anyhow::Result<i32> {
             constraints,
             out,
         } => check(fmt, &statistics, &constraints, out.as_deref()),
+        _ => anyhow::bail!("this monitor command needs a data directory or a server"),
+    }
+}
+
+fn sm_name(kind: keel_types::MonitorKind) -> &'static str {
+    kind.sagemaker_name()
+}
+
+/// Runs the monitor commands that manage definitions, schedules and
+/// executions, on the data directory or a server.
+pub async fn run_managed(b: &Backend, fmt: Format, cmd: MonitorCmd) -> anyhow::Result<i32> {
+    let show = |v: &Value| -> anyhow::Result<i32> {
+        output::json(v)?;
+        Ok(0)
+    };
+    match cmd {
+        MonitorCmd::Baseline(_) | MonitorCmd::Check { .. } => {
+            anyhow::bail!("this monitor command runs on files; it needs no data directory")
+        }
+        MonitorCmd::Definition(DefinitionCmd::Create { file }) => {
+            let req = read_json(&file)?;
+            let kind = if req.get("DataQualityJobInput").is_some() {
+                "DataQuality"
+            } else {
+                "ModelQuality"
+            };
+            let made = b
+                .sagemaker(&format!("Create{kind}JobDefinition"), req)
+                .await?;
+            if fmt == Format::Json {
+                return show(&made);
+            }
+            println!("{}", made["JobDefinitionArn"].as_str().unwrap_or_default());
+            Ok(0)
+        }
+        MonitorCmd::Definition(DefinitionCmd::List { kind }) => {
+            let got = b
+                .sagemaker(
+                    &format!("List{}JobDefinitions", sm_name(kind)),
+                    serde_json::json!({}),
+                )
+                .await?;
+            if fmt == Format::Json {
+                return show(&got);
+            }
+            let rows: Vec<Vec<String>> = got["JobDefinitionSummaries"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|d| {
+                    vec![
+                        d["MonitoringJobDefinitionName"]
+                            .as_str()
+                            .unwrap_or_default()
+                            .to_string(),
+                        d["EndpointName"].as_str().unwrap_or("-").to_string(),
+                    ]
+                })
+                .collect();
+            output::table(&["NAME", "ENDPOINT"], &rows);
+            Ok(0)
+        }
+        MonitorCmd::Definition(DefinitionCmd::Show { name, kind }) => show(
+            &b.sagemaker(
+                &format!("Describe{}JobDefinition", sm_name(kind)),
+                serde_json::json!({"JobDefinitionName": name}),
+            )
+            .await?,
+        ),
+        MonitorCmd::Definition(DefinitionCmd::Delete { name, kind }) => {
+            b.sagemaker(
+                &format!("Delete{}JobDefinition", sm_name(kind)),
+                serde_json::json!({"JobDefinitionName": name}),
+            )
+            .await?;
+            eprintln!("deleted the job definition {name}");
+            Ok(0)
+        }
+        MonitorCmd::Schedule(ScheduleCmd::Create {
+            name,
+            definition,
+            expression,
+            time_zone,
+        }) => {
+            let mut schedule = serde_json::json!({"ScheduleExpression": expression});
+            if let Some(tz) = time_zone {
+                schedule["TimeZone"] = Value::String(tz);
+            }
+            let made = b
+                .sagemaker(
+                    "CreateMonitoringSchedule",
+                    serde_json::json!({"MonitoringScheduleName": name, "MonitoringScheduleConfig": {
+                        "ScheduleConfig": schedule, "MonitoringJobDefinitionName": definition}}),
+                )
+                .await?;
+            if fmt == Format::Json {
+                return show(&made);
+            }
+            println!(
+                "{}",
+                made["MonitoringScheduleArn"].as_str().unwrap_or_default()
+            );
+            Ok(0)
+        }
+        MonitorCmd::Schedule(ScheduleCmd::List) => {
+            let got = b
+                .sagemaker("ListMonitoringSchedules", serde_json::json!({}))
+                .await?;
+            if fmt == Format::Json {
+                return show(&got);
+            }
+            let rows: Vec<Vec<String>> = got["MonitoringScheduleSummaries"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|s| {
+                    [
+                        "MonitoringScheduleName",
+                        "MonitoringJobDefinitionName",
+                        "MonitoringScheduleStatus",
+                    ]
+                    .iter()
+                    .map(|k| s[*k].as_str().unwrap_or_default().to_string())
+                    .collect()
+                })
+                .collect();
+            output::table(&["NAME", "DEFINITION", "STATUS"], &rows);
+            Ok(0)
+        }
+        MonitorCmd::Schedule(ScheduleCmd::Show { name }) => show(
+            &b.sagemaker(
+                "DescribeMonitoringSchedule",
+                serde_json::json!({"MonitoringScheduleName": name}),
+            )
+            .await?,
+        ),
+        MonitorCmd::Schedule(ScheduleCmd::Start { name }) => {
+            b.sagemaker(
+                "StartMonitoringSchedule",
+                serde_json::json!({"MonitoringScheduleName": name}),
+            )
+            .await?;
+            eprintln!("started {name}");
+            Ok(0)
+        }
+        MonitorCmd::Schedule(ScheduleCmd::Stop { name }) => {
+            b.sagemaker(
+                "StopMonitoringSchedule",
+                serde_json::json!({"MonitoringScheduleName": name}),
+            )
+            .await?;
+            eprintln!("stopped {name}");
+            Ok(0)
+        }
+        MonitorCmd::Schedule(ScheduleCmd::Delete { name }) => {
+            b.sagemaker(
+                "DeleteMonitoringSchedule",
+                serde_json::json!({"MonitoringScheduleName": name}),
+            )
+            .await?;
+            eprintln!("deleted the schedule {name}");
+            Ok(0)
+        }
+        MonitorCmd::Execute { name, at } => {
+            let at = chrono::DateTime::parse_from_rfc3339(at.trim())
+                .with_context(|| {
+                    format!("--at takes a time such as 2026-11-29T10:00:00Z, not '{at}'")
+                })?
+                .with_timezone(&chrono::Utc);
+            let e = b.execute_monitor(&name, at).await?;
+            if fmt == Format::Json {
+                output::json(&e)?;
+            } else {
+                println!(
+                    "{} {}{}",
+                    name,
+                    e["MonitoringExecutionStatus"].as_str().unwrap_or_default(),
+                    e["FailureReason"]
+                        .as_str()
+                        .map(|r| format!(": {r}"))
+                        .unwrap_or_default()
+                );
+            }
+            Ok(match e["MonitoringExecutionStatus"].as_str() {
+                Some("CompletedWithViolations") => EXIT_VIOLATIONS,
+                Some("Failed") => crate::EXIT_JOB_FAILED,
+                _ => 0,
+            })
+        }
+        MonitorCmd::Executions { name } => {
+            let got = b
+                .sagemaker(
+                    "ListMonitoringExecutions",
+                    serde_json::json!({"MonitoringScheduleName": name}),
+                )
+                .await?;
+            if fmt == Format::Json {
+                return show(&got);
+            }
+            let rows: Vec<Vec<String>> = got["MonitoringExecutionSummaries"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|e| {
+                    let tick = e["ScheduledTime"]
+                        .as_f64()
+                        .and_then(|t| chrono::DateTime::from_timestamp_millis((t * 1000.0) as i64))
+                        .map(|t| t.to_rfc3339())
+                        .unwrap_or_default();
+                    vec![
+                        tick,
+                        e["MonitoringExecutionStatus"]
+                            .as_str()
+                            .unwrap_or_default()
+                            .to_string(),
+                        e["FailureReason"].as_str().unwrap_or("-").to_string(),
+                    ]
+                })
+                .collect();
+            output::table(&["TICK", "STATUS", "FAILURE"], &rows);
+            Ok(0)
+        }
     }
 }
 
@@ -161,6 +466,37 @@ fn check(
     } else {
         EXIT_VIOLATIONS
     })
+}
+
+impl Backend {
+    /// One SageMaker operation, on the data directory or the server.
+    pub async fn sagemaker(&self, operation: &str, body: Value) -> anyhow::Result<Value> {
+        match self {
+            Backend::Local(k) => Ok(k.sagemaker(&k.local_principal(), operation, body).await?),
+            Backend::Remote(c) => c.sagemaker(operation, &body).await,
+        }
+    }
+
+    /// Runs a schedule's execution for one tick now.
+    pub async fn execute_monitor(
+        &self,
+        name: &str,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> anyhow::Result<Value> {
+        match self {
+            Backend::Local(k) => Ok(k.execute_monitor(&k.local_principal(), name, at).await?),
+            Backend::Remote(c) => {
+                c.post(
+                    &keel_api_model::routes::fill(
+                        keel_api_model::routes::MONITOR_EXECUTIONS,
+                        &[name],
+                    ),
+                    &keel_api_model::ExecuteMonitor { scheduled_time: at },
+                )
+                .await
+            }
+        }
+    }
 }
 
 fn read_json(path: &Path) -> anyhow::Result<Value> {

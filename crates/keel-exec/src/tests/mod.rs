@@ -4,6 +4,7 @@
 //! training registration and comparison pairing.
 
 mod comparisons;
+mod monitoring;
 mod pipelines;
 mod queue;
 

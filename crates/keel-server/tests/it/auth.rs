@@ -65,6 +65,7 @@ fn expected() -> BTreeMap<(&'static str, &'static str), Needs> {
         (("post", TOKENS), Admin),
         (("delete", TOKEN), Admin),
         (("get", AUDIT), Admin),
+        (("post", MONITOR_EXECUTIONS), Write),
     ])
 }
 
@@ -238,7 +239,7 @@ async fn every_route_by_every_role() -> TestResult {
             checked += 1;
         }
     }
-    assert!(checked >= 32 * 7, "{checked} calls checked");
+    assert!(checked >= 33 * 7, "{checked} calls checked");
 
     // The SageMaker API at `/` (not in the OpenAPI document): reads for every
     // role, changes for modelers and admins, nothing without a token.

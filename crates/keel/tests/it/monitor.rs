@@ -1,28 +1,13 @@
 //! `keel monitor baseline` and `keel monitor check` on files: statistics
 //! that agree with scikit-learn, suggested constraints the baseline itself
 //! meets, a worse data set that violates them (exit 7, with
-//! `constraint_violations.json`), and statistics in SageMaker's own shape.
-
-use std::process::Command;
+//! `constraint_violations.json`), statistics in SageMaker's own shape, and
+//! a scheduled monitor run on a tick, embedded and through a server.
 
 use serde_json::{Value, json};
 
+use crate::quality::python_json;
 use crate::support::Env;
-
-fn python_json(env: &Env, code: &str) -> Value {
-    let out = Command::new(&env.py)
-        .arg("-c")
-        .arg(code)
-        .current_dir(env.data())
-        .output()
-        .expect("cannot run python");
-    assert!(
-        out.status.success(),
-        "python failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("python printed no JSON")
-}
 
 fn read(env: &Env, rel: &str) -> Value {
     let text = std::fs::read_to_string(env.data().join(rel)).expect(rel);
@@ -223,5 +208,208 @@ fn a_baseline_suggests_constraints_that_a_worse_model_violates() {
         no_pred.stderr.contains("--inference-attribute"),
         "{}",
         no_pred.stderr
+    );
+}
+
+/// Writes an hour of captured inferences (09:00 to 09:59 on 2026-11-29),
+/// their labels (for all but a few) and a baseline from a better model,
+/// and answers scikit-learn's accuracy over the labeled inferences.
+fn monitoring_data(env: &Env) -> Value {
+    python_json(
+        env,
+        "import json, numpy as np, pandas as pd\n\
+         from sklearn.metrics import accuracy_score\n\
+         r = np.random.default_rng(11)\n\
+         n = 600\n\
+         y = r.integers(0, 2, n)\n\
+         p = np.clip(0.15 * y + r.random(n) * 0.85, 0, 1)\n\
+         ids = [f'inf-{i}' for i in range(n)]\n\
+         t = pd.Timestamp('2026-11-29T09:00:00Z') + pd.to_timedelta(np.arange(n) * 5.99, unit='s')\n\
+         import os; os.makedirs('captured', exist_ok=True)\n\
+         pd.DataFrame({'inference_id': ids, 'inference_time': [x.isoformat() for x in t],\n\
+                       'probability': p}).to_csv('captured/part-0.csv', index=False)\n\
+         keep = np.arange(n) % 10 != 7\n\
+         pd.DataFrame({'inference_id': np.array(ids)[keep], 'label': y[keep]}).to_csv('labels.csv', index=False)\n\
+         yb = r.integers(0, 2, 2000); pb = np.clip(0.6 * yb + r.random(2000) * 0.4, 0, 1)\n\
+         pd.DataFrame({'label': yb, 'score': pb}).to_csv('baseline.csv', index=False)\n\
+         print(json.dumps({'acc': accuracy_score(y[keep], p[keep] > 0.5), 'labeled': int(keep.sum())}))",
+    )
+}
+
+fn definition_file(env: &Env) -> std::path::PathBuf {
+    let d = env.data();
+    let def = json!({
+        "JobDefinitionName": "fraud-quality",
+        "ModelQualityBaselineConfig": {"ConstraintsResource": {"S3Uri": format!("file://{}/base/constraints.json", d.display())}},
+        "ModelQualityAppSpecification": {"ImageUri": "keel", "ProblemType": "BinaryClassification"},
+        "ModelQualityJobInput": {
+            "BatchTransformInput": {"DataCapturedDestinationS3Uri": format!("{}/captured", d.display()),
+                                    "DatasetFormat": {"Csv": {"Header": true}},
+                                    "ProbabilityAttribute": "probability", "ProbabilityThresholdAttribute": 0.5,
+                                    "StartTimeOffset": "-PT1H", "EndTimeOffset": "-PT0H"},
+            "GroundTruthS3Input": {"S3Uri": format!("{}/labels.csv", d.display())}},
+        "ModelQualityJobOutputConfig": {"MonitoringOutputs": [{"S3Output": {"S3Uri": format!("{}/reports", d.display())}}]},
+        "JobResources": {"ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.xlarge", "VolumeSizeInGB": 20}},
+        "RoleArn": "arn:aws:iam::123456789012:role/monitor"
+    });
+    let path = d.join("definition.json");
+    std::fs::write(&path, def.to_string()).unwrap();
+    path
+}
+
+#[test]
+fn a_scheduled_monitor_runs_on_its_tick_and_reports_violations() {
+    let Some(mut env) = Env::new() else { return };
+    let want = monitoring_data(&env);
+    env.keel(&[
+        "monitor",
+        "baseline",
+        "baseline.csv",
+        "--problem-type",
+        "binary",
+        "--probability-attribute",
+        "score",
+        "--ground-truth-attribute",
+        "label",
+        "--out",
+        "base",
+    ])
+    .expect(0);
+    let def = definition_file(&env);
+    let def = def.to_str().unwrap();
+    let arn = env
+        .keel(&["monitor", "definition", "create", def])
+        .expect(0);
+    assert!(
+        arn.stdout
+            .contains("model-quality-job-definition/fraud-quality"),
+        "{}",
+        arn.stdout
+    );
+    env.keel(&[
+        "monitor",
+        "schedule",
+        "create",
+        "hourly",
+        "--definition",
+        "fraud-quality",
+        "--expression",
+        "cron(0 * ? * * *)",
+    ])
+    .expect(0);
+    // The worse model violates the baseline's constraints: exit 7.
+    let ran = env
+        .keel(&[
+            "monitor",
+            "execute",
+            "hourly",
+            "--at",
+            "2026-11-29T10:00:00Z",
+            "-o",
+            "json",
+        ])
+        .expect(7);
+    let e: Value = serde_json::from_str(&ran.stdout).unwrap();
+    assert_eq!(
+        e["MonitoringExecutionStatus"], "CompletedWithViolations",
+        "{e}"
+    );
+    let out = env.data().join("reports/hourly/2026/11/29/10");
+    let stats = read(&env, "reports/hourly/2026/11/29/10/statistics.json");
+    let acc = stats["binary_classification_metrics"]["accuracy"]["value"]
+        .as_f64()
+        .unwrap();
+    assert!(
+        (acc - want["acc"].as_f64().unwrap()).abs() < 1e-12,
+        "{acc} vs {want}"
+    );
+    assert_eq!(stats["dataset"]["item_count"], want["labeled"]);
+    let v = read(
+        &env,
+        "reports/hourly/2026/11/29/10/constraint_violations.json",
+    );
+    assert!(!v["violations"].as_array().unwrap().is_empty(), "{v}");
+    assert!(out.join("report.html").exists());
+    // The same tick again is refused; the list shows the one execution.
+    let again = env
+        .keel(&[
+            "monitor",
+            "execute",
+            "hourly",
+            "--at",
+            "2026-11-29T10:00:00Z",
+        ])
+        .expect(1);
+    assert!(again.stderr.contains("already"), "{}", again.stderr);
+    let listed = env
+        .keel(&["monitor", "executions", "hourly", "-o", "json"])
+        .ok_json();
+    assert_eq!(
+        listed["MonitoringExecutionSummaries"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    let shown = env
+        .keel(&["monitor", "schedule", "show", "hourly"])
+        .ok_json();
+    assert_eq!(
+        shown["LastMonitoringExecutionSummary"]["MonitoringExecutionStatus"],
+        "CompletedWithViolations"
+    );
+    // A window with no inferences fails, saying why (exit 6).
+    let empty = env
+        .keel(&[
+            "monitor",
+            "execute",
+            "hourly",
+            "--at",
+            "2026-11-29T14:00:00Z",
+        ])
+        .expect(6);
+    assert!(
+        empty.stdout.contains("no inference was captured"),
+        "{}",
+        empty.stdout
+    );
+
+    // Against a server: the definition's places must be under its data roots.
+    let root = env.data().display().to_string();
+    let _server = crate::server::Server::start_args(&mut env, &["--data-root", &root], &[]);
+    let outside = env.root().join("elsewhere.json");
+    let mut doc: Value = serde_json::from_str(&std::fs::read_to_string(def).unwrap()).unwrap();
+    doc["JobDefinitionName"] = json!("elsewhere");
+    doc["ModelQualityJobInput"]["GroundTruthS3Input"]["S3Uri"] = json!("/etc/passwd");
+    std::fs::write(&outside, doc.to_string()).unwrap();
+    let refused = env
+        .keel(&["monitor", "definition", "create", outside.to_str().unwrap()])
+        .expect(1);
+    assert!(
+        refused.stderr.contains("GroundTruthS3Input"),
+        "{}",
+        refused.stderr
+    );
+    let listed = env.keel(&["monitor", "definition", "list"]).expect(0);
+    assert!(
+        listed.stdout.contains("fraud-quality") && !listed.stdout.contains("elsewhere"),
+        "{}",
+        listed.stdout
+    );
+    let ran = env
+        .keel(&[
+            "monitor",
+            "execute",
+            "hourly",
+            "--at",
+            "2026-11-29T09:30:00Z",
+            "-o",
+            "json",
+        ])
+        .expect(7);
+    assert!(
+        ran.stdout.contains("CompletedWithViolations"),
+        "{}",
+        ran.stdout
     );
 }

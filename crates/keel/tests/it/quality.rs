@@ -16,7 +16,7 @@ fn metric(doc: &Value, key: &str, name: &str) -> f64 {
 }
 
 /// Runs a Python snippet in the test environment and parses its stdout as JSON.
-fn python_json(env: &Env, code: &str) -> Value {
+pub(crate) fn python_json(env: &Env, code: &str) -> Value {
     let out = Command::new(&env.py)
         .arg("-c")
         .arg(code)
