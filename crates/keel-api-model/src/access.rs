@@ -175,3 +175,49 @@ pub struct ExecuteMonitor {
     /// The tick (SageMaker's `ScheduledTime`).
     pub scheduled_time: DateTime<Utc>,
 }
+
+/// An alert: a monitor's metric out of its constraint.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct Alert {
+    /// Its id.
+    pub id: Uuid,
+    /// The monitoring schedule.
+    pub schedule: String,
+    /// The metric out of its constraint.
+    pub metric: String,
+    /// `OPEN`, `ACKNOWLEDGED` or `RESOLVED`.
+    pub status: keel_types::AlertStatus,
+    /// When it opened.
+    pub opened_at: DateTime<Utc>,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+    /// When it was resolved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolved_at: Option<DateTime<Utc>>,
+    /// The execution that last found the violation.
+    pub last_execution: Uuid,
+    /// That execution's words for it.
+    pub description: String,
+    /// How many executions found it.
+    pub occurrences: u64,
+    /// Who acknowledged it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acknowledged_by: Option<String>,
+    /// Who resolved it (`keel` when an execution found the metric back within its constraint).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolved_by: Option<String>,
+}
+
+/// Query of `GET /alerts`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, ToSchema, IntoParams, PartialEq, Eq)]
+#[into_params(parameter_in = Query)]
+pub struct AlertQuery {
+    /// Only alerts in this status (`OPEN`, `ACKNOWLEDGED`, `RESOLVED`).
+    pub status: Option<String>,
+    /// Only this schedule's alerts.
+    pub schedule: Option<String>,
+    /// How many to return (1–1000, default 100).
+    pub max_results: Option<u32>,
+    /// The `next_page_token` of the previous page.
+    pub page_token: Option<String>,
+}

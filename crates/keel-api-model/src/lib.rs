@@ -28,8 +28,8 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 pub use access::{
-    AuditEntry, AuditQuery, CreateToken, CreatedToken, ExecuteMonitor, Token, TokenQuery,
-    TokenStatus, UpdateUser, User, Whoami,
+    Alert, AlertQuery, AuditEntry, AuditQuery, CreateToken, CreatedToken, ExecuteMonitor, Token,
+    TokenQuery, TokenStatus, UpdateUser, User, Whoami,
 };
 pub use origin::{Origin, RegisterQuery};
 pub use routes::API_PREFIX;

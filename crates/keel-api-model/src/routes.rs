@@ -61,11 +61,17 @@ pub const TOKENS: &str = "/api/v1/tokens";
 pub const TOKEN: &str = "/api/v1/tokens/{id}";
 /// The audit log.
 pub const AUDIT: &str = "/api/v1/audit";
+/// Alerts (list).
+pub const ALERTS: &str = "/api/v1/alerts";
+/// Acknowledging an alert.
+pub const ALERT_ACK: &str = "/api/v1/alerts/{id}/ack";
+/// Resolving an alert.
+pub const ALERT_RESOLVE: &str = "/api/v1/alerts/{id}/resolve";
 /// A monitoring schedule's executions (run one now).
 pub const MONITOR_EXECUTIONS: &str = "/api/v1/monitors/schedules/{name}/executions";
 
 /// Every route template, for tests that check the server serves each one.
-pub const ALL: [&str; 28] = [
+pub const ALL: [&str; 31] = [
     LIVEZ,
     READYZ,
     OPENAPI,
@@ -94,6 +100,9 @@ pub const ALL: [&str; 28] = [
     TOKEN,
     AUDIT,
     MONITOR_EXECUTIONS,
+    ALERTS,
+    ALERT_ACK,
+    ALERT_RESOLVE,
 ];
 
 /// Fills a template's `{param}`s, in order, with percent-encoded `values`.

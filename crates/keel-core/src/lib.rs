@@ -14,6 +14,7 @@
 //! process, and nothing here unpickles or imports user code.
 
 mod access;
+mod alerts;
 mod comparisons;
 mod error;
 pub mod git;

@@ -71,6 +71,9 @@ pub struct ExecConfig {
     pub sweep: Duration,
     /// How often the job loop looks for monitoring ticks that are due.
     pub monitor_tick: Duration,
+    /// How soon after an alert resolved a new violation of its metric
+    /// reopens it instead of opening another.
+    pub alert_cooldown: chrono::Duration,
     /// How long shutdown lets running jobs finish before it gives them back
     /// to the queue.
     pub shutdown_grace: Duration,
@@ -89,6 +92,7 @@ impl ExecConfig {
             lease: DEFAULT_LEASE,
             sweep: Duration::from_secs(1),
             monitor_tick: Duration::from_secs(5),
+            alert_cooldown: chrono::Duration::hours(1),
             shutdown_grace: Duration::from_secs(10),
             max_log_bytes: DEFAULT_MAX_LOG_BYTES,
         }

@@ -12,6 +12,7 @@
 //! and may be up to `Config::max_body_bytes` (`KEEL_MAX_BODY_BYTES`, 8 GiB by default); JSON bodies keep axum's 2 MB limit.
 
 mod access;
+mod alerts;
 mod comparisons;
 mod error;
 mod extract;
@@ -92,6 +93,9 @@ fn api() -> OpenApiRouter<Keel> {
         .routes(routes!(access::revoke_token))
         .routes(routes!(access::audit))
         .routes(routes!(sagemaker::execute))
+        .routes(routes!(alerts::list_alerts))
+        .routes(routes!(alerts::acknowledge))
+        .routes(routes!(alerts::resolve))
 }
 
 /// The OpenAPI 3.1 document of the API, as served at `/api/v1/openapi.json`.
@@ -212,7 +216,7 @@ mod tests {
         let doc = serde_json::to_value(openapi()).unwrap();
         assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
         let paths = doc["paths"].as_object().unwrap();
-        assert_eq!(paths.len(), 27, "{:?}", paths.keys().collect::<Vec<_>>());
+        assert_eq!(paths.len(), 30, "{:?}", paths.keys().collect::<Vec<_>>());
         // Every documented path is a route template the client builds from,
         // and every template but the document itself is served.
         for path in paths.keys() {

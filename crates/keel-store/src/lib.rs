@@ -10,6 +10,7 @@
 //! the injected clock.
 
 mod access;
+mod alerts;
 mod artifacts;
 mod comparisons;
 mod error;
@@ -32,6 +33,7 @@ mod uploads;
 pub use access::{
     AccessStore, AuditFilter, AuditLog, AuditRecord, NewToken, TokenRecord, UserChange, UserRecord,
 };
+pub use alerts::{AlertChanges, AlertRecord, AlertStore};
 pub use artifacts::{ArtifactStore, ObjectReader};
 pub use comparisons::ComparisonStore;
 pub use error::{Error, Result};

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use keel_types::SharedClock;
 
 use crate::access::{AccessStore, AuditLog};
+use crate::alerts::AlertStore;
 use crate::artifacts::ArtifactStore;
 use crate::comparisons::ComparisonStore;
 use crate::error::{Error, Result};
@@ -36,6 +37,8 @@ pub struct Stores {
     pub audit: Arc<dyn AuditLog>,
     /// Monitoring job definitions, schedules and executions.
     pub monitors: Arc<dyn MonitorStore>,
+    /// The alerts monitors open.
+    pub alerts: Arc<dyn AlertStore>,
     /// Model files, uploads and job outputs.
     pub artifacts: ArtifactStore,
     /// The buckets that jobs read inputs from and write outputs to
@@ -85,6 +88,7 @@ impl Stores {
             + AccessStore
             + AuditLog
             + MonitorStore
+            + AlertStore
             + 'static,
     {
         Stores {
@@ -94,7 +98,8 @@ impl Stores {
             uploads: meta.clone(),
             access: meta.clone(),
             audit: meta.clone(),
-            monitors: meta,
+            monitors: meta.clone(),
+            alerts: meta,
             artifacts,
             buckets: Buckets::default(),
             clock,

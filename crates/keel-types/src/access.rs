@@ -163,11 +163,17 @@ pub enum AuditAction {
     /// A monitoring schedule was deleted.
     #[serde(rename = "monitor_schedule.deleted")]
     MonitorScheduleDeleted,
+    /// Someone acknowledged an alert.
+    #[serde(rename = "alert.acknowledged")]
+    AlertAcknowledged,
+    /// Someone resolved an alert.
+    #[serde(rename = "alert.resolved")]
+    AlertResolved,
 }
 
 impl AuditAction {
     /// Every action, for documentation and exhaustive tests.
-    pub const ALL: [AuditAction; 18] = [
+    pub const ALL: [AuditAction; 20] = [
         AuditAction::ModelCreated,
         AuditAction::VersionRegistered,
         AuditAction::AliasMoved,
@@ -186,6 +192,8 @@ impl AuditAction {
         AuditAction::MonitorScheduleCreated,
         AuditAction::MonitorScheduleChanged,
         AuditAction::MonitorScheduleDeleted,
+        AuditAction::AlertAcknowledged,
+        AuditAction::AlertResolved,
     ];
 
     /// The stored and wire spelling, such as `alias.moved`.
@@ -209,6 +217,8 @@ impl AuditAction {
             AuditAction::MonitorScheduleCreated => "monitor_schedule.created",
             AuditAction::MonitorScheduleChanged => "monitor_schedule.changed",
             AuditAction::MonitorScheduleDeleted => "monitor_schedule.deleted",
+            AuditAction::AlertAcknowledged => "alert.acknowledged",
+            AuditAction::AlertResolved => "alert.resolved",
         }
     }
 }
@@ -228,7 +238,7 @@ impl FromStr for AuditAction {
                            upload.deleted, user.created, user.changed, token.created, token.revoked, \
                            monitor_definition.created, monitor_definition.deleted, \
                            monitor_schedule.created, monitor_schedule.changed, \
-                           monitor_schedule.deleted",
+                           monitor_schedule.deleted, alert.acknowledged, alert.resolved",
             })
     }
 }

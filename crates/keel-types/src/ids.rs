@@ -70,6 +70,10 @@ id_type!(
 );
 
 id_type!(
+    /// Identifies an alert: one monitor's metric out of its constraint.
+    AlertId
+);
+id_type!(
     /// Identifies one execution of a monitoring schedule.
     ExecutionId
 );

@@ -40,9 +40,11 @@ pub use clock::{Clock, ManualClock, SharedClock, SystemClock};
 pub use code::Code;
 pub use comparison::{ComparisonStatus, Verdict};
 pub use function::FunctionKind;
-pub use ids::{ComparisonId, ExecutionId, JobId, ModelId, TokenId, UploadId, UserId, VersionId};
+pub use ids::{
+    AlertId, ComparisonId, ExecutionId, JobId, ModelId, TokenId, UploadId, UserId, VersionId,
+};
 pub use job::{
     AttemptOutcome, DataFormat, JobError, JobErrorKind, JobKind, JobStatus, ParseEnumError,
 };
 pub use model_ref::{ModelRef, ModelRefError, valid_name};
-pub use monitor::{ExecutionStatus, MonitorKind, ScheduleStatus};
+pub use monitor::{AlertStatus, ExecutionStatus, MonitorKind, ScheduleStatus};

@@ -1,5 +1,6 @@
 //! The vocabulary of monitors, in SageMaker Model Monitor's spellings: what
-//! a job definition monitors, and where a schedule and an execution are.
+//! a job definition monitors, and where a schedule, an execution and an
+//! alert are.
 
 use std::fmt;
 use std::str::FromStr;
@@ -147,6 +148,47 @@ impl FromStr for ExecutionStatus {
     }
 }
 
+/// Where an alert is: open until someone acknowledges it or a later
+/// execution is back within the constraints (or someone resolves it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE", try_from = "String")]
+pub enum AlertStatus {
+    /// Violated, and nobody has looked.
+    Open,
+    /// Violated, and someone is on it.
+    Acknowledged,
+    /// Back within the constraints, or closed by someone.
+    Resolved,
+}
+
+impl AlertStatus {
+    /// The wire spelling, such as `OPEN`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertStatus::Open => "OPEN",
+            AlertStatus::Acknowledged => "ACKNOWLEDGED",
+            AlertStatus::Resolved => "RESOLVED",
+        }
+    }
+}
+
+impl FromStr for AlertStatus {
+    type Err = ParseEnumError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "open" => Ok(AlertStatus::Open),
+            "acknowledged" | "ack" | "acked" => Ok(AlertStatus::Acknowledged),
+            "resolved" => Ok(AlertStatus::Resolved),
+            _ => Err(ParseEnumError {
+                what: "alert status",
+                value: s.to_string(),
+                expected: "OPEN, ACKNOWLEDGED, RESOLVED",
+            }),
+        }
+    }
+}
+
 macro_rules! display_as_str {
     ($($t:ty),*) => {$(
         impl fmt::Display for $t {
@@ -156,8 +198,8 @@ macro_rules! display_as_str {
         }
     )*};
 }
-display_as_str!(MonitorKind, ScheduleStatus, ExecutionStatus);
-try_from_string!(MonitorKind, ScheduleStatus, ExecutionStatus);
+display_as_str!(MonitorKind, ScheduleStatus, ExecutionStatus, AlertStatus);
+try_from_string!(MonitorKind, ScheduleStatus, ExecutionStatus, AlertStatus);
 
 #[cfg(test)]
 mod tests {

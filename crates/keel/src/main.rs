@@ -77,6 +77,9 @@ enum Command {
     /// baseline (statistics and suggested constraints), check.
     #[command(subcommand)]
     Monitor(monitor::MonitorCmd),
+    /// Alerts monitors opened: list, ack, resolve.
+    #[command(subcommand)]
+    Alert(monitor::AlertCmd),
     /// Comparisons made before: list, show.
     #[command(subcommand)]
     Comparison(ComparisonCmd),
@@ -377,6 +380,10 @@ async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Monitor(cmd) => {
             let b = Backend::open(cli.url, cli.home).await?;
             monitor::run_managed(&b, fmt, cmd).await
+        }
+        Command::Alert(cmd) => {
+            let b = Backend::open(cli.url, cli.home).await?;
+            monitor::alert_cmd(&b, fmt, cmd).await
         }
         Command::Compare(a) => {
             let b = Backend::open(cli.url, cli.home).await?;

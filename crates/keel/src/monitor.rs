@@ -56,6 +56,26 @@ pub enum MonitorCmd {
 }
 
 #[derive(Subcommand)]
+pub enum AlertCmd {
+    /// Lists alerts, newest first.
+    #[command(alias = "ls")]
+    List {
+        /// OPEN, ACKNOWLEDGED or RESOLVED.
+        #[arg(long)]
+        status: Option<String>,
+        /// Only this schedule's alerts.
+        #[arg(long)]
+        schedule: Option<String>,
+        #[command(flatten)]
+        page: crate::PageArgs,
+    },
+    /// Acknowledges an open alert: someone is on it.
+    Ack { id: String },
+    /// Resolves an alert by hand.
+    Resolve { id: String },
+}
+
+#[derive(Subcommand)]
 pub enum DefinitionCmd {
     /// Creates a definition from a file holding the body of SageMaker's
     /// CreateModelQualityJobDefinition (or CreateDataQualityJobDefinition).
@@ -468,7 +488,104 @@ fn check(
     })
 }
 
+/// `keel alert list/ack/resolve`.
+pub async fn alert_cmd(b: &Backend, fmt: Format, cmd: AlertCmd) -> anyhow::Result<i32> {
+    let id = |s: &str| -> anyhow::Result<uuid::Uuid> {
+        s.trim().parse().with_context(|| {
+            format!("'{s}' is not an alert id (a UUID such as `keel alert list` prints)")
+        })
+    };
+    let one = |a: keel_api_model::Alert| -> anyhow::Result<i32> {
+        if fmt == Format::Json {
+            output::json(&a)?;
+        } else {
+            println!("{} {} {} {}", a.id, a.schedule, a.metric, a.status);
+        }
+        Ok(0)
+    };
+    match cmd {
+        AlertCmd::List {
+            status,
+            schedule,
+            page,
+        } => {
+            let q = keel_api_model::AlertQuery {
+                status,
+                schedule,
+                max_results: page.limit,
+                page_token: page.page_token,
+            };
+            let got = b.list_alerts(&q).await?;
+            if fmt == Format::Json {
+                output::json(&got)?;
+                return Ok(0);
+            }
+            let rows: Vec<Vec<String>> = got
+                .items
+                .iter()
+                .map(|a| {
+                    vec![
+                        a.id.to_string(),
+                        a.schedule.clone(),
+                        a.metric.clone(),
+                        a.status.to_string(),
+                        a.occurrences.to_string(),
+                        a.opened_at.format("%Y-%m-%d %H:%M").to_string(),
+                        a.description.clone(),
+                    ]
+                })
+                .collect();
+            output::table(
+                &[
+                    "ID", "SCHEDULE", "METRIC", "STATUS", "TIMES", "OPENED", "LAST",
+                ],
+                &rows,
+            );
+            output::next_page(&got.next_page_token);
+            Ok(0)
+        }
+        AlertCmd::Ack { id: s } => one(b.move_alert(id(&s)?, true).await?),
+        AlertCmd::Resolve { id: s } => one(b.move_alert(id(&s)?, false).await?),
+    }
+}
+
 impl Backend {
+    async fn list_alerts(
+        &self,
+        q: &keel_api_model::AlertQuery,
+    ) -> anyhow::Result<keel_api_model::Page<keel_api_model::Alert>> {
+        match self {
+            Backend::Local(k) => Ok(k.list_alerts(q).await?),
+            Backend::Remote(c) => c.get_query(keel_api_model::routes::ALERTS, q).await,
+        }
+    }
+
+    /// Acknowledges (`ack`) or resolves an alert.
+    async fn move_alert(&self, id: uuid::Uuid, ack: bool) -> anyhow::Result<keel_api_model::Alert> {
+        match self {
+            Backend::Local(k) => {
+                let me = k.local_principal();
+                Ok(if ack {
+                    k.acknowledge_alert(&me, id.into()).await?
+                } else {
+                    k.resolve_alert(&me, id.into()).await?
+                })
+            }
+            Backend::Remote(c) => {
+                let route = if ack {
+                    keel_api_model::routes::ALERT_ACK
+                } else {
+                    keel_api_model::routes::ALERT_RESOLVE
+                };
+                c.post(
+                    &keel_api_model::routes::fill(route, &[&id.to_string()]),
+                    &serde_json::json!({}),
+                )
+                .await
+            }
+        }
+    }
+
     /// One SageMaker operation, on the data directory or the server.
     pub async fn sagemaker(&self, operation: &str, body: Value) -> anyhow::Result<Value> {
         match self {

@@ -8,7 +8,10 @@
 //! `SCHEDULE/YYYY/MM/DD/HH` (and `/MM` for ticks within the hour).
 //!
 //! A scheduler that was down runs the newest due tick once and records how
-//! many it skipped. Executions take no Python: the metrics are Rust.
+//! many it skipped. A completed execution opens an alert per violated
+//! metric (or adds to the one that is open) and resolves those it finds
+//! back within their constraints. Executions take no Python: the metrics
+//! are Rust.
 
 mod data;
 mod report;
@@ -240,11 +243,27 @@ impl Executor {
                 run(&self.inner.stores, s, &d, &e, scratch.path()).await
             }
         };
-        let (status, reason) = match outcome {
-            Ok(true) => (ExecutionStatus::CompletedWithViolations, None),
-            Ok(false) => (ExecutionStatus::Completed, None),
-            Err(why) => (ExecutionStatus::Failed, Some(why)),
+        let (status, reason) = match &outcome {
+            Ok(v) if !v.is_empty() => (ExecutionStatus::CompletedWithViolations, None),
+            Ok(_) => (ExecutionStatus::Completed, None),
+            Err(why) => (ExecutionStatus::Failed, Some(why.clone())),
         };
+        // Alerts follow what a completed execution found; one that could
+        // not look changes none.
+        if let Ok(violated) = &outcome {
+            let changes = self
+                .inner
+                .stores
+                .alerts
+                .record_execution(&s.name, e.id, violated, self.inner.cfg.alert_cooldown)
+                .await?;
+            for a in &changes.opened {
+                tracing::warn!(schedule = %s.name, metric = %a.metric, alert = %a.id, "alert opened: {}", a.last_description);
+            }
+            for a in &changes.resolved {
+                tracing::info!(schedule = %s.name, metric = %a.metric, alert = %a.id, "alert resolved");
+            }
+        }
         tracing::info!(schedule = %s.name, tick = %e.scheduled_time, status = %status, reason = reason.as_deref().unwrap_or(""), "monitoring execution");
         self.inner
             .stores
@@ -289,14 +308,14 @@ async fn fetch(
     }
 }
 
-/// Runs one execution; `Ok(true)` when a constraint was violated.
+/// Runs one execution; answers each violated metric with the words for it.
 async fn run(
     stores: &Stores,
     s: &ScheduleRecord,
     def: &DefinitionRecord,
     e: &ExecutionRecord,
     scratch: &Path,
-) -> std::result::Result<bool, String> {
+) -> std::result::Result<Vec<(String, String)>, String> {
     let set = settings(&def.document.request)?;
     let (from, to) = (e.scheduled_time + set.start, e.scheduled_time + set.end);
     if from > to {
@@ -403,7 +422,10 @@ async fn run(
             }
         }
     }
-    Ok(!violations.is_empty())
+    Ok(violations
+        .into_iter()
+        .map(|v| (v.metric_name, v.description))
+        .collect())
 }
 
 #[cfg(test)]

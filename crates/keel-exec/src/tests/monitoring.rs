@@ -121,6 +121,19 @@ async fn schedules_run_once_per_tick_and_write_their_files() {
     let v = read(&out.join("constraint_violations.json"));
     assert_eq!(v["violations"].as_array().unwrap().len(), 1, "{v}");
     assert_eq!(v["violations"][0]["metric_name"], "accuracy");
+    // The violation opened an alert.
+    let alerts = h
+        .stores
+        .alerts
+        .list_alerts(None, Some("hourly"), &Page::first(10))
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(
+        (alerts[0].metric.as_str(), alerts[0].status),
+        ("accuracy", keel_types::AlertStatus::Open)
+    );
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
     assert!(
         html.contains("200 inferences captured, 180 with ground truth (90.0 %)"),
@@ -151,6 +164,16 @@ async fn schedules_run_once_per_tick_and_write_their_files() {
         "{late:?}"
     );
 
+    // A failed execution leaves the alert as it was.
+    let alerts = h
+        .stores
+        .alerts
+        .list_alerts(None, Some("hourly"), &Page::first(10))
+        .await
+        .unwrap()
+        .items;
+    assert_eq!((alerts.len(), alerts[0].occurrences), (1, 1));
+
     // A backfill of a tick that ran is refused; of one that did not, runs.
     let again = h
         .exec
@@ -173,6 +196,15 @@ async fn schedules_run_once_per_tick_and_write_their_files() {
         half["dataset"]["item_count"].as_u64().unwrap() < 180,
         "{half}"
     );
+    // It found the violation again: the same alert, twice now.
+    let alerts = h
+        .stores
+        .alerts
+        .list_alerts(None, Some("hourly"), &Page::first(10))
+        .await
+        .unwrap()
+        .items;
+    assert_eq!((alerts.len(), alerts[0].occurrences), (1, 2));
     // The backfill leaves the newest tick where it was.
     let s = m.schedule("hourly").await.unwrap().unwrap();
     assert_eq!(s.last_tick, Some(late.scheduled_time));

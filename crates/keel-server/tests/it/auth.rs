@@ -66,6 +66,9 @@ fn expected() -> BTreeMap<(&'static str, &'static str), Needs> {
         (("delete", TOKEN), Admin),
         (("get", AUDIT), Admin),
         (("post", MONITOR_EXECUTIONS), Write),
+        (("get", ALERTS), Read),
+        (("post", ALERT_ACK), Write),
+        (("post", ALERT_RESOLVE), Write),
     ])
 }
 
@@ -239,7 +242,7 @@ async fn every_route_by_every_role() -> TestResult {
             checked += 1;
         }
     }
-    assert!(checked >= 33 * 7, "{checked} calls checked");
+    assert!(checked >= 36 * 7, "{checked} calls checked");
 
     // The SageMaker API at `/` (not in the OpenAPI document): reads for every
     // role, changes for modelers and admins, nothing without a token.

@@ -174,3 +174,4 @@ crate::sql::comparisons::comparison_store!(PgStore);
 crate::sql::uploads::upload_store!(PgStore);
 crate::sql::access::access_store!(PgStore);
 crate::sql::monitors::monitor_store!(PgStore);
+crate::sql::alerts::alert_store!(PgStore);

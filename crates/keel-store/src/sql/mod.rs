@@ -8,6 +8,7 @@
 //! how a claim passes over rows that another claimer holds.
 
 pub(crate) mod access;
+pub(crate) mod alerts;
 pub(crate) mod comparisons;
 pub(crate) mod monitors;
 pub(crate) mod queue;

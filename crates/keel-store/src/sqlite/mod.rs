@@ -131,3 +131,4 @@ crate::sql::comparisons::comparison_store!(SqliteStore);
 crate::sql::uploads::upload_store!(SqliteStore);
 crate::sql::access::access_store!(SqliteStore);
 crate::sql::monitors::monitor_store!(SqliteStore);
+crate::sql::alerts::alert_store!(SqliteStore);

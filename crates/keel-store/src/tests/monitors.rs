@@ -1,17 +1,133 @@
 //! The monitors suite: definitions, schedules over them, one execution per
-//! tick however often it is claimed, and their audit rows.
+//! tick however often it is claimed, alerts, and their audit rows.
 
 use std::sync::Arc;
 
 use chrono::Duration;
-use keel_types::{AuditAction, Code, ExecutionStatus, ManualClock, MonitorKind, ScheduleStatus};
+use keel_types::{
+    AlertId, AlertStatus, AuditAction, Code, ExecutionId, ExecutionStatus, ManualClock,
+    MonitorKind, ScheduleStatus,
+};
 use serde_json::json;
 
 use super::start;
 use crate::formats::MonitorDocument;
 use crate::{Actor, AuditFilter, NewSchedule, Page, Stores};
 
+/// Alerts: opened once per schedule and metric while unresolved, found
+/// again, resolved by a clean execution, reopened within the cooldown,
+/// acknowledged and resolved by people.
+async fn alerts(stores: &Stores, clock: &Arc<ManualClock>) {
+    let a = &stores.alerts;
+    let cooldown = Duration::hours(1);
+    let (e1, e2, e3, e4) = (
+        ExecutionId::new(),
+        ExecutionId::new(),
+        ExecutionId::new(),
+        ExecutionId::new(),
+    );
+    let v = |m: &str| (m.to_string(), format!("Metric {m} was low"));
+    let first = a
+        .record_execution("s", e1, &[v("auc"), v("f1")], cooldown)
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            first.opened.len(),
+            first.repeated.len(),
+            first.resolved.len()
+        ),
+        (2, 0, 0)
+    );
+    clock.advance(Duration::minutes(10));
+    let second = a
+        .record_execution("s", e2, &[v("auc")], cooldown)
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            second.opened.len(),
+            second.repeated.len(),
+            second.resolved.len()
+        ),
+        (0, 1, 1)
+    );
+    assert_eq!(second.repeated[0].occurrences, 2);
+    assert_eq!(second.repeated[0].last_execution, e2);
+    assert_eq!(second.resolved[0].metric, "f1");
+    assert_eq!(second.resolved[0].resolved_by.as_deref(), Some("keel"));
+    // Within the cooldown, f1 reopens its alert rather than opening another.
+    clock.advance(Duration::minutes(10));
+    let third = a
+        .record_execution("s", e3, &[v("auc"), v("f1")], cooldown)
+        .await
+        .unwrap();
+    assert_eq!(third.opened.len(), 1);
+    assert_eq!(third.opened[0].id, first.opened[1].id);
+    assert_eq!(third.opened[0].status, AlertStatus::Open);
+    let open = a
+        .list_alerts(Some(AlertStatus::Open), Some("s"), &Page::first(10))
+        .await
+        .unwrap();
+    assert_eq!(open.items.len(), 2, "one per metric");
+
+    let who = Actor::new("ops", "10.0.0.3:2");
+    let acked = a.acknowledge_alert(third.opened[0].id, &who).await.unwrap();
+    assert_eq!(
+        (acked.status, acked.acknowledged_by.as_deref()),
+        (AlertStatus::Acknowledged, Some("ops"))
+    );
+    let resolved = a.resolve_alert(third.opened[0].id, &who).await.unwrap();
+    assert_eq!(resolved.status, AlertStatus::Resolved);
+    let again = a
+        .acknowledge_alert(third.opened[0].id, &who)
+        .await
+        .unwrap_err();
+    assert_eq!(again.code(), Code::Conflict);
+    assert_eq!(
+        a.resolve_alert(third.opened[0].id, &who).await.unwrap(),
+        resolved
+    );
+    assert_eq!(
+        a.acknowledge_alert(AlertId::new(), &who)
+            .await
+            .unwrap_err()
+            .code(),
+        Code::NotFound
+    );
+    // Past the cooldown a violation opens a new alert.
+    clock.advance(Duration::hours(2));
+    let fourth = a
+        .record_execution("s", e4, &[v("auc"), v("f1")], cooldown)
+        .await
+        .unwrap();
+    assert_eq!(fourth.opened.len(), 1);
+    assert_ne!(fourth.opened[0].id, third.opened[0].id);
+    let all = a.list_alerts(None, None, &Page::first(2)).await.unwrap();
+    assert_eq!(all.items.len(), 2);
+    let rest = a
+        .list_alerts(None, None, &Page::after(10, all.next_cursor.unwrap()))
+        .await
+        .unwrap();
+    assert_eq!(all.items.len() + rest.items.len(), 3);
+    let filter = AuditFilter {
+        actor: Some("ops".into()),
+        ..AuditFilter::default()
+    };
+    let log = stores
+        .audit
+        .list_audit(&filter, &Page::first(10))
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(
+        log.iter().map(|r| r.action).collect::<Vec<_>>(),
+        [AuditAction::AlertResolved, AuditAction::AlertAcknowledged]
+    );
+}
+
 pub(crate) async fn suite(stores: &Stores, clock: &Arc<ManualClock>) {
+    alerts(stores, clock).await;
     let m = &stores.monitors;
     let by = Actor::new("mona", "10.0.0.9:1");
     let doc = |v: serde_json::Value| MonitorDocument { request: v };

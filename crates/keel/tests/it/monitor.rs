@@ -330,6 +330,16 @@ fn a_scheduled_monitor_runs_on_its_tick_and_reports_violations() {
     );
     assert!(!v["violations"].as_array().unwrap().is_empty(), "{v}");
     assert!(out.join("report.html").exists());
+    // The violation opened an alert, which a person acknowledges.
+    let alerts = env
+        .keel(&["alert", "list", "--status", "open", "-o", "json"])
+        .ok_json();
+    let first = &alerts["items"][0];
+    assert_eq!(first["schedule"], "hourly", "{alerts}");
+    let id = first["id"].as_str().unwrap().to_string();
+    let acked = env.keel(&["alert", "ack", &id, "-o", "json"]).ok_json();
+    assert_eq!(acked["status"], "ACKNOWLEDGED");
+    assert!(acked["acknowledged_by"].as_str().is_some(), "{acked}");
     // The same tick again is refused; the list shows the one execution.
     let again = env
         .keel(&[
