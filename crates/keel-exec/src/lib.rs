@@ -74,6 +74,9 @@ pub struct ExecConfig {
     /// How soon after an alert resolved a new violation of its metric
     /// reopens it instead of opening another.
     pub alert_cooldown: chrono::Duration,
+    /// How far back late labels are looked for: executions created longer
+    /// ago are not revised.
+    pub late_label_lookback: chrono::Duration,
     /// How long shutdown lets running jobs finish before it gives them back
     /// to the queue.
     pub shutdown_grace: Duration,
@@ -93,6 +96,7 @@ impl ExecConfig {
             sweep: Duration::from_secs(1),
             monitor_tick: Duration::from_secs(5),
             alert_cooldown: chrono::Duration::hours(1),
+            late_label_lookback: chrono::Duration::days(7),
             shutdown_grace: Duration::from_secs(10),
             max_log_bytes: DEFAULT_MAX_LOG_BYTES,
         }
@@ -122,6 +126,8 @@ struct Inner {
     runtime: Arc<dyn Runtime>,
     wake: tokio::sync::Notify,
     running: Mutex<HashMap<JobId, (StopToken, Lease)>>,
+    /// When the job loop last looked for late labels.
+    last_revisit: Mutex<Option<std::time::Instant>>,
     fail: FailPoints,
 }
 
@@ -144,6 +150,7 @@ impl Executor {
                 runtime,
                 wake: tokio::sync::Notify::new(),
                 running: Mutex::new(HashMap::new()),
+                last_revisit: Mutex::new(None),
                 fail: FailPoints::default(),
             }),
         }

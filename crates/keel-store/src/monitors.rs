@@ -87,6 +87,11 @@ pub struct ExecutionRecord {
     /// How many older ticks it stands for, not run one by one because the
     /// scheduler was down.
     pub skipped: u64,
+    /// How many times it ran again because its ground truth changed (0 for
+    /// the first run).
+    pub revision: u64,
+    /// The digest of the ground truth it read, when it read any.
+    pub truth_digest: Option<String>,
 }
 
 /// Monitoring job definitions, schedules and executions.
@@ -139,12 +144,25 @@ pub trait MonitorStore: Send + Sync {
         skipped: u64,
     ) -> Result<Option<ExecutionRecord>>;
     /// Ends an execution (once): `Completed`, `CompletedWithViolations`,
-    /// `Failed` with a reason, or `Stopped`. False when it had ended.
+    /// `Failed` with a reason, or `Stopped`, with the digest of the ground
+    /// truth it read. False when it had ended.
     async fn finish_execution(
         &self,
         id: ExecutionId,
         status: ExecutionStatus,
         failure_reason: Option<&str>,
+        truth_digest: Option<&str>,
+    ) -> Result<bool>;
+    /// Records that an ended execution ran again over changed ground truth,
+    /// as revision `revision`, fenced by the revision it had: false when
+    /// another runner revised it first.
+    async fn revise_execution(
+        &self,
+        id: ExecutionId,
+        revision: u64,
+        status: ExecutionStatus,
+        failure_reason: Option<&str>,
+        truth_digest: Option<&str>,
     ) -> Result<bool>;
     /// Executions, newest tick first, of one schedule or all.
     async fn list_executions(

@@ -10,8 +10,10 @@
 //! A scheduler that was down runs the newest due tick once and records how
 //! many it skipped. A completed execution opens an alert per violated
 //! metric (or adds to the one that is open) and resolves those it finds
-//! back within their constraints. Executions take no Python: the metrics
-//! are Rust.
+//! back within their constraints. Late labels: once a minute, the recent
+//! executions whose ground truth changed since they read it run again as
+//! their next revision, so the history converges on the truth. Executions
+//! take no Python: the metrics are Rust.
 
 mod data;
 mod report;
@@ -174,6 +176,25 @@ impl Executor {
                 None => break,
             }
         }
+        // Late labels are looked for once a minute: listing a ground-truth
+        // location costs more than reading the schedules.
+        let due = {
+            let mut last = self
+                .inner
+                .last_revisit
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            let due = last.is_none_or(|t| t.elapsed() >= std::time::Duration::from_secs(60));
+            if due {
+                *last = Some(std::time::Instant::now());
+            }
+            due
+        };
+        if due {
+            ran += self
+                .revisit_monitors(self.inner.cfg.late_label_lookback)
+                .await?;
+        }
         Ok(ran)
     }
 
@@ -222,56 +243,208 @@ impl Executor {
     }
 
     async fn run_execution(&self, s: &ScheduleRecord, e: ExecutionRecord) -> Result<()> {
-        let def = self.inner.stores.monitors.definition(&s.definition).await?;
-        let outcome = match def {
-            None => Err(format!(
-                "the job definition '{}' no longer exists",
-                s.definition
-            )),
-            Some(d) if d.kind != MonitorKind::ModelQuality => Err(format!(
-                "the job definition '{}' is {}; this Keel runs model-quality executions only",
-                d.name,
-                d.kind.sagemaker_name()
-            )),
-            Some(d) => {
-                let scratch = tempfile::Builder::new()
-                    .prefix(&format!("monitor-{}.", e.id))
-                    .tempdir_in(self.inner.cfg.home.join("work"))
-                    .map_err(|err| {
-                        Error::Internal(format!("cannot make a scratch directory: {err}"))
-                    })?;
-                run(&self.inner.stores, s, &d, &e, scratch.path()).await
-            }
-        };
-        let (status, reason) = match &outcome {
-            Ok(v) if !v.is_empty() => (ExecutionStatus::CompletedWithViolations, None),
-            Ok(_) => (ExecutionStatus::Completed, None),
-            Err(why) => (ExecutionStatus::Failed, Some(why.clone())),
-        };
-        // Alerts follow what a completed execution found; one that could
-        // not look changes none.
-        if let Ok(violated) = &outcome {
-            let changes = self
-                .inner
-                .stores
-                .alerts
-                .record_execution(&s.name, e.id, violated, self.inner.cfg.alert_cooldown)
-                .await?;
-            for a in &changes.opened {
-                tracing::warn!(schedule = %s.name, metric = %a.metric, alert = %a.id, "alert opened: {}", a.last_description);
-            }
-            for a in &changes.resolved {
-                tracing::info!(schedule = %s.name, metric = %a.metric, alert = %a.id, "alert resolved");
-            }
-        }
+        let (outcome, digest) = self.evaluate(s, &e).await?;
+        let (status, reason) = status_of(&outcome);
+        self.follow_alerts(s, &e, &outcome).await?;
         tracing::info!(schedule = %s.name, tick = %e.scheduled_time, status = %status, reason = reason.as_deref().unwrap_or(""), "monitoring execution");
         self.inner
             .stores
             .monitors
-            .finish_execution(e.id, status, reason.as_deref())
+            .finish_execution(e.id, status, reason.as_deref(), digest.as_deref())
             .await?;
         Ok(())
     }
+
+    /// Runs an execution's evaluation: what it found (each violated metric,
+    /// or why it could not look) and the digest of the ground truth it read.
+    async fn evaluate(
+        &self,
+        s: &ScheduleRecord,
+        e: &ExecutionRecord,
+    ) -> Result<(Outcome, Option<String>)> {
+        let def = self.inner.stores.monitors.definition(&s.definition).await?;
+        let d = match def {
+            None => {
+                return Ok((
+                    Err(format!(
+                        "the job definition '{}' no longer exists",
+                        s.definition
+                    )),
+                    None,
+                ));
+            }
+            Some(d) if d.kind != MonitorKind::ModelQuality => {
+                return Ok((
+                    Err(format!(
+                        "the job definition '{}' is {}; this Keel runs model-quality executions only",
+                        d.name,
+                        d.kind.sagemaker_name()
+                    )),
+                    None,
+                ));
+            }
+            Some(d) => d,
+        };
+        let scratch = tempfile::Builder::new()
+            .prefix(&format!("monitor-{}.", e.id))
+            .tempdir_in(self.inner.cfg.home.join("work"))
+            .map_err(|err| Error::Internal(format!("cannot make a scratch directory: {err}")))?;
+        let digest = match settings(&d.document.request) {
+            Ok(set) => truth_digest(&self.inner.stores, &set.ground_truth)
+                .await
+                .ok(),
+            Err(_) => None,
+        };
+        Ok((
+            run(&self.inner.stores, s, &d, e, scratch.path()).await,
+            digest,
+        ))
+    }
+
+    /// Opens and resolves the schedule's alerts as a completed execution
+    /// found; one that could not look changes none.
+    async fn follow_alerts(
+        &self,
+        s: &ScheduleRecord,
+        e: &ExecutionRecord,
+        outcome: &Outcome,
+    ) -> Result<()> {
+        let Ok(violated) = outcome else { return Ok(()) };
+        let changes = self
+            .inner
+            .stores
+            .alerts
+            .record_execution(&s.name, e.id, violated, self.inner.cfg.alert_cooldown)
+            .await?;
+        for a in &changes.opened {
+            tracing::warn!(schedule = %s.name, metric = %a.metric, alert = %a.id, "alert opened: {}", a.last_description);
+        }
+        for a in &changes.resolved {
+            tracing::info!(schedule = %s.name, metric = %a.metric, alert = %a.id, "alert resolved");
+        }
+        Ok(())
+    }
+
+    /// Late labels: runs again, as their next revision, the recent
+    /// executions (created within `lookback`) whose ground truth changed
+    /// since they read it; answers how many ran again. The alerts follow a
+    /// revision of a schedule's newest execution only.
+    pub async fn revisit_monitors(&self, lookback: chrono::Duration) -> Result<usize> {
+        let since = self.inner.stores.clock.now() - lookback;
+        let mut revised = 0;
+        let schedules = self
+            .inner
+            .stores
+            .monitors
+            .list_schedules(&keel_store::Page::first(1000))
+            .await?;
+        for s in schedules
+            .items
+            .iter()
+            .filter(|s| s.status == ScheduleStatus::Scheduled)
+        {
+            let Some(d) = self.inner.stores.monitors.definition(&s.definition).await? else {
+                continue;
+            };
+            let Ok(set) = settings(&d.document.request) else {
+                continue;
+            };
+            let Ok(current) = truth_digest(&self.inner.stores, &set.ground_truth).await else {
+                continue;
+            };
+            let recent = self
+                .inner
+                .stores
+                .monitors
+                .list_executions(Some(&s.name), &keel_store::Page::first(200))
+                .await?;
+            let newest = recent.items.first().map(|e| e.id);
+            for e in recent.items.iter().filter(|e| e.created_at >= since) {
+                let ended = e.finished_at.is_some() && e.status != ExecutionStatus::Stopped;
+                if !ended || e.truth_digest.as_deref() == Some(current.as_str()) {
+                    continue;
+                }
+                let (outcome, digest) = self.evaluate(s, e).await?;
+                let (status, reason) = status_of(&outcome);
+                let moved = self
+                    .inner
+                    .stores
+                    .monitors
+                    .revise_execution(
+                        e.id,
+                        e.revision + 1,
+                        status,
+                        reason.as_deref(),
+                        digest.as_deref(),
+                    )
+                    .await?;
+                if moved {
+                    revised += 1;
+                    tracing::info!(schedule = %s.name, tick = %e.scheduled_time, revision = e.revision + 1, status = %status, "monitoring execution revised for late labels");
+                    if Some(e.id) == newest {
+                        self.follow_alerts(s, e, &outcome).await?;
+                    }
+                }
+            }
+        }
+        Ok(revised)
+    }
+}
+
+/// What an evaluation found: each violated metric with its words, or why it
+/// could not look.
+type Outcome = std::result::Result<Vec<(String, String)>, String>;
+
+fn status_of(outcome: &Outcome) -> (ExecutionStatus, Option<String>) {
+    match outcome {
+        Ok(v) if !v.is_empty() => (ExecutionStatus::CompletedWithViolations, None),
+        Ok(_) => (ExecutionStatus::Completed, None),
+        Err(why) => (ExecutionStatus::Failed, Some(why.clone())),
+    }
+}
+
+/// A digest of what a ground-truth location holds: each file's name, size
+/// and modification time (each object's key and size in a bucket), so a
+/// label added later changes it. FNV-1a over the listing: stable across
+/// processes and releases, and enough to notice a change.
+async fn truth_digest(stores: &Stores, loc: &Location) -> std::result::Result<String, String> {
+    let mut listing = String::new();
+    match loc {
+        Location::Local(p) => {
+            for f in data::files(p)? {
+                let m = std::fs::metadata(&f)
+                    .map_err(|e| format!("cannot read {}: {e}", f.display()))?;
+                let mtime = m
+                    .modified()
+                    .ok()
+                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                    .map_or(0, |d| d.as_nanos());
+                listing.push_str(&format!("{}\0{}\0{mtime}\n", f.display(), m.len()));
+            }
+        }
+        Location::S3(uri) => {
+            for o in stores
+                .buckets
+                .objects(uri)
+                .await
+                .map_err(|e| e.to_string())?
+            {
+                let size = stores
+                    .buckets
+                    .size(&o)
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .unwrap_or(0);
+                listing.push_str(&format!("{o}\0{size}\n"));
+            }
+        }
+    }
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in listing.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    Ok(format!("{h:016x}"))
 }
 
 /// Fetches a location to local files: itself, or an S3 object or prefix
@@ -385,6 +558,7 @@ async fn run(
     };
     let ctx = report::Context {
         schedule: &s.name,
+        revision: e.revision + u64::from(e.finished_at.is_some()),
         tick: e.scheduled_time,
         from,
         to,

@@ -11,6 +11,8 @@ use serde_json::Value;
 /// What the report shows besides the statistics and the violations.
 pub(crate) struct Context<'a> {
     pub schedule: &'a str,
+    /// 0 for the first run, then one more each time late labels changed it.
+    pub revision: u64,
     pub tick: DateTime<Utc>,
     pub from: DateTime<Utc>,
     pub to: DateTime<Utc>,
@@ -91,6 +93,13 @@ pub(crate) fn html(ctx: &Context<'_>, statistics: &Value, key: &str, violations:
         ctx.captured,
         ctx.labeled
     );
+    if ctx.revision > 0 {
+        let _ = write!(
+            h,
+            "<p>Revision {}: the ground truth of this window changed after it was first evaluated, and it ran again.</p>",
+            ctx.revision
+        );
+    }
     if ctx.skipped > 0 {
         let _ = write!(
             h,
@@ -187,6 +196,7 @@ mod tests {
             .with_timezone(&Utc);
         let ctx = Context {
             schedule: "<evil>",
+            revision: 0,
             tick: t,
             from: t,
             to: t,

@@ -216,3 +216,65 @@ async fn schedules_run_once_per_tick_and_write_their_files() {
     h.clock.advance(Duration::hours(2));
     assert_eq!(h.exec.tick_monitors().await.unwrap(), 0);
 }
+
+#[tokio::test]
+async fn late_labels_revise_the_window_they_belong_to() {
+    let h = Harness::new().await;
+    let data = h.dir.path().join("monitor");
+    write_data(&data);
+    let m = &h.stores.monitors;
+    let doc = MonitorDocument {
+        request: definition(&data),
+    };
+    m.create_definition("fraud-quality", MonitorKind::ModelQuality, &doc, &by())
+        .await
+        .unwrap();
+    let schedule = NewSchedule {
+        name: "hourly".into(),
+        definition: "fraud-quality".into(),
+        expression: "cron(0 * ? * * *)".into(),
+        time_zone: None,
+        document: MonitorDocument { request: json!({}) },
+    };
+    m.create_schedule(&schedule, &by()).await.unwrap();
+    h.clock
+        .advance(Duration::minutes(60) + Duration::seconds(5));
+    assert_eq!(h.exec.tick_monitors().await.unwrap(), 1);
+    let week = Duration::days(7);
+    assert_eq!(
+        h.exec.revisit_monitors(week).await.unwrap(),
+        0,
+        "nothing changed"
+    );
+
+    // The last 20 labels arrive late.
+    let mut more = std::fs::read_to_string(data.join("labels.jsonl")).unwrap();
+    for i in 180..200 {
+        more.push_str(
+            &json!({"groundTruthData": {"data": "0"}, "eventMetadata": {"eventId": format!("i{i}")}})
+                .to_string(),
+        );
+        more.push('\n');
+    }
+    std::fs::write(data.join("labels.jsonl"), more).unwrap();
+    assert_eq!(h.exec.revisit_monitors(week).await.unwrap(), 1);
+    let e = &m
+        .list_executions(Some("hourly"), &Page::first(1))
+        .await
+        .unwrap()
+        .items[0];
+    assert_eq!(e.revision, 1);
+    let out = data.join("out/hourly/2026/03/01/13");
+    let stats = read(&out.join("statistics.json"));
+    assert_eq!(
+        stats["dataset"]["item_count"], 200,
+        "the window now has every label"
+    );
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.contains("Revision 1"), "{html}");
+    assert_eq!(h.exec.revisit_monitors(week).await.unwrap(), 0, "converged");
+    // Outside the lookback, nothing is revised.
+    std::fs::write(data.join("labels.jsonl"), "").unwrap();
+    h.clock.advance(Duration::days(8));
+    assert_eq!(h.exec.revisit_monitors(week).await.unwrap(), 0);
+}

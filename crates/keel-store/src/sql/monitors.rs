@@ -45,7 +45,8 @@ pub(crate) fn schedule_from_row(r: &impl Columns) -> Result<ScheduleRecord> {
 
 macro_rules! execution_columns {
     () => {
-        "id, schedule, scheduled_time, status, created_at, finished_at, failure_reason, skipped"
+        "id, schedule, scheduled_time, status, created_at, finished_at, failure_reason, skipped, \
+         revision, truth_digest"
     };
 }
 pub(crate) use execution_columns;
@@ -63,6 +64,8 @@ pub(crate) fn execution_from_row(r: &impl Columns) -> Result<ExecutionRecord> {
         finished_at: parse_opt_ts(r.opt_text("finished_at")?, "monitor_executions.finished_at")?,
         failure_reason: r.opt_text("failure_reason")?,
         skipped: to_u64(r.int("skipped")?, "monitor_executions.skipped")?,
+        revision: to_u64(r.int("revision")?, "monitor_executions.revision")?,
+        truth_digest: r.opt_text("truth_digest")?,
     })
 }
 
@@ -308,6 +311,8 @@ macro_rules! monitor_store {
                         finished_at: None,
                         failure_reason: None,
                         skipped,
+                        revision: 0,
+                        truth_digest: None,
                     };
                     let mut tx = self.pool.begin_with(Self::BEGIN_WRITE).await?;
                     let inserted = sqlx::query(
@@ -338,23 +343,46 @@ macro_rules! monitor_store {
                     Ok(Some(record))
                 }
 
-                async fn finish_execution(&self, id: ExecutionId, status: ExecutionStatus, failure_reason: Option<&str>) -> Result<bool> {
+                async fn finish_execution(&self, id: ExecutionId, status: ExecutionStatus, failure_reason: Option<&str>, truth_digest: Option<&str>) -> Result<bool> {
                     if matches!(status, ExecutionStatus::Pending | ExecutionStatus::InProgress) {
                         return Err(Error::InvalidArgument(format!(
                             "An execution ends Completed, CompletedWithViolations, Failed or Stopped, not {status}."
                         )));
                     }
                     let ended = sqlx::query(
-                        "UPDATE monitor_executions SET status = $1, failure_reason = $2, finished_at = $3 \
-                         WHERE id = $4 AND finished_at IS NULL",
+                        "UPDATE monitor_executions SET status = $1, failure_reason = $2, finished_at = $3, \
+                         truth_digest = $4 WHERE id = $5 AND finished_at IS NULL",
                     )
                     .bind(status.as_str())
                     .bind(failure_reason)
                     .bind(ts(self.now()))
+                    .bind(truth_digest)
                     .bind(id.to_string())
                     .execute(&self.pool)
                     .await?;
                     Ok(ended.rows_affected() == 1)
+                }
+
+                async fn revise_execution(&self, id: ExecutionId, revision: u64, status: ExecutionStatus, failure_reason: Option<&str>, truth_digest: Option<&str>) -> Result<bool> {
+                    if revision == 0 || matches!(status, ExecutionStatus::Pending | ExecutionStatus::InProgress) {
+                        return Err(Error::InvalidArgument(format!(
+                            "A revision is 1 or more and ends Completed, CompletedWithViolations, Failed or Stopped, not revision {revision} {status}."
+                        )));
+                    }
+                    let revised = sqlx::query(
+                        "UPDATE monitor_executions SET status = $1, failure_reason = $2, finished_at = $3, \
+                         truth_digest = $4, revision = $5 WHERE id = $6 AND revision = $7 AND finished_at IS NOT NULL",
+                    )
+                    .bind(status.as_str())
+                    .bind(failure_reason)
+                    .bind(ts(self.now()))
+                    .bind(truth_digest)
+                    .bind(to_i64(revision, "revision")?)
+                    .bind(id.to_string())
+                    .bind(to_i64(revision - 1, "revision")?)
+                    .execute(&self.pool)
+                    .await?;
+                    Ok(revised.rows_affected() == 1)
                 }
 
                 async fn list_executions(&self, schedule: Option<&str>, page: &Page) -> Result<Paged<ExecutionRecord>> {

@@ -349,7 +349,7 @@ async fn a_schema_from_a_newer_keel_is_refused() -> TestResult {
             err,
             Error::SchemaTooNew {
                 found: 9999,
-                known: 8
+                known: 9
             }
         ),
         "{err}"

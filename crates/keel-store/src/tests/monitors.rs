@@ -249,12 +249,17 @@ pub(crate) async fn suite(stores: &Stores, clock: &Arc<ManualClock>) {
         Some(t2)
     );
     assert!(
-        m.finish_execution(e2.id, ExecutionStatus::CompletedWithViolations, None)
-            .await
-            .unwrap()
+        m.finish_execution(
+            e2.id,
+            ExecutionStatus::CompletedWithViolations,
+            None,
+            Some("d1")
+        )
+        .await
+        .unwrap()
     );
     assert!(
-        !m.finish_execution(e2.id, ExecutionStatus::Failed, Some("late"))
+        !m.finish_execution(e2.id, ExecutionStatus::Failed, Some("late"), None)
             .await
             .unwrap()
     );
@@ -262,24 +267,43 @@ pub(crate) async fn suite(stores: &Stores, clock: &Arc<ManualClock>) {
         m.finish_execution(
             e1.id,
             ExecutionStatus::Failed,
-            Some("no data in the window")
+            Some("no data in the window"),
+            None
         )
         .await
         .unwrap()
     );
     let bad = m
-        .finish_execution(e1.id, ExecutionStatus::InProgress, None)
+        .finish_execution(e1.id, ExecutionStatus::InProgress, None, None)
         .await
         .unwrap_err();
     assert_eq!(bad.code(), Code::InvalidArgument);
+    // Late labels: a revision, fenced by the one before.
+    let revise = |rev: u64, digest: &'static str| {
+        m.revise_execution(e2.id, rev, ExecutionStatus::Completed, None, Some(digest))
+    };
+    assert!(revise(1, "d2").await.unwrap());
+    assert!(
+        !revise(1, "d3").await.unwrap(),
+        "revision 1 was made already"
+    );
+    assert!(
+        m.revise_execution(e2.id, 0, ExecutionStatus::Completed, None, None)
+            .await
+            .is_err()
+    );
     let page = m
         .list_executions(Some("hourly"), &Page::first(1))
         .await
         .unwrap();
     assert_eq!(page.items[0].scheduled_time, t2);
+    assert_eq!(page.items[0].status, ExecutionStatus::Completed);
     assert_eq!(
-        page.items[0].status,
-        ExecutionStatus::CompletedWithViolations
+        (
+            page.items[0].revision,
+            page.items[0].truth_digest.as_deref()
+        ),
+        (1, Some("d2"))
     );
     let older = m
         .list_executions(Some("hourly"), &Page::after(10, page.next_cursor.unwrap()))

@@ -4,7 +4,7 @@
 //! comparison's verdict, migration 4, giving versions an empty origin, and
 //! migration 5, giving jobs their attempts and leases, and migration 6,
 //! adding users, tokens and the audit log, migration 7, adding monitors, and
-//! migration 8, adding alerts),
+//! migration 8, adding alerts, and migration 9, adding revisions),
 //! and read back
 //! through the store traits.
 
@@ -68,6 +68,7 @@ async fn upgraded() -> Result<Upgraded, Box<dyn std::error::Error>> {
         "DROP TABLE monitor_definitions",
         // Migration 8's alerts.
         "DROP TABLE alerts",
+        // Migration 9 only adds columns to a table the undo of 7 dropped.
     ] {
         sqlx::query(undo).execute(&pool).await?;
     }
@@ -171,7 +172,7 @@ async fn upgrade_backfills_verdicts_and_reads_format0_rows() -> TestResult {
         sqlx::query_scalar("SELECT version FROM _sqlx_migrations ORDER BY version")
             .fetch_all(store.pool())
             .await?;
-    assert_eq!(applied, [1, 2, 3, 4, 5, 6, 7, 8]);
+    assert_eq!(applied, [1, 2, 3, 4, 5, 6, 7, 8, 9]);
     let verdicts: Vec<Option<String>> =
         sqlx::query_scalar("SELECT verdict FROM comparisons ORDER BY id")
             .fetch_all(store.pool())
