@@ -10,6 +10,7 @@ mod backend;
 mod client;
 mod flags;
 mod git;
+mod inference;
 mod monitor;
 mod output;
 mod quality;
@@ -132,6 +133,16 @@ enum Command {
     /// The audit log (admins): who changed what, when and from where.
     #[command(subcommand)]
     Audit(access::AuditCmd),
+    /// Runs a job described in a YAML file: seed 003's InferenceJob
+    /// (inputs, outputs, alias_or_version), and says when it ends with the
+    /// output's shape.
+    Run {
+        /// The job file.
+        file: PathBuf,
+        /// The model (default: the file's `model:`, else the only one registered).
+        #[arg(long)]
+        model: Option<String>,
+    },
     /// Trains a scikit-learn model, registers it and runs scoring, metrics and training jobs on it.
     Quickstart {
         /// Where to write the example model, data and data directory.
@@ -358,6 +369,10 @@ async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             work(&cli.home, jobs).await
         }
         Command::Quickstart { dir } => quickstart::run(&dir).await,
+        Command::Run { file, model } => {
+            let b = Backend::open(cli.url, cli.home).await?;
+            inference::run(&b, fmt, &file, model).await
+        }
         Command::Login { token } => access::login(cli.url.as_deref(), token).await,
         Command::Logout => access::logout(cli.url.as_deref()),
         Command::Whoami => access::whoami(&Backend::open(cli.url, cli.home).await?, fmt).await,
@@ -660,7 +675,7 @@ async fn job_cmd(b: &Backend, fmt: Format, cmd: JobCmd) -> anyhow::Result<i32> {
     }
 }
 
-fn exit_for(job: &api::Job) -> i32 {
+pub(crate) fn exit_for(job: &api::Job) -> i32 {
     match job.status {
         JobStatus::Failed | JobStatus::Stopped => EXIT_JOB_FAILED,
         _ => 0,
@@ -700,7 +715,7 @@ fn create_request(a: &CreateArgs) -> anyhow::Result<api::CreateJob> {
 
 /// A job input from the command line: a URI as it is, a local file made
 /// absolute (so it means the same to a server on this machine).
-fn input_of(input: &str) -> anyhow::Result<api::Input> {
+pub(crate) fn input_of(input: &str) -> anyhow::Result<api::Input> {
     if input.contains("://") {
         return Ok(api::Input::Path {
             uri: input.to_string(),
@@ -725,39 +740,50 @@ fn absolute(p: &Path) -> anyhow::Result<PathBuf> {
 
 async fn create_job(b: &Backend, fmt: Format, a: CreateArgs) -> anyhow::Result<i32> {
     let req = create_request(&a)?;
+    if !b.is_local() && !a.wait {
+        let job = b.create_job(req).await?;
+        output::job(fmt, &job)?;
+        return Ok(0);
+    }
+    let job = submit(b, req, a.wait).await?;
+    output::job(fmt, &job)?;
+    Ok(exit_for(&job))
+}
+
+/// Creates a job and sees it to its end: in embedded mode it runs here
+/// (Ctrl-C cancels it); against a server it is waited for. `progress`
+/// draws a bar on a terminal.
+pub(crate) async fn submit(
+    b: &Backend,
+    req: api::CreateJob,
+    progress: bool,
+) -> anyhow::Result<api::Job> {
     let job = b.create_job(req).await?;
     let id = job_id(&job.id.to_string())?;
-    if b.is_local() {
-        // Embedded mode has no server: the job runs here, now. Ctrl-C cancels it.
-        eprintln!("job {id} created; running it here");
-        let bar = Bar::new(!a.wait);
-        let runner = b.run_local(id);
-        tokio::pin!(runner);
-        let job = loop {
-            tokio::select! {
-                j = &mut runner => break j?,
-                _ = tokio::signal::ctrl_c() => {
-                    eprintln!("cancelling job {id}");
-                    b.cancel(id).await?;
-                }
-                _ = tokio::time::sleep(Duration::from_millis(250)) => {
-                    if a.wait && let Ok(job) = b.job(id).await {
-                        bar.show(&job);
-                    }
+    if !b.is_local() {
+        return wait(b, id, None, !progress).await;
+    }
+    // Embedded mode has no server: the job runs here, now. Ctrl-C cancels it.
+    eprintln!("job {id} created; running it here");
+    let bar = Bar::new(!progress);
+    let runner = b.run_local(id);
+    tokio::pin!(runner);
+    let job = loop {
+        tokio::select! {
+            j = &mut runner => break j?,
+            _ = tokio::signal::ctrl_c() => {
+                eprintln!("cancelling job {id}");
+                b.cancel(id).await?;
+            }
+            _ = tokio::time::sleep(Duration::from_millis(250)) => {
+                if progress && let Ok(job) = b.job(id).await {
+                    bar.show(&job);
                 }
             }
-        };
-        bar.done();
-        output::job(fmt, &job)?;
-        return Ok(exit_for(&job));
-    }
-    if a.wait {
-        let job = wait(b, id, None, false).await?;
-        output::job(fmt, &job)?;
-        return Ok(exit_for(&job));
-    }
-    output::job(fmt, &job)?;
-    Ok(0)
+        }
+    };
+    bar.done();
+    Ok(job)
 }
 
 /// Polls a job until it ends, drawing a progress bar on a terminal (hidden

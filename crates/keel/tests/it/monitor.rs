@@ -423,3 +423,61 @@ fn a_scheduled_monitor_runs_on_its_tick_and_reports_violations() {
         ran.stdout
     );
 }
+
+#[test]
+fn an_inference_job_file_runs_on_the_champion_and_reports_the_shape() {
+    let Some(env) = Env::new() else { return };
+    env.register("fraud");
+    env.keel(&["model", "alias", "fraud", "champion", "1"])
+        .expect(0);
+    std::fs::create_dir_all(env.data().join("jobs")).unwrap();
+    std::fs::write(
+        env.data().join("jobs/inference.yaml"),
+        "job:\n  KIND: InferenceJob\n  inputs:\n    KIND: CsvReader\n    path: ../input.csv\n  \
+         outputs:\n    KIND: ParquetWriter\n    path: ../outputs/predictions.parquet\n  \
+         alias_or_version: Champion\n",
+    )
+    .unwrap();
+    let out = env
+        .keel(&["run", "jobs/inference.yaml", "-o", "json"])
+        .expect(0);
+    let v: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(v["job"]["status"], "COMPLETED", "{v}");
+    assert_eq!(v["job"]["version"], 1);
+    assert_eq!(v["shape"]["rows"], 569);
+    let columns = v["shape"]["columns"].as_u64().unwrap();
+    assert!(columns >= 1, "{v}");
+    assert!(
+        out.stderr
+            .contains(&format!("finished COMPLETED: 569 rows × {columns} columns")),
+        "{}",
+        out.stderr
+    );
+    assert!(env.data().join("outputs/predictions.parquet").exists());
+    // A version number instead of an alias, and a reader Keel does not have.
+    std::fs::write(
+        env.data().join("jobs/v1.yaml"),
+        "KIND: InferenceJob\ninputs: {KIND: CsvReader, path: ../input.csv}\n\
+         outputs: {KIND: CsvWriter, path: ../outputs/v1.csv}\nalias_or_version: 1\n",
+    )
+    .unwrap();
+    env.keel(&["run", "jobs/v1.yaml"]).expect(0);
+    std::fs::write(
+        env.data().join("jobs/bad.yaml"),
+        "KIND: InferenceJob\ninputs: {KIND: ExcelReader, path: x.xlsx}\noutputs: {KIND: CsvWriter, path: y.csv}\n",
+    )
+    .unwrap();
+    let bad = env.keel(&["run", "jobs/bad.yaml"]).expect(1);
+    assert!(bad.stderr.contains("ExcelReader"), "{}", bad.stderr);
+    std::fs::write(
+        env.data().join("jobs/noalias.yaml"),
+        "KIND: InferenceJob\ninputs: {KIND: CsvReader, path: ../input.csv}\noutputs: {KIND: CsvWriter, path: ../o.csv}\nalias_or_version: Staging\n",
+    )
+    .unwrap();
+    let none = env.keel(&["run", "jobs/noalias.yaml"]).expect(1);
+    assert!(
+        none.stderr.contains("no alias 'Staging'") && none.stderr.contains("champion"),
+        "{}",
+        none.stderr
+    );
+}
