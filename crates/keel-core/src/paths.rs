@@ -27,10 +27,23 @@ pub enum DataAccess {
     Roots(Vec<PathBuf>),
 }
 
-/// Checks that `probe` (an object under a would-be S3 data root) is a valid
-/// object URI, so that the root names a bucket and a prefix.
-pub fn check_s3_root(probe: &str) -> Result<()> {
-    S3Uri::parse(probe).map(drop).map_err(Error::from)
+/// Checks an S3 data root (`s3://BUCKET[/PREFIX]`) and answers it without
+/// a trailing `/`: it must name a bucket (and a valid prefix), and neither
+/// hold nor lie inside Keel's own artifact store (`artifacts_url`).
+pub fn check_s3_root(root: &str, artifacts_url: &str) -> Result<String> {
+    let root = root.trim().trim_end_matches('/');
+    // An object under the root checks its bucket and prefix.
+    let under_root = S3Uri::parse(&format!("{root}/probe"))?;
+    if S3Uri::is_s3(artifacts_url) {
+        let store = artifacts_url.trim().trim_end_matches('/');
+        let under_store = S3Uri::parse(&format!("{store}/probe"))?;
+        if under_root.is_under(store) || under_store.is_under(root) {
+            return Err(Error::Forbidden(format!(
+                "The data root {root} holds or is inside Keel's artifact store {store}; clients must not reach Keel's own objects."
+            )));
+        }
+    }
+    Ok(root.to_string())
 }
 
 /// The check of the paths one request names.
@@ -460,6 +473,30 @@ mod tests {
     }
 
     /// (policy, S3 roots, URI, expected: Ok, or the error's code and a fragment)
+    #[test]
+    fn s3_roots_name_a_bucket_apart_from_the_artifact_store() {
+        let store = "s3://keel/store";
+        assert_eq!(
+            check_s3_root("s3://data/team/", store).unwrap(),
+            "s3://data/team"
+        );
+        assert_eq!(
+            check_s3_root("s3://keel/other", store).unwrap(),
+            "s3://keel/other"
+        );
+        for (root, code) in [
+            ("s3://keel", "FORBIDDEN"),
+            ("s3://keel/store", "FORBIDDEN"),
+            ("s3://keel/store/jobs", "FORBIDDEN"),
+            ("s3://Data", "INVALID_ARGUMENT"),
+            ("s3://", "INVALID_ARGUMENT"),
+        ] {
+            let e = check_s3_root(root, store).unwrap_err();
+            assert_eq!(e.code().as_str(), code, "{root}: {e}");
+        }
+        assert!(check_s3_root("s3://keel", "file:///home/keel/artifacts").is_ok());
+    }
+
     #[test]
     fn objects_are_checked_against_the_s3_roots_and_the_artifact_store() {
         let home = Path::new("/nowhere/home");

@@ -327,12 +327,17 @@ impl Keel {
             .list_executions(schedule.as_ref().map(|s| s.name.as_str()), &page(req)?)
             .await?;
         let mut summaries = Vec::with_capacity(got.items.len());
+        // Each schedule is read once however many of its executions the page holds.
+        let mut schedules: std::collections::HashMap<String, Option<ScheduleRecord>> = schedule
+            .into_iter()
+            .map(|s| (s.name.clone(), Some(s)))
+            .collect();
         for e in &got.items {
-            let s = match &schedule {
-                Some(s) => Some(s.clone()),
-                None => self.stores.monitors.schedule(&e.schedule).await?,
-            };
-            match s {
+            if !schedules.contains_key(&e.schedule) {
+                let s = self.stores.monitors.schedule(&e.schedule).await?;
+                schedules.insert(e.schedule.clone(), s);
+            }
+            match schedules.get(&e.schedule).cloned().flatten() {
                 Some(s) => summaries.push(execution_summary(e, &s)),
                 None => summaries.push(json!({
                     "MonitoringScheduleName": e.schedule,

@@ -164,6 +164,8 @@ pub trait MonitorStore: Send + Sync {
         failure_reason: Option<&str>,
         truth_digest: Option<&str>,
     ) -> Result<bool>;
+    /// The execution `id`.
+    async fn execution(&self, id: ExecutionId) -> Result<Option<ExecutionRecord>>;
     /// Executions, newest tick first, of one schedule or all.
     async fn list_executions(
         &self,

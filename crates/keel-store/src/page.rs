@@ -87,6 +87,22 @@ pub(crate) fn decode_cursor(list: &str, cursor: &str) -> Result<String> {
     Ok(key.to_string())
 }
 
+/// The time and id after which a newest-first page of `list` starts: the
+/// `TIME|ID` cursor of its last item, or (for the first page) a time after
+/// every stored one and no id.
+pub(crate) fn decode_time_cursor(list: &str, page_after: Option<&str>) -> Result<(String, String)> {
+    let Some(c) = page_after else {
+        return Ok(("~".into(), String::new()));
+    };
+    let key = decode_cursor(list, c)?;
+    let (t, id) = key.split_once('|').ok_or_else(|| {
+        Error::InvalidArgument(format!(
+            "The page cursor '{c}' is not valid for listing {list}; pass the next_cursor of the previous page."
+        ))
+    })?;
+    Ok((t.to_string(), id.to_string()))
+}
+
 /// Splits `limit + 1` fetched items into a page and the cursor of its last
 /// item; the extra item only tells whether another page exists.
 pub(crate) fn paginate<T>(

@@ -46,9 +46,19 @@ pub fn in_ci() -> bool {
 /// # Panics
 /// Under `CI=true`, panics instead of returning `None`: in CI a skip is a failure.
 pub fn python() -> Option<PathBuf> {
-    let candidate = test_python_path();
+    importing(
+        test_python_path(),
+        "pandas, pyarrow, sklearn",
+        "pandas, pyarrow and scikit-learn",
+        "KEEL_TEST_PYTHON",
+    )
+}
+
+/// `candidate` when it imports `modules`; else `None`, after a loud skip
+/// naming `what` it lacks and the variable `var` that points elsewhere.
+fn importing(candidate: PathBuf, modules: &str, what: &str, var: &str) -> Option<PathBuf> {
     let ok = std::process::Command::new(&candidate)
-        .args(["-c", "import pandas, pyarrow, sklearn"])
+        .args(["-c", &format!("import {modules}")])
         .output()
         .map(|o| o.status.success())
         .unwrap_or(false);
@@ -56,7 +66,7 @@ pub fn python() -> Option<PathBuf> {
         return Some(candidate);
     }
     skip(&format!(
-        "no Python with pandas, pyarrow and scikit-learn at {} (run scripts/setup-python.sh or set KEEL_TEST_PYTHON)",
+        "no Python with {what} at {} (run scripts/setup-python.sh or set {var})",
         candidate.display()
     ));
     None
@@ -74,19 +84,7 @@ pub fn tools_python() -> Option<PathBuf> {
     let candidate = std::env::var_os("KEEL_TEST_TOOLS_PYTHON")
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace_root().join(".venv-tools/bin/python"));
-    let ok = std::process::Command::new(&candidate)
-        .args(["-c", "import boto3"])
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    if ok {
-        return Some(candidate);
-    }
-    skip(&format!(
-        "no Python with boto3 at {} (run scripts/setup-python.sh or set KEEL_TEST_TOOLS_PYTHON)",
-        candidate.display()
-    ));
-    None
+    importing(candidate, "boto3", "boto3", "KEEL_TEST_TOOLS_PYTHON")
 }
 
 /// An interpreter that tests build platform environments from (they need

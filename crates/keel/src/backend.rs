@@ -137,21 +137,10 @@ pub fn server_config(home: &Path, data_roots: &[PathBuf]) -> anyhow::Result<keel
         .into_iter()
         .partition(|r| r.to_string_lossy().starts_with("s3://"));
     for root in s3 {
-        let root = root.to_string_lossy().trim_end_matches('/').to_string();
-        let probe = format!("{root}/probe");
-        keel_core::check_s3_root(&probe)
+        let root = root.to_string_lossy();
+        let checked = keel_core::check_s3_root(&root, &cfg.artifacts_url)
             .with_context(|| format!("the data root {root} cannot be used"))?;
-        if cfg.artifacts_url.starts_with("s3://")
-            && (probe.starts_with(&format!("{}/", cfg.artifacts_url.trim_end_matches('/')))
-                || cfg.artifacts_url.starts_with(&format!("{root}/")))
-        {
-            bail!(
-                "the data root {root} holds or is inside Keel's artifact store {}; clients must \
-                 not reach Keel's own objects",
-                cfg.artifacts_url
-            );
-        }
-        cfg.s3_roots.push(root);
+        cfg.s3_roots.push(checked);
     }
     let mut checked = Vec::with_capacity(roots.len());
     for root in roots {

@@ -176,10 +176,6 @@ pub fn run_files(fmt: Format, cmd: MonitorCmd) -> anyhow::Result<i32> {
     }
 }
 
-fn sm_name(kind: keel_types::MonitorKind) -> &'static str {
-    kind.sagemaker_name()
-}
-
 /// Runs the monitor commands that manage definitions, schedules and
 /// executions, on the data directory or a server.
 pub async fn run_managed(b: &Backend, fmt: Format, cmd: MonitorCmd) -> anyhow::Result<i32> {
@@ -210,7 +206,7 @@ pub async fn run_managed(b: &Backend, fmt: Format, cmd: MonitorCmd) -> anyhow::R
         MonitorCmd::Definition(DefinitionCmd::List { kind }) => {
             let got = b
                 .sagemaker(
-                    &format!("List{}JobDefinitions", sm_name(kind)),
+                    &format!("List{}JobDefinitions", kind.sagemaker_name()),
                     serde_json::json!({}),
                 )
                 .await?;
@@ -236,14 +232,14 @@ pub async fn run_managed(b: &Backend, fmt: Format, cmd: MonitorCmd) -> anyhow::R
         }
         MonitorCmd::Definition(DefinitionCmd::Show { name, kind }) => show(
             &b.sagemaker(
-                &format!("Describe{}JobDefinition", sm_name(kind)),
+                &format!("Describe{}JobDefinition", kind.sagemaker_name()),
                 serde_json::json!({"JobDefinitionName": name}),
             )
             .await?,
         ),
         MonitorCmd::Definition(DefinitionCmd::Delete { name, kind }) => {
             b.sagemaker(
-                &format!("Delete{}JobDefinition", sm_name(kind)),
+                &format!("Delete{}JobDefinition", kind.sagemaker_name()),
                 serde_json::json!({"JobDefinitionName": name}),
             )
             .await?;

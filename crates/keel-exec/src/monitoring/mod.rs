@@ -230,15 +230,11 @@ impl Executor {
         };
         let id = e.id;
         self.run_execution(&s, e).await?;
-        let page = self
-            .inner
+        self.inner
             .stores
             .monitors
-            .list_executions(Some(schedule), &keel_store::Page::first(1000))
-            .await?;
-        page.items
-            .into_iter()
-            .find(|x| x.id == id)
+            .execution(id)
+            .await?
             .ok_or_else(|| Error::Internal(format!("the execution {id} vanished")))
     }
 

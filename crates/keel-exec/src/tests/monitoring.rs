@@ -65,13 +65,10 @@ fn definition(dir: &std::path::Path) -> Value {
     })
 }
 
-fn read(path: &std::path::Path) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
-
-#[tokio::test]
-async fn schedules_run_once_per_tick_and_write_their_files() {
-    let h = Harness::new().await;
+/// Writes the data and makes the definition `fraud-quality` and the
+/// schedule `hourly` over it, at the harness's start (12:00); answers the
+/// data's directory.
+async fn hourly_monitor(h: &Harness) -> std::path::PathBuf {
     let data = h.dir.path().join("monitor");
     write_data(&data);
     let m = &h.stores.monitors;
@@ -89,6 +86,18 @@ async fn schedules_run_once_per_tick_and_write_their_files() {
         document: MonitorDocument { request: json!({}) },
     };
     m.create_schedule(&schedule, &by()).await.unwrap();
+    data
+}
+
+fn read(path: &std::path::Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+#[tokio::test]
+async fn schedules_run_once_per_tick_and_write_their_files() {
+    let h = Harness::new().await;
+    let data = hourly_monitor(&h).await;
+    let m = &h.stores.monitors;
 
     // Created at 12:00: the first tick is 13:00.
     h.clock.advance(Duration::minutes(30));
@@ -220,23 +229,8 @@ async fn schedules_run_once_per_tick_and_write_their_files() {
 #[tokio::test]
 async fn late_labels_revise_the_window_they_belong_to() {
     let h = Harness::new().await;
-    let data = h.dir.path().join("monitor");
-    write_data(&data);
+    let data = hourly_monitor(&h).await;
     let m = &h.stores.monitors;
-    let doc = MonitorDocument {
-        request: definition(&data),
-    };
-    m.create_definition("fraud-quality", MonitorKind::ModelQuality, &doc, &by())
-        .await
-        .unwrap();
-    let schedule = NewSchedule {
-        name: "hourly".into(),
-        definition: "fraud-quality".into(),
-        expression: "cron(0 * ? * * *)".into(),
-        time_zone: None,
-        document: MonitorDocument { request: json!({}) },
-    };
-    m.create_schedule(&schedule, &by()).await.unwrap();
     h.clock
         .advance(Duration::minutes(60) + Duration::seconds(5));
     assert_eq!(h.exec.tick_monitors().await.unwrap(), 1);

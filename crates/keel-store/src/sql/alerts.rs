@@ -40,7 +40,7 @@ macro_rules! alert_store {
             use serde_json::json;
             use $crate::alerts::{AlertChanges, AlertRecord, AlertStore};
             use $crate::error::{Error, Result};
-            use $crate::page::{Page, Paged, decode_cursor, paginate};
+            use $crate::page::{Page, Paged, decode_time_cursor, paginate};
             use $crate::records::Actor;
             use $crate::sql::access::audit;
             use $crate::sql::alerts::alert_from_row;
@@ -142,25 +142,24 @@ macro_rules! alert_store {
                             .fetch_optional(&mut *tx)
                             .await?,
                         };
-                        let id = if let Some(row) = &open {
+                        // Found again while unresolved, or reopened within the
+                        // cooldown: one statement does both, since a reopened
+                        // alert also drops who acknowledged and resolved it.
+                        let id = if let Some(row) = open.as_ref().or(recent.as_ref()) {
                             let a = alert_from_row(row)?;
-                            sqlx::query("UPDATE alerts SET occurrences = occurrences + 1, last_execution = $1, last_description = $2, updated_at = $3 WHERE id = $4")
-                                .bind(execution.to_string())
-                                .bind(description)
-                                .bind(&now)
-                                .bind(a.id.to_string())
-                                .execute(&mut *tx)
-                                .await?;
-                            a.id.to_string()
-                        } else if let Some(row) = &recent {
-                            let a = alert_from_row(row)?;
-                            sqlx::query("UPDATE alerts SET status = 'OPEN', resolved_at = NULL, resolved_by = NULL, acknowledged_by = NULL, occurrences = occurrences + 1, last_execution = $1, last_description = $2, updated_at = $3 WHERE id = $4")
-                                .bind(execution.to_string())
-                                .bind(description)
-                                .bind(&now)
-                                .bind(a.id.to_string())
-                                .execute(&mut *tx)
-                                .await?;
+                            sqlx::query(
+                                "UPDATE alerts SET \
+                                 acknowledged_by = CASE WHEN status = 'RESOLVED' THEN NULL ELSE acknowledged_by END, \
+                                 status = CASE WHEN status = 'RESOLVED' THEN 'OPEN' ELSE status END, \
+                                 resolved_at = NULL, resolved_by = NULL, occurrences = occurrences + 1, \
+                                 last_execution = $1, last_description = $2, updated_at = $3 WHERE id = $4",
+                            )
+                            .bind(execution.to_string())
+                            .bind(description)
+                            .bind(&now)
+                            .bind(a.id.to_string())
+                            .execute(&mut *tx)
+                            .await?;
                             a.id.to_string()
                         } else {
                             let id = AlertId::new();
@@ -214,18 +213,7 @@ macro_rules! alert_store {
                 }
 
                 async fn list_alerts(&self, status: Option<AlertStatus>, schedule: Option<&str>, page: &Page) -> Result<Paged<AlertRecord>> {
-                    let (before_at, before_id) = match &page.after {
-                        Some(c) => {
-                            let key = decode_cursor("alerts", c)?;
-                            let (t, id) = key.split_once('|').ok_or_else(|| {
-                                Error::InvalidArgument(format!(
-                                    "The page cursor '{c}' is not valid for listing alerts; pass the next_cursor of the previous page."
-                                ))
-                            })?;
-                            (t.to_string(), id.to_string())
-                        }
-                        None => ("~".to_string(), String::new()),
-                    };
+                    let (before_at, before_id) = decode_time_cursor("alerts", page.after.as_deref())?;
                     let limit = page.effective_limit();
                     let rows = sqlx::query(select!(
                         "WHERE ($1 = '' OR status = $1) AND ($2 = '' OR schedule = $2) \

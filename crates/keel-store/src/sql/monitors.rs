@@ -81,7 +81,7 @@ macro_rules! monitor_store {
             use $crate::error::{Error, Result};
             use $crate::formats::{MonitorDocument, encode};
             use $crate::monitors::{DefinitionRecord, ExecutionRecord, MonitorStore, NewSchedule, ScheduleRecord};
-            use $crate::page::{Page, Paged, decode_cursor, paginate};
+            use $crate::page::{Page, Paged, decode_cursor, decode_time_cursor, paginate};
             use $crate::records::Actor;
             use $crate::sql::access::audit;
             use $crate::sql::monitors::{definition_from_row, execution_from_row, schedule_from_row};
@@ -385,20 +385,21 @@ macro_rules! monitor_store {
                     Ok(revised.rows_affected() == 1)
                 }
 
+                async fn execution(&self, id: ExecutionId) -> Result<Option<ExecutionRecord>> {
+                    let row = sqlx::query(concat!(
+                        "SELECT ",
+                        $crate::sql::monitors::execution_columns!(),
+                        " FROM monitor_executions WHERE id = $1"
+                    ))
+                    .bind(id.to_string())
+                    .fetch_optional(&self.pool)
+                    .await?;
+                    row.as_ref().map(execution_from_row).transpose()
+                }
+
                 async fn list_executions(&self, schedule: Option<&str>, page: &Page) -> Result<Paged<ExecutionRecord>> {
                     // The cursor is the last item's tick and id: newest tick first.
-                    let (before_tick, before_id) = match &page.after {
-                        Some(c) => {
-                            let key = decode_cursor("monitoring executions", c)?;
-                            let (t, id) = key.split_once('|').ok_or_else(|| {
-                                Error::InvalidArgument(format!(
-                                    "The page cursor '{c}' is not valid for listing monitoring executions; pass the next_cursor of the previous page."
-                                ))
-                            })?;
-                            (t.to_string(), id.to_string())
-                        }
-                        None => ("~".to_string(), String::new()),
-                    };
+                    let (before_tick, before_id) = decode_time_cursor("monitoring executions", page.after.as_deref())?;
                     let limit = page.effective_limit();
                     let rows = sqlx::query(concat!(
                         "SELECT ",
